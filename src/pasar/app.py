@@ -1,0 +1,126 @@
+"""``create_app(settings)``: routers, static files, error mapping and lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+
+from pasar import __version__
+from pasar.db import migrate
+from pasar.services import Services
+from pasar.settings import Settings
+from pasar.web import errors
+from pasar.web.errors import ErrorResponse
+from pasar.web.idempotency import purge_expired
+from pasar.web.routes import catalog, imports, shows, system, vendors
+
+log = structlog.get_logger()
+
+DESCRIPTION = """Live-stream shopping for any storefront.
+
+Authenticate with a vendor API key: `Authorization: Bearer pk_…`. Every error has
+the shape `{"error": {"code", "message", "details"}}`. Lists are cursor-paginated:
+pass `next_cursor` back as `cursor`. POSTs that create things honour `Idempotency-Key`.
+Money is integer minor units of the ISO 4217 currency; times are UTC, ISO 8601.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    services = Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await migrate.upgrade(services.db)
+        async with services.db.session() as db:
+            await purge_expired(db, timedelta(hours=settings.idempotency_ttl_hours))
+        log.info(
+            "pasar ready",
+            public_url=settings.resolved_public_url,
+            database=services.db.engine.url.render_as_string(),
+        )
+        try:
+            yield
+        finally:
+            await services.close()
+            log.info("pasar stopped")
+
+    app = FastAPI(
+        title="Pasar API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (system, vendors, catalog, imports, shows):
+        app.include_router(module.router)
+    app.mount(
+        "/media", StaticFiles(directory=settings.resolved_media_dir, check_dir=False), name="media"
+    )
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        services.metrics.http_requests.labels(
+            template, request.method, str(response.status_code)
+        ).inc()
+        services.metrics.http_latency.labels(template).observe(time.perf_counter() - started)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        _use_our_error_shape(schema)
+        schema["components"]["securitySchemes"] = {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A vendor API key (pk_…).",
+            }
+        }
+        schema["security"] = [{"apiKey": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _use_our_error_shape(schema: dict[str, Any]) -> None:
+    """FastAPI documents 422 as its own shape; Pasar answers with ErrorResponse."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in error_schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components["ErrorResponse"] = error_schema
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    ref = {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    }
+    for path in schema.get("paths", {}).values():
+        for op in path.values():
+            resp = op.get("responses", {})
+            if "422" in resp:
+                resp["422"] = {"description": "Validation failed", **ref}

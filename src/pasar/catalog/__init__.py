@@ -1,0 +1,1 @@
+"""Products with variants and images; CSV and Shopify importers."""

@@ -1,0 +1,206 @@
+"""The ``pasar`` command: serve, demo, db, vendor, catalog, settings."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from pasar.settings import Settings
+
+app = typer.Typer(help="Pasar: live-stream shopping for any storefront.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+vendor_app = typer.Typer(help="Vendors (tenants).", no_args_is_help=True)
+catalog_app = typer.Typer(help="Catalog import.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(vendor_app, name="vendor")
+app.add_typer(catalog_app, name="catalog")
+console = Console(soft_wrap=True)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from pasar.app import create_app
+    from pasar.logging import configure
+
+    configure(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (PASAR_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PASAR_PORT).")] = None,
+) -> None:
+    """Run the service. An empty database is upgraded first."""
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    _serve(Settings(**overrides))  # type: ignore[arg-type]
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Upgrade the database schema (PASAR_DATABASE_URL) to REVISION."""
+    from pasar.db import migrate
+    from pasar.db.engine import Database
+
+    async def run() -> None:
+        db = Database(Settings().resolved_database_url)
+        try:
+            await migrate.upgrade(db, revision)
+            heads = await migrate.current_heads(db)
+        finally:
+            await db.dispose()
+        console.print(f"database at revision {', '.join(sorted(heads)) or '(empty)'}")
+
+    asyncio.run(run())
+
+
+@vendor_app.command("create")
+def vendor_create(
+    name: Annotated[str, typer.Option(help="Shop name, e.g. 'Toko Demo'.")],
+    slug: Annotated[str, typer.Option(help="Short unique id: lowercase, digits, dashes.")],
+    owner_email: Annotated[str, typer.Option(help="Studio login of the owner.")],
+    currency: Annotated[str, typer.Option(help="Default ISO 4217 currency.")] = "IDR",
+    locale: Annotated[str, typer.Option(help="Default locale, e.g. id_ID, th_TH.")] = "id_ID",
+    owner_password: Annotated[
+        str | None, typer.Option(help="Leave out to generate one.", envvar="PASAR_OWNER_PASSWORD")
+    ] = None,
+) -> None:
+    """Create a vendor with an owner and a first API key (both printed once)."""
+    from pasar.bootstrap import create_vendor_with_owner
+    from pasar.errors import DomainError
+
+    password = owner_password or secrets.token_urlsafe(12)
+    try:
+        created = asyncio.run(
+            create_vendor_with_owner(
+                Settings(),
+                name=name,
+                slug=slug,
+                email=owner_email,
+                password=password,
+                currency=currency,
+                locale=locale,
+            )
+        )
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    settings = Settings()
+    console.print(f"vendor [bold]{name}[/bold] ({slug}) created: {created.vendor_id}")
+    console.print(
+        f"studio: {settings.resolved_public_url}/studio/  login {owner_email} / {password}"
+    )
+    console.print(f"API key (shown once): [bold]{created.api_key}[/bold]")
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    vendor: Annotated[str, typer.Option(help="The vendor's slug.")],
+    format: Annotated[str, typer.Option(help="csv or shopify; guessed from the file name.")] = "",
+    atomic: Annotated[bool, typer.Option(help="All or nothing.")] = False,
+    store_url: Annotated[str | None, typer.Option(help="Shopify: builds product URLs.")] = None,
+) -> None:
+    """Import products from a CSV file or a Shopify products.json export."""
+    from pasar.bootstrap import import_file
+    from pasar.errors import DomainError
+
+    kind = format or ("shopify" if file.suffix.lower() == ".json" else "csv")
+    if kind not in ("csv", "shopify"):
+        console.print("[red]error:[/red] --format is csv or shopify")
+        raise typer.Exit(2)
+    with Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as bar:
+        task = bar.add_task("import", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = asyncio.run(
+                import_file(
+                    Settings(),
+                    file.read_bytes(),
+                    vendor_slug=vendor,
+                    kind=kind,
+                    atomic=atomic,
+                    store_url=store_url,
+                    on_progress=progress,
+                )
+            )
+        except (DomainError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
+            raise typer.Exit(2) from exc
+    for err in report.errors:
+        console.print(f"[yellow]line {err.line}[/yellow] {err.handle or ''}: {err.reason}")
+    verb = "nothing imported (atomic)" if atomic and report.errors else "imported"
+    console.print(
+        f"{verb}: {report.created} created, {report.updated} updated, {report.failed} failed"
+    )
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port (PASAR_PORT).")] = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Seed and print, then exit.")
+    ] = False,
+) -> None:
+    """Seed the demo vendor 'Toko Demo' (products, a scheduled show), print logins, serve."""
+    from pasar.demo.seed import seed_demo
+
+    settings = Settings(**({"port": port} if port else {}))  # type: ignore[arg-type]
+    info = asyncio.run(seed_demo(settings))
+    url = settings.resolved_public_url
+    console.rule("[bold]Pasar demo[/bold]")
+    console.print(f"vendor      Toko Demo ({info.products} products, show '{info.show_title}')")
+    console.print(f"studio      {url}/studio/")
+    console.print(f"  login     {info.email} / {info.password}")
+    console.print(f"API docs    {url}/docs")
+    console.print(f"API key     {info.api_key}")
+    console.print(
+        f"try         curl -H 'Authorization: Bearer {info.api_key}' {url}/api/v1/products"
+    )
+    console.print(f"show        {url}/api/v1/shows/{info.show_id}")
+    console.rule()
+    if not no_serve:
+        _serve(settings)
+
+
+@app.command("settings")
+def settings_cmd(
+    markdown: Annotated[bool, typer.Option(help="Print docs/configuration.md's table.")] = False,
+) -> None:
+    """List every PASAR_* setting with its default and meaning."""
+    from pasar.settings_doc import markdown_table, rows
+
+    if markdown:
+        typer.echo(markdown_table())
+        return
+    for var, default, desc in rows():
+        console.print(f"[bold]{var}[/bold] = {default}\n    {desc}", highlight=False)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,9 @@
+"""Imports every domain's tables so ``Base.metadata`` is complete for Alembic."""
+
+from pasar.catalog import models as catalog_models
+from pasar.db.base import Base
+from pasar.shows import models as show_models
+from pasar.vendors import models as vendor_models
+from pasar.web import idempotency as idempotency_models
+
+__all__ = ["Base", "catalog_models", "idempotency_models", "show_models", "vendor_models"]

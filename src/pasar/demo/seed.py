@@ -1,0 +1,153 @@
+"""``pasar demo``: the demo vendor "Toko Demo" with a dozen products and a show.
+
+Running it again keeps the data and issues a fresh password and API key, since
+earlier ones were printed once and may be lost.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import resources
+
+from PIL import Image, ImageDraw
+from sqlalchemy import select
+
+from pasar.bootstrap import add_vendor_with_owner, open_services
+from pasar.catalog import service as catalog
+from pasar.catalog.images import clean_image
+from pasar.catalog.schemas import ProductIn
+from pasar.clock import utcnow
+from pasar.money import to_minor
+from pasar.settings import Settings
+from pasar.shows import service as shows
+from pasar.shows.models import Show
+from pasar.shows.schemas import ShowIn
+from pasar.vendors import service as vendors
+from pasar.vendors.errors import VendorError
+from pasar.vendors.models import ApiKey, StaffUser
+from pasar.vendors.scopes import ALL_SCOPES
+
+SLUG = "toko-demo"
+EMAIL = "owner@toko-demo.example"
+SHOW_TITLE = "Harbolnas 12.12 — Batik & Beauty Live"
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    email: str
+    password: str
+    api_key: str
+    show_id: str
+    show_title: str
+    products: int
+
+
+def _picture(title: str, colour: list[int]) -> bytes:
+    """A plain product card, so the demo has images without any download."""
+    img = Image.new("RGB", (800, 800), tuple(colour))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((60, 560, 740, 740), fill=(255, 255, 255))
+    draw.text((90, 600), title[:40], fill=(20, 20, 20), font_size=36)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+async def seed_demo(settings: Settings) -> DemoInfo:
+    password = secrets.token_urlsafe(9)
+    catalogue = json.loads(resources.files("pasar.demo").joinpath("products.json").read_text())
+    async with open_services(settings) as services, services.db.session() as db:
+        try:
+            vendor = await vendors.get_vendor_by_slug(db, SLUG)
+        except VendorError:
+            created = await add_vendor_with_owner(
+                db, services, name="Toko Demo", slug=SLUG, email=EMAIL, password=password
+            )
+            vendor = await vendors.get_vendor(db, created.vendor_id)
+        owner = (await db.execute(select(StaffUser).where(StaffUser.email == EMAIL))).scalar_one()
+        await vendors.set_password(db, owner, password)
+        if vendor.allowed_origins == []:
+            vendor.allowed_origins = [settings.resolved_public_url]
+        # Earlier demo keys were printed once; revoke them so only the new one works.
+        for key in (
+            await db.execute(select(ApiKey).where(ApiKey.vendor_id == vendor.id))
+        ).scalars():
+            if key.revoked_at is None:
+                key.revoked_at = utcnow()
+        api_key = await vendors.create_api_key(
+            db, vendor.id, name="demo", scopes=sorted(ALL_SCOPES), created_by=owner.id
+        )
+        product_ids = []
+        for item in catalogue:
+            handle = catalog.slugify(item["title"])
+            product = await catalog.find_by_handle(db, vendor.id, handle)
+            if product is None:
+                product = await catalog.create_product(
+                    db, vendor.id, "IDR", _product_in(item, handle)
+                )
+                picture = await clean_image(
+                    _picture(item["title"], item["colour"]),
+                    max_bytes=settings.max_image_bytes,
+                    max_pixels=settings.max_image_pixels,
+                )
+                await catalog.add_image(db, services.storage, product, picture, item["title"])
+            product_ids.append(product.id)
+        show = (
+            await db.execute(
+                select(Show).where(Show.vendor_id == vendor.id, Show.title == SHOW_TITLE)
+            )
+        ).scalar_one_or_none()
+        if show is None:
+            show = await shows.create_show(
+                db,
+                services.box,
+                vendor.id,
+                ShowIn(
+                    title=SHOW_TITLE,
+                    description=(
+                        "Flash deals every 15 minutes. Batik from Pekalongan, skincare, kopi Gayo."
+                    ),
+                    scheduled_at=utcnow() + timedelta(hours=1),
+                    host_user_id=owner.id,
+                    product_ids=product_ids[:8],
+                ),
+            )
+        await db.commit()
+        return DemoInfo(EMAIL, password, api_key.secret, show.id, SHOW_TITLE, len(product_ids))
+
+
+def _product_in(item: dict[str, object], handle: str) -> ProductIn:
+    options: list[str] = item["options"]  # type: ignore[assignment]
+    values: list[list[str]] = item["values"]  # type: ignore[assignment]
+    sku_base = "".join(w[0] for w in str(item["title"]).split()[:3]).upper()
+    variants = []
+    for i, vals in enumerate(values):
+        variants.append(
+            {
+                "sku": f"{sku_base}-{i + 1:02d}",
+                "options": dict(zip(options, vals, strict=True)),
+                "price": to_minor(str(item["price"]), "IDR"),
+                "compare_at_price": to_minor(str(item["compare_at"]), "IDR")
+                if item["compare_at"]
+                else None,
+                "stock": item["stock"],
+            }
+        )
+    return ProductIn.model_validate(
+        {
+            "title": item["title"],
+            "handle": handle,
+            "description": item["description"],
+            "product_url": f"https://toko-demo.example/products/{handle}",
+            "currency": "IDR",
+            "options": options,
+            "variants": variants,
+        }
+    )
+
+
+__all__ = ["DemoInfo", "seed_demo"]

@@ -1,0 +1,1 @@
+"""Media: storage of uploaded files (ingest, HLS and recording land here later)."""

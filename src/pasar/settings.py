@@ -1,0 +1,125 @@
+"""One typed, documented place for every ``PASAR_*`` setting.
+
+Each field's description is the documentation: ``docs/configuration.md`` is
+generated from this class (``pasar settings --markdown``) and a test fails when
+the two disagree. Unset means the embedded default, so a laptop needs nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PASAR_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Directory for the embedded defaults: the SQLite database and media.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy async URL, e.g. `postgresql+asyncpg://user@host/db`. "
+            "Unset: SQLite file `pasar.db` in the data directory."
+        ),
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL, e.g. `redis://127.0.0.1:6379/0`. Unset: in-process broker.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL shoppers and publishers reach this service at, e.g. "
+            "`https://live.example.com`. Unset: `http://{host}:{port}`."
+        ),
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Server secret for cookies and for encrypting stream keys at rest. "
+            "Unset: generated once and kept in `secret.key` in the data directory."
+        ),
+    )
+    media_dir: Path | None = Field(
+        default=None,
+        description="Directory for uploaded images and media. Unset: `media/` in the data dir.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `pasar serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `pasar serve` binds to.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level that is logged."
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="`console` for people, `json` for log collectors."
+    )
+    auto_migrate: bool = Field(
+        default=True,
+        description="Upgrade the database schema at start-up (guarded by a lock on PostgreSQL).",
+    )
+    max_image_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest image upload accepted, in bytes."
+    )
+    max_image_pixels: int = Field(
+        default=40_000_000, ge=1, description="Largest image accepted, in pixels (width×height)."
+    )
+    session_ttl_hours: int = Field(
+        default=24 * 14, ge=1, description="How long a studio login lasts without activity."
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="Mark cookies `Secure`. Unset: on when the public URL is https.",
+    )
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=1, description="How long an `Idempotency-Key` answer is remembered."
+    )
+    shutdown_grace_seconds: int = Field(
+        default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, v: str | None) -> str | None:
+        return v.rstrip("/") if v else None
+
+    @property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'pasar.db').resolve()}"
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        return (self.media_dir or self.data_dir / "media").resolve()
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.resolved_public_url.startswith("https://")
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        import secrets
+
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

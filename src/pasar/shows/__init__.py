@@ -1,0 +1,1 @@
+"""Shows: schedule, line-up, the live state machine and stream keys."""

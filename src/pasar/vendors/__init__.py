@@ -1,0 +1,1 @@
+"""Vendors (tenants), staff, studio sessions, API keys and scopes."""

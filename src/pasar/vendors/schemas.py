@@ -1,0 +1,86 @@
+"""The vendors domain's public shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from pasar.vendors.scopes import Role, Scope
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Origin = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$", max_length=300)]
+
+
+class VendorOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    default_locale: str
+    default_currency: str
+    allowed_origins: list[str]
+    created_at: datetime
+
+
+class VendorPatch(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    default_locale: Annotated[str, Field(min_length=2, max_length=20)] | None = None
+    default_currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    allowed_origins: Annotated[list[Origin], Field(max_length=50)] | None = Field(
+        default=None, description="Pages allowed to embed the player, e.g. https://toko.example"
+    )
+
+
+class StaffOut(BaseModel):
+    id: str
+    email: str
+    display_name: str
+    role: Role
+    created_at: datetime
+
+
+class StaffIn(Strict):
+    email: EmailStr
+    display_name: Annotated[str, Field(min_length=1, max_length=120)]
+    password: Annotated[str, Field(min_length=10, max_length=200)]
+    role: Role
+
+
+class ApiKeyIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=20)]
+
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"name": "Shopify sync", "scopes": ["catalog:write"]}}
+    )
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewApiKeyOut(ApiKeyOut):
+    key: str = Field(description="The secret. Shown once: store it now.")
+
+
+class LoginIn(Strict):
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class SessionOut(BaseModel):
+    user: StaffOut
+    vendor: VendorOut
+    csrf_token: str = Field(description="Send as X-CSRF-Token on every non-GET studio request.")
+    scopes: list[str]

@@ -1,0 +1,1 @@
+"""The thin HTTP layer: routes over domain services, auth, errors, pages."""

@@ -1,0 +1,105 @@
+"""Request dependencies: the services, a database session, and who is calling."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pasar.services import Services
+from pasar.vendors import service as vendors
+from pasar.vendors.errors import VendorError
+from pasar.vendors.principal import Principal
+from pasar.vendors.scopes import Scope
+
+SESSION_COOKIE = "pasar_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def get_db(
+    services: Annotated[Services, Depends(get_services)],
+) -> AsyncIterator[AsyncSession]:
+    async with services.db.session() as session:
+        yield session
+
+
+@dataclass
+class Ctx:
+    """What a route needs: a session, the caller, and the app's services."""
+
+    db: AsyncSession
+    principal: Principal
+    services: Services
+
+    @property
+    def vendor_id(self) -> str:
+        return self.principal.vendor_id
+
+
+async def authenticate(request: Request, db: AsyncSession, services: Services) -> Principal:
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise VendorError(
+                "unauthorized", "invalid_credentials", "use 'Authorization: Bearer <API key>'"
+            )
+        return await vendors.authenticate_api_key(db, token.strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        principal, session = await vendors.authenticate_session(db, cookie, services.session_ttl)
+        if request.method not in SAFE_METHODS:
+            presented = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(presented.encode(), session.csrf_token.encode()):
+                raise VendorError(
+                    "forbidden", "csrf_failed", f"missing or wrong {CSRF_HEADER} header"
+                )
+        request.state.staff_session_id = session.id
+        return principal
+    raise VendorError(
+        "unauthorized", "unauthenticated", "an API key or a studio session is required"
+    )
+
+
+def requires(scope: Scope) -> Callable[..., Awaitable[Ctx]]:
+    async def dependency(
+        request: Request,
+        db: Annotated[AsyncSession, Depends(get_db)],
+        services: Annotated[Services, Depends(get_services)],
+    ) -> Ctx:
+        principal = await authenticate(request, db, services)
+        principal.require(scope)
+        return Ctx(db=db, principal=principal, services=services)
+
+    return dependency
+
+
+async def any_principal(
+    request: Request,
+    db: Annotated[AsyncSession, Depends(get_db)],
+    services: Annotated[Services, Depends(get_services)],
+) -> Ctx:
+    return Ctx(db=db, principal=await authenticate(request, db, services), services=services)
+
+
+@dataclass(frozen=True)
+class PageParams:
+    cursor: str | None
+    limit: int
+
+
+def page_params(
+    cursor: Annotated[str | None, Query(max_length=200, description="From `next_cursor`.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PageParams:
+    return PageParams(cursor=cursor, limit=limit)

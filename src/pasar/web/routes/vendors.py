@@ -1,0 +1,185 @@
+"""/api/v1/vendor, /api-keys, /staff and /auth: the vendor's own settings and access."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pasar.money import validate_currency, validate_locale
+from pasar.services import Services
+from pasar.vendors import service as vendors
+from pasar.vendors.errors import VendorError
+from pasar.vendors.models import StaffSession, StaffUser, Vendor
+from pasar.vendors.schemas import (
+    ApiKeyIn,
+    ApiKeyOut,
+    LoginIn,
+    NewApiKeyOut,
+    SessionOut,
+    StaffIn,
+    StaffOut,
+    VendorOut,
+    VendorPatch,
+)
+from pasar.vendors.scopes import ROLE_SCOPES, Role, Scope
+from pasar.web import serialize
+from pasar.web.deps import SESSION_COOKIE, Ctx, any_principal, get_db, get_services, requires
+from pasar.web.errors import responses
+from pasar.web.idempotency import REPLAY_HEADER, IdempotencyDep
+
+router = APIRouter(prefix="/api/v1", tags=["vendor"])
+Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
+Anyone = Annotated[Ctx, Depends(any_principal)]
+
+
+@router.get("/vendor", response_model=VendorOut, responses=responses(401))
+async def get_vendor(ctx: Anyone) -> dict[str, Any]:
+    return serialize.vendor(await vendors.get_vendor(ctx.db, ctx.vendor_id))
+
+
+@router.patch("/vendor", response_model=VendorOut, responses=responses(400, 401, 403, 422))
+async def update_vendor(body: VendorPatch, ctx: Settings) -> dict[str, Any]:
+    vendor = await vendors.get_vendor(ctx.db, ctx.vendor_id)
+    if body.name is not None:
+        vendor.name = body.name
+    if body.default_locale is not None:
+        vendor.default_locale = validate_locale(body.default_locale)
+    if body.default_currency is not None:
+        vendor.default_currency = validate_currency(body.default_currency)
+    if body.allowed_origins is not None:
+        vendor.allowed_origins = sorted({o.rstrip("/").lower() for o in body.allowed_origins})
+    await ctx.db.flush()
+    out = serialize.vendor(vendor)
+    await ctx.db.commit()
+    return out
+
+
+@router.get("/api-keys", response_model=list[ApiKeyOut], responses=responses(401, 403))
+async def list_api_keys(ctx: Settings) -> list[dict[str, Any]]:
+    return [serialize.api_key(k) for k in await vendors.list_api_keys(ctx.db, ctx.vendor_id)]
+
+
+@router.post(
+    "/api-keys",
+    status_code=201,
+    response_model=NewApiKeyOut,
+    responses=responses(400, 401, 403, 409, 422),
+)
+async def create_api_key(body: ApiKeyIn, ctx: Settings, idem: IdempotencyDep) -> JSONResponse:
+    """The key's secret is in this answer only; Pasar keeps just its hash.
+
+    Idempotent replays do not repeat the secret, so a retry cannot leak it twice."""
+    if replay := await idem.replay(ctx):
+        return replay
+    new = await vendors.create_api_key(
+        ctx.db,
+        ctx.vendor_id,
+        name=body.name,
+        scopes=[s.value for s in body.scopes],
+        created_by=ctx.principal.actor_id,
+    )
+    out = serialize.api_key(new.key)
+    response = await idem.commit(ctx, 201, {**out, "key": "(shown once, in the first answer)"})
+    if response.headers.get(REPLAY_HEADER):
+        return response  # lost a race with the same key: that request's key is the one
+    return JSONResponse({**out, "key": new.secret}, status_code=201)
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, responses=responses(401, 403, 404))
+async def revoke_api_key(key_id: str, ctx: Settings) -> dict[str, Any]:
+    key = await vendors.revoke_api_key(ctx.db, ctx.vendor_id, key_id)
+    out = serialize.api_key(key)
+    await ctx.db.commit()
+    return out
+
+
+@router.get("/staff", response_model=list[StaffOut], responses=responses(401, 403))
+async def list_staff(ctx: Settings) -> list[dict[str, Any]]:
+    return [serialize.staff(u) for u in await vendors.list_staff(ctx.db, ctx.vendor_id)]
+
+
+@router.post(
+    "/staff", status_code=201, response_model=StaffOut, responses=responses(400, 401, 403, 409, 422)
+)
+async def create_staff(body: StaffIn, ctx: Settings, idem: IdempotencyDep) -> JSONResponse:
+    if replay := await idem.replay(ctx):
+        return replay
+    user = await vendors.create_staff(
+        ctx.db,
+        ctx.vendor_id,
+        email=str(body.email),
+        display_name=body.display_name,
+        password=body.password,
+        role=body.role,
+    )
+    return await idem.commit(ctx, 201, serialize.staff(user))
+
+
+@router.post(
+    "/auth/login", response_model=SessionOut, tags=["studio"], responses=responses(401, 422)
+)
+async def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    db: Annotated[AsyncSession, Depends(get_db)],
+    services: Annotated[Services, Depends(get_services)],
+) -> dict[str, Any]:
+    """Studio sign-in: sets an HttpOnly session cookie and returns the CSRF token."""
+    new = await vendors.login(
+        db,
+        email=body.email,
+        password=body.password,
+        ttl=services.session_ttl,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    vendor = await vendors.get_vendor(db, new.user.vendor_id)
+    out = _session_out(new.user, vendor, new.session.csrf_token)
+    await db.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        max_age=int(services.session_ttl.total_seconds()),
+        httponly=True,
+        secure=services.settings.cookies_secure,
+        samesite="lax",
+        path="/",
+    )
+    return out
+
+
+def _session_out(user: StaffUser, vendor: Vendor, csrf: str) -> dict[str, Any]:
+    return {
+        "user": serialize.staff(user),
+        "vendor": serialize.vendor(vendor),
+        "csrf_token": csrf,
+        "scopes": sorted(ROLE_SCOPES[Role(user.role)]),
+    }
+
+
+@router.get(
+    "/auth/session", response_model=SessionOut, tags=["studio"], responses=responses(401, 403)
+)
+async def current_session(request: Request, ctx: Anyone) -> dict[str, Any]:
+    if ctx.principal.kind != "staff":
+        raise VendorError("forbidden", "not_a_session", "this is for studio sessions, not API keys")
+    session = await ctx.db.get(StaffSession, request.state.staff_session_id)
+    if session is None:
+        raise VendorError("unauthorized", "session_expired", "sign in again")
+    user = await vendors.get_staff(ctx.db, ctx.vendor_id, ctx.principal.actor_id)
+    vendor = await vendors.get_vendor(ctx.db, ctx.vendor_id)
+    return _session_out(user, vendor, session.csrf_token)
+
+
+@router.post("/auth/logout", status_code=204, tags=["studio"], responses=responses(401, 403))
+async def logout(request: Request, ctx: Anyone) -> Response:
+    session_id = getattr(request.state, "staff_session_id", None)
+    if session_id:
+        await vendors.logout(ctx.db, session_id)
+        await ctx.db.commit()
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
