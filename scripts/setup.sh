@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything Pasar needs into ./.venv. Safe to run again: it skips the
+# install when pyproject.toml has not changed since the last one.
+# Usage: scripts/setup.sh [dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+EXTRAS="${1:-}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "Pasar needs Python 3.11 or newer (found: $("$PYTHON" --version 2>&1))." >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+spec="."
+[ "$EXTRAS" = "dev" ] && spec=".[dev]"
+stamp=".venv/.pasar-installed-${EXTRAS:-base}"
+digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+  echo "==> installing Python packages ($spec)"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e "$spec"
+  echo "$digest" > "$stamp"
+fi

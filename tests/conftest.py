@@ -1,0 +1,217 @@
+"""Shared fixtures. Every API test runs twice: on SQLite and on the real PostgreSQL.
+
+PostgreSQL comes from ``PASAR_TEST_POSTGRES_URL`` (default: the local server at
+127.0.0.1:5432, database ``test``). When it is not reachable the PostgreSQL half
+is skipped with a message, unless ``PASAR_TEST_REQUIRE_SERVICES=1`` (set by
+``.ci/run``), which turns a missing service into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from pasar.app import create_app
+from pasar.bootstrap import add_vendor_with_owner
+from pasar.db import migrate
+from pasar.db.engine import Database
+from pasar.db.models import Base
+from pasar.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PASAR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("PASAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("PASAR_TEST_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(what: str, why: str) -> None:
+    """Skip on a laptop without the service; fail in CI."""
+    message = f"{what} is not reachable ({why})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; PASAR_TEST_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
+    pytest.skip(f"{message}; start it or set PASAR_TEST_POSTGRES_URL / PASAR_TEST_REDIS_URL")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+async def _create_pg_database() -> str:
+    admin = Database(POSTGRES_ADMIN_URL)
+    name = f"pasar_test_{_worker()}_{os.getpid()}"
+    try:
+        async with admin.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.dispose()
+    return url
+
+
+async def _drop_pg_database(url: str) -> None:
+    admin = Database(POSTGRES_ADMIN_URL)
+    name = url.rsplit("/", 1)[1]
+    try:
+        async with admin.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | Exception]:
+    """A migrated database of our own on the PostgreSQL server, for the whole run;
+    or the reason there is none."""
+    try:
+        url = asyncio.run(_create_pg_database())
+    except Exception as exc:  # refused, auth, no server: all mean "not here"
+        yield exc
+        return
+    yield url
+    asyncio.run(_drop_pg_database(url))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "pasar.db"
+
+    async def build() -> None:
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        try:
+            await migrate.upgrade(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        target = tmp_path / "pasar.db"
+        shutil.copy(sqlite_template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    url: str | Exception = request.getfixturevalue("postgres_url")
+    if isinstance(url, Exception):
+        service_missing("PostgreSQL", f"{POSTGRES_ADMIN_URL}: {type(url).__name__}: {url}")
+        raise AssertionError("unreachable")
+    return url
+
+
+async def _truncate(db: Database) -> None:
+    if db.is_sqlite:
+        return  # a fresh copy of the template for every test
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+def make_settings(database_url: str, data_dir: Path, **extra: Any) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        public_url="http://testserver",
+        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        auto_migrate=False,
+        **extra,
+    )
+
+
+@pytest.fixture
+async def app(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    application = create_app(make_settings(database_url, tmp_path / "data"))
+    await _truncate(application.state.services.db)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class VendorCtx:
+    id: str
+    slug: str
+    key: str
+    email: str
+    password: str
+    owner_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+MakeVendor = Callable[..., Awaitable[VendorCtx]]
+
+
+@pytest.fixture
+def make_vendor(app: FastAPI) -> MakeVendor:
+    counter = iter(range(1, 10_000))
+
+    async def make(
+        slug: str | None = None, currency: str = "IDR", locale: str = "id_ID"
+    ) -> VendorCtx:
+        n = next(counter)
+        slug = slug or f"vendor-{n}"
+        email = f"owner@{slug}.example"
+        password = f"correct horse {n}"
+        services = app.state.services
+        async with services.db.session() as db:
+            created = await add_vendor_with_owner(
+                db,
+                services,
+                name=f"Vendor {n}",
+                slug=slug,
+                email=email,
+                password=password,
+                currency=currency,
+                locale=locale,
+            )
+            await db.commit()
+        return VendorCtx(created.vendor_id, slug, created.api_key, email, password, created.user_id)
+
+    return make
+
+
+@pytest.fixture
+async def vendor(make_vendor: MakeVendor) -> VendorCtx:
+    return await make_vendor()
+
+
+def product_body(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Kemeja Batik",
+        "options": ["Size"],
+        "variants": [
+            {"sku": "KB-M", "options": {"Size": "M"}, "price": 38_900_000, "stock": 5},
+            {"sku": "KB-L", "options": {"Size": "L"}, "price": 38_900_000, "stock": 2},
+        ],
+    }
+    body.update(over)
+    return body
