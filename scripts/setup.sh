@@ -25,3 +25,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   .venv/bin/python -m pip install --quiet -e "$spec"
   echo "$digest" > "$stamp"
 fi
+
+# The studio and embed are TypeScript built by Vite into the package's static files.
+front_digest="$(find frontend -path frontend/node_modules -prune -o -type f -print0 | sort -z \
+  | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+front_stamp=".venv/.pasar-frontend"
+if [ ! -f src/pasar/web/static/studio/index.html ] || [ ! -f "$front_stamp" ] \
+   || [ "$(cat "$front_stamp")" != "$front_digest" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "Node.js 20+ and npm are needed to build the studio (apt-get install nodejs npm)." >&2
+    exit 1
+  fi
+  echo "==> building the front end"
+  (cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build >/dev/null)
+  echo "$front_digest" > "$front_stamp"
+fi

@@ -17,7 +17,7 @@ from pasar import __version__
 from pasar.db import migrate
 from pasar.services import Services
 from pasar.settings import Settings
-from pasar.web import errors
+from pasar.web import errors, pages
 from pasar.web.errors import ErrorResponse
 from pasar.web.idempotency import purge_expired
 from pasar.web.routes import catalog, imports, shows, system, vendors
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (system, vendors, catalog, imports, shows):
         app.include_router(module.router)
+    pages.install(app)
     app.mount(
         "/media", StaticFiles(directory=settings.resolved_media_dir, check_dir=False), name="media"
     )

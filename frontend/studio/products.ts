@@ -1,0 +1,97 @@
+import { LitElement, css, html } from "lit";
+import { ApiError, api, type Page, type Product, type Session } from "../shared/api";
+import { formatMoney } from "../shared/money";
+import { shared } from "./styles";
+
+function priceRange(p: Product, locale: string): string {
+  const prices = p.variants.map((v) => v.price);
+  const lo = Math.min(...prices);
+  const hi = Math.max(...prices);
+  const fmt = (n: number) => formatMoney(n, p.currency, locale);
+  return lo === hi ? fmt(lo) : `${fmt(lo)} – ${fmt(hi)}`;
+}
+
+export class StudioProducts extends LitElement {
+  static properties = {
+    session: { attribute: false },
+    products: { state: true },
+    cursor: { state: true },
+    error: { state: true },
+    q: { state: true },
+  };
+  static styles = [
+    shared,
+    css`
+      .bar { display: flex; gap: 12px; align-items: center; margin-bottom: 16px; }
+      .bar input { max-width: 320px; }
+      img { width: 48px; height: 48px; object-fit: cover; border-radius: 8px; background: #eee; }
+      .more { margin-top: 16px; }
+    `,
+  ];
+  session!: Session;
+  products: Product[] = [];
+  cursor: string | null = null;
+  error = "";
+  q = "";
+
+  connectedCallback(): void {
+    super.connectedCallback();
+    void this.load(true);
+  }
+
+  private async load(reset: boolean): Promise<void> {
+    const params = new URLSearchParams({ limit: "50" });
+    if (this.q) params.set("q", this.q);
+    if (!reset && this.cursor) params.set("cursor", this.cursor);
+    try {
+      const page = await api<Page<Product>>("GET", `/api/v1/products?${params}`);
+      this.products = reset ? page.data : [...this.products, ...page.data];
+      this.cursor = page.next_cursor;
+      this.error = "";
+    } catch (e) {
+      this.error = e instanceof ApiError ? e.message : String(e);
+    }
+  }
+
+  render() {
+    const locale = this.session.vendor.default_locale;
+    return html`
+      <div class="bar">
+        <h2 style="flex:1;margin:0">Products</h2>
+        <input
+          type="search"
+          placeholder="Search title or description"
+          .value=${this.q}
+          @change=${(e: Event) => {
+            this.q = (e.target as HTMLInputElement).value;
+            void this.load(true);
+          }}
+        />
+      </div>
+      ${this.error ? html`<p class="error">${this.error}</p>` : ""}
+      <div class="card">
+        <table>
+          <thead><tr><th></th><th>Product</th><th>Variants</th><th>Price</th><th>Stock</th><th>Status</th></tr></thead>
+          <tbody>
+            ${this.products.map(
+              (p) => html`<tr>
+                <td>${p.images[0] ? html`<img src=${p.images[0].url} alt=${p.images[0].alt} />` : html`<img alt="" />`}</td>
+                <td>${p.title}</td>
+                <td>${p.variants.length}</td>
+                <td>${priceRange(p, locale)}</td>
+                <td>${p.variants.reduce((n, v) => n + v.stock, 0)}</td>
+                <td><span class="pill">${p.status}</span></td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>
+        ${this.products.length === 0 && !this.error
+          ? html`<p class="muted">No products yet. Import a CSV or Shopify export with
+              <code>pasar catalog import FILE --vendor ${this.session.vendor.slug}</code>.</p>`
+          : ""}
+        ${this.cursor ? html`<button class="secondary more" @click=${() => this.load(false)}>Load more</button>` : ""}
+      </div>
+    `;
+  }
+}
+customElements.define("studio-products", StudioProducts);

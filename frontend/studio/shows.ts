@@ -1,0 +1,185 @@
+import { LitElement, css, html } from "lit";
+import { ApiError, api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
+import { shared } from "./styles";
+
+const NEXT: Record<string, { to: string; label: string } | undefined> = {
+  scheduled: { to: "live", label: "Go live" },
+  live: { to: "ended", label: "End show" },
+  ended: { to: "replay", label: "Publish replay" },
+};
+
+export class StudioShows extends LitElement {
+  static properties = {
+    session: { attribute: false },
+    shows: { state: true },
+    products: { state: true },
+    selected: { state: true },
+    ingest: { state: true },
+    revealed: { state: true },
+    error: { state: true },
+  };
+  static styles = [
+    shared,
+    css`
+      .grid { display: grid; grid-template-columns: 1fr 1.3fr; gap: 20px; align-items: start; }
+      @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
+      .show { display: grid; gap: 4px; padding: 12px; border-radius: 10px; cursor: pointer;
+        border: 1px solid transparent; }
+      .show:hover { background: #faf8f4; }
+      .show[aria-selected="true"] { border-color: #1d1b18; background: #faf8f4; }
+      form { display: grid; gap: 12px; margin-top: 16px; }
+      .row { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+      ol { padding-left: 20px; margin: 8px 0; }
+      .section { margin-top: 20px; }
+    `,
+  ];
+  session!: Session;
+  shows: Show[] = [];
+  products = new Map<string, Product>();
+  selected: Show | null = null;
+  ingest: Ingest | null = null;
+  revealed = false;
+  error = "";
+
+  connectedCallback(): void {
+    super.connectedCallback();
+    void this.load();
+  }
+
+  private fail(e: unknown): void {
+    this.error = e instanceof ApiError ? e.message : String(e);
+  }
+
+  private async load(): Promise<void> {
+    try {
+      const [shows, products] = await Promise.all([
+        api<Page<Show>>("GET", "/api/v1/shows?limit=100"),
+        api<Page<Product>>("GET", "/api/v1/products?limit=100"),
+      ]);
+      this.shows = shows.data.reverse();
+      this.products = new Map(products.data.map((p) => [p.id, p]));
+      if (!this.selected && this.shows.length) this.select(this.shows[0]);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private select(show: Show): void {
+    this.selected = show;
+    this.ingest = null;
+    this.revealed = false;
+  }
+
+  private when(iso: string | null): string {
+    if (!iso) return "not scheduled";
+    return new Intl.DateTimeFormat(this.session.vendor.default_locale.replace("_", "-"), {
+      dateStyle: "medium",
+      timeStyle: "short",
+    }).format(new Date(iso));
+  }
+
+  private replace(show: Show): void {
+    this.shows = this.shows.map((s) => (s.id === show.id ? show : s));
+    this.selected = show;
+  }
+
+  private async create(e: SubmitEvent): Promise<void> {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const data = new FormData(form);
+    const when = String(data.get("scheduled_at") ?? "");
+    try {
+      const show = await api<Show>("POST", "/api/v1/shows", {
+        title: String(data.get("title") ?? ""),
+        scheduled_at: when ? new Date(when).toISOString() : null,
+      });
+      form.reset();
+      this.shows = [show, ...this.shows];
+      this.select(show);
+      this.error = "";
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private async advance(show: Show, to: string): Promise<void> {
+    try {
+      this.replace(await api<Show>("POST", `/api/v1/shows/${show.id}/transitions`, { to }));
+      this.error = "";
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private async loadIngest(rotate: boolean): Promise<void> {
+    if (!this.selected) return;
+    try {
+      const path = `/api/v1/shows/${this.selected.id}/ingest`;
+      this.ingest = rotate ? await api<Ingest>("POST", `${path}/rotate`) : await api<Ingest>("GET", path);
+      this.revealed = rotate;
+      this.error = "";
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private renderDetail(show: Show) {
+    const next = NEXT[show.state];
+    const canIngest = ["owner", "host"].includes(this.session.user.role);
+    return html`<div class="card">
+      <div class="row"><h2 style="flex:1;margin:0">${show.title}</h2>
+        <span class="pill ${show.state}">${show.state}</span></div>
+      <p class="muted">${this.when(show.scheduled_at)}</p>
+      ${show.description ? html`<p>${show.description}</p>` : ""}
+      ${next ? html`<button @click=${() => this.advance(show, next.to)}>${next.label}</button>` : ""}
+      <div class="section">
+        <h3>Line-up (${show.lineup.length})</h3>
+        <ol>${show.lineup.map((item) => html`<li>${this.products.get(item.product_id)?.title ?? item.product_id}</li>`)}</ol>
+      </div>
+      ${canIngest
+        ? html`<div class="section">
+            <h3>Go live from OBS</h3>
+            ${this.ingest
+              ? html`<p>Server (WHIP): <code>${this.ingest.whip_url}</code></p>
+                  <p>Bearer token (stream key):
+                    <code>${this.revealed ? this.ingest.stream_key : "•".repeat(24)}</code>
+                  </p>
+                  <div class="row">
+                    <button class="secondary" @click=${() => (this.revealed = !this.revealed)}>
+                      ${this.revealed ? "Hide" : "Reveal"}</button>
+                    <button class="secondary" @click=${() => navigator.clipboard?.writeText(this.ingest!.stream_key)}>Copy key</button>
+                    <button class="danger" @click=${() => this.loadIngest(true)}>Rotate key</button>
+                  </div>`
+              : html`<button class="secondary" @click=${() => this.loadIngest(false)}>Show ingest settings</button>`}
+          </div>`
+        : ""}
+    </div>`;
+  }
+
+  render() {
+    return html`
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ""}
+      <div class="grid">
+        <div class="card">
+          <h2>Shows</h2>
+          ${this.shows.map(
+            (s) => html`<div class="show" role="option" aria-selected=${this.selected?.id === s.id}
+                @click=${() => this.select(s)}>
+                <div class="row"><strong style="flex:1">${s.title}</strong><span class="pill ${s.state}">${s.state}</span></div>
+                <span class="muted">${this.when(s.scheduled_at)}</span>
+              </div>`,
+          )}
+          ${this.shows.length === 0 ? html`<p class="muted">No shows yet.</p>` : ""}
+          <form @submit=${this.create}>
+            <h3>New show</h3>
+            <label>Title <input name="title" required maxlength="200" /></label>
+            <label>Starts at <input name="scheduled_at" type="datetime-local" /></label>
+            <button type="submit">Schedule show</button>
+          </form>
+        </div>
+        ${this.selected ? this.renderDetail(this.selected) : html`<div></div>`}
+      </div>
+    `;
+  }
+}
+customElements.define("studio-shows", StudioShows);

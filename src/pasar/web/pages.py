@@ -1,0 +1,56 @@
+"""The built front ends (studio now, the embed later) served from the package.
+
+Vite writes them to ``web/static`` (``scripts/setup.sh`` builds them); hashed
+assets are immutable so a CDN can keep them forever, pages are revalidated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Pasar Studio</title>
+<p>The studio has not been built. Run <code>scripts/setup.sh</code> (needs Node.js 20+).</p>"""
+
+
+class ImmutableStatic(StaticFiles):
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
+    studio_index = static_dir / "studio" / "index.html"
+
+    @app.get("/studio", include_in_schema=False)
+    async def studio_redirect() -> RedirectResponse:
+        return RedirectResponse("/studio/", status_code=308)
+
+    @app.get("/studio/", include_in_schema=False)
+    async def studio() -> Response:
+        if not studio_index.exists():
+            return HTMLResponse(NOT_BUILT, status_code=503)
+        return FileResponse(
+            studio_index,
+            headers={
+                "Cache-Control": "no-cache",
+                "Content-Security-Policy": (
+                    "default-src 'self'; img-src 'self' https: data:; style-src 'self' "
+                    "'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'"
+                ),
+                "X-Frame-Options": "DENY",
+                "Referrer-Policy": "same-origin",
+            },
+        )
+
+    app.mount(
+        "/assets", ImmutableStatic(directory=static_dir / "assets", check_dir=False), name="assets"
+    )
