@@ -72,6 +72,14 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     asyncio.run(run())
 
 
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> None:
+    """For developers: write a migration for model changes (review it before committing)."""
+    from pasar.db import migrate
+
+    asyncio.run(migrate.autogenerate(message))
+
+
 @vendor_app.command("create")
 def vendor_create(
     name: Annotated[str, typer.Option(help="Shop name, e.g. 'Toko Demo'.")],

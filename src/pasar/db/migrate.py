@@ -49,3 +49,19 @@ async def current_heads(db: Database) -> set[str]:
 
     async with db.engine.connect() as conn:
         return await conn.run_sync(heads)
+
+
+async def autogenerate(message: str) -> None:
+    """Write a new migration for whatever the models have that the migrations lack,
+    diffed against a scratch SQLite database upgraded to head."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'scratch.db'}")
+        try:
+            await upgrade(db)
+            async with db.engine.begin() as conn:
+                await conn.run_sync(_run, command.revision, message, True)
+        finally:
+            await db.dispose()
