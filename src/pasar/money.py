@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, list_currencies
+from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 from pasar.errors import DomainError
 
@@ -75,18 +75,38 @@ def to_minor(amount: str | Decimal, currency: str) -> int:
         raise MoneyError("invalid", "invalid_amount", f"'{amount}' is not a number") from exc
     if not value.is_finite():
         raise MoneyError("invalid", "invalid_amount", f"'{amount}' is not a number")
-    scaled = value.scaleb(exponent(currency))
-    if scaled != scaled.to_integral_value():
+    # Exact integer arithmetic on the digits: Decimal arithmetic would round to the
+    # context's 28 digits (silently accepting "1.00…001"), underflow tiny values to 0
+    # and raise Overflow on huge exponents.
+    sign, digits, exp = value.as_tuple()
+    assert isinstance(exp, int)  # finite
+    coefficient = "".join(map(str, digits)).lstrip("0")
+    if not coefficient:
+        return 0
+    significant = coefficient.rstrip("0")
+    shift = exp + len(coefficient) - len(significant) + exponent(currency)
+    if shift < 0:
         raise MoneyError(
             "invalid",
             "invalid_amount",
             f"'{amount}' has more decimals than {currency} allows",
         )
-    minor = int(scaled)
-    if not 0 <= minor <= MAX_MINOR:
+    if sign or len(significant) + shift > len(str(MAX_MINOR)):
+        raise MoneyError("invalid", "invalid_amount", f"'{amount}' is out of range")
+    minor = int(significant + "0" * shift)
+    if minor > MAX_MINOR:
         raise MoneyError("invalid", "invalid_amount", f"'{amount}' is out of range")
     return minor
 
 
 def format_money(minor: int, currency: str, locale: str = "en") -> str:
-    return str(format_currency(to_decimal(minor, currency), currency, locale=locale))
+    amount = to_decimal(minor, currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency))):
+        # CLDR shows fewer decimals than ISO 4217 allows (IDR: none), which would round
+        # Rp389.000,99 to "Rp389.001": show the decimals rather than a wrong price.
+        return str(
+            format_currency(
+                amount, currency, locale=locale, currency_digits=False, decimal_quantization=False
+            )
+        )
+    return str(format_currency(amount, currency, locale=locale))

@@ -56,7 +56,8 @@ def _clean(raw: bytes, max_pixels: int) -> CleanImage:
             img = ImageOps.exif_transpose(opened)
             out = io.BytesIO()
             if fmt == "JPEG":
-                img.convert("RGB").save(out, "JPEG", quality=88, optimize=True)
+                # comment=b"": Pillow would otherwise copy the upload's COM marker.
+                img.convert("RGB").save(out, "JPEG", quality=88, optimize=True, comment=b"")
             else:
                 img.save(out, fmt)
             width, height = img.size

@@ -16,6 +16,7 @@ from pasar.catalog.errors import CatalogError
 from pasar.catalog.images import CleanImage
 from pasar.catalog.models import Product, ProductImage, Variant
 from pasar.catalog.schemas import ProductIn, ProductPatch, ProductStatus, VariantIn, VariantPatch
+from pasar.clock import utcnow
 from pasar.ids import new_id
 from pasar.media.storage import Storage
 from pasar.money import validate_currency
@@ -72,6 +73,12 @@ def _new_variant(product: Product, body: VariantIn, position: int) -> Variant:
     )
 
 
+def _touch(product: Product) -> None:
+    """Variants and images are part of the product: changing them changes the product
+    (``updated_after`` sync relies on it), even when no product column changes."""
+    product.updated_at = utcnow()
+
+
 async def _flush(db: AsyncSession) -> None:
     try:
         await db.flush()
@@ -114,6 +121,8 @@ async def replace_product(db: AsyncSession, product: Product, body: ProductIn) -
     """Make ``product`` match ``body``, keeping variant ids where the options match
     (so carts and deals that point at a variant survive a re-import)."""
     product.title = body.title
+    if body.handle:
+        product.handle = body.handle
     product.description = body.description
     product.status = body.status
     product.product_url = str(body.product_url) if body.product_url else None
@@ -124,6 +133,12 @@ async def replace_product(db: AsyncSession, product: Product, body: ProductIn) -
     same_axes = list(body.options) == list(product.options)
     product.options = list(body.options)
     existing = {tuple(v.option_values): v for v in product.variants} if same_axes else {}
+    # Release this product's SKUs first: the unique index is checked row by row, so a
+    # SKU that moves to another variant (or swaps) must be free before it is taken.
+    if any(v.sku for v in product.variants):
+        for v in product.variants:
+            v.sku = None
+        await db.flush()
     kept: list[Variant] = []
     for i, incoming in enumerate(body.variants):
         values = tuple(_ordered_values(product.options, incoming.options, f"variant {i + 1}"))
@@ -139,7 +154,7 @@ async def replace_product(db: AsyncSession, product: Product, body: ProductIn) -
         kept.append(current)
     product.variants = kept
     _check_variants(product)
-    # Flush removals first so a SKU can move from a deleted variant to a new one.
+    _touch(product)
     await _flush(db)
     return product
 
@@ -236,6 +251,7 @@ async def add_variant(db: AsyncSession, product: Product, body: VariantIn) -> Va
     variant = _new_variant(product, body, position)
     product.variants.append(variant)
     _check_variants(product)
+    _touch(product)
     await _flush(db)
     return variant
 
@@ -252,6 +268,7 @@ async def update_variant(
     if "compare_at_price" in data:
         variant.compare_at_price = body.compare_at_price
     _check_variants(product)
+    _touch(product)
     await _flush(db)
     return variant
 
@@ -262,6 +279,7 @@ async def delete_variant(db: AsyncSession, product: Product, variant: Variant) -
             "conflict", "last_variant", "a product keeps at least one variant; delete the product"
         )
     product.variants.remove(variant)
+    _touch(product)
     await db.flush()
 
 
@@ -300,6 +318,7 @@ async def add_image(
         position=max((i.position for i in product.images), default=-1) + 1,
     )
     product.images.append(row)
+    _touch(product)
     await db.flush()
     return row
 
@@ -321,6 +340,7 @@ def add_image_link(product: Product, src: str, alt: str = "") -> ProductImage:
 async def delete_image(db: AsyncSession, storage: Storage, product: Product, image_id: str) -> None:
     image = get_image(product, image_id)
     product.images.remove(image)
+    _touch(product)
     await db.flush()
     if image.storage_key:
         await storage.delete(image.storage_key)

@@ -47,10 +47,43 @@ class Idempotency:
         self.key = key
         self.fingerprint = fingerprint
         self.ttl = ttl
+        self._claim: IdempotencyRecord | None = None
 
     async def replay(self, ctx: Ctx) -> JSONResponse | None:
+        """The remembered answer, or None after claiming the key for this request.
+
+        The claim is a row inserted (not yet committed) before the route does any
+        work: a concurrent request with the same key blocks on it and, once this one
+        commits, fails on the primary key and answers with this request's response
+        instead of doing the work a second time (which could also trip over unique
+        handles or SKUs the first request just created)."""
         if self.key is None:
             return None
+        remembered = await self._remembered(ctx)
+        if remembered is not None:
+            return remembered
+        claim = IdempotencyRecord(
+            vendor_id=ctx.vendor_id,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            status_code=0,
+            body={},
+            created_at=utcnow(),
+        )
+        ctx.db.add(claim)
+        try:
+            await ctx.db.flush()
+        except IntegrityError:
+            await ctx.db.rollback()  # a concurrent request with this key committed first
+            winner = await self._remembered(ctx)
+            if winner is None:
+                raise
+            return winner
+        self._claim = claim
+        return None
+
+    async def _remembered(self, ctx: Ctx) -> JSONResponse | None:
+        assert self.key is not None
         record = await ctx.db.get(IdempotencyRecord, (ctx.vendor_id, self.key))
         if record is None:
             return None
@@ -73,6 +106,12 @@ class Idempotency:
         if self.key is None:
             await ctx.db.commit()
             return JSONResponse(body, status_code=status_code)
+        if self._claim is not None:
+            self._claim.status_code = status_code
+            self._claim.body = body
+            self._claim.created_at = utcnow()
+            await ctx.db.commit()
+            return JSONResponse(body, status_code=status_code)
         ctx.db.add(
             IdempotencyRecord(
                 vendor_id=ctx.vendor_id,
@@ -87,7 +126,7 @@ class Idempotency:
             await ctx.db.commit()
         except IntegrityError:
             await ctx.db.rollback()
-            winner = await self.replay(ctx)
+            winner = await self._remembered(ctx)
             if winner is None:
                 raise
             return winner

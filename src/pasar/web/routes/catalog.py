@@ -102,8 +102,11 @@ async def replace_product(product_id: str, body: ProductIn, ctx: Write) -> dict[
 @router.delete("/{product_id}", status_code=204, responses=responses(404))
 async def delete_product(product_id: str, ctx: Write) -> Response:
     product = await catalog.get_product(ctx.db, ctx.vendor_id, product_id)
+    stored = [i.storage_key for i in product.images if i.storage_key]
     await catalog.delete_product(ctx.db, product)
     await ctx.db.commit()
+    for key in stored:  # after the commit: a failed delete must not lose the files
+        await ctx.services.storage.delete(key)
     return Response(status_code=204)
 
 

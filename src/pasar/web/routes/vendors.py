@@ -24,7 +24,7 @@ from pasar.vendors.schemas import (
     VendorOut,
     VendorPatch,
 )
-from pasar.vendors.scopes import ROLE_SCOPES, Role, Scope
+from pasar.vendors.scopes import ROLE_SCOPES, Role, Scope, expand
 from pasar.web import serialize
 from pasar.web.deps import SESSION_COOKIE, Ctx, any_principal, get_db, get_services, requires
 from pasar.web.errors import responses
@@ -33,6 +33,19 @@ from pasar.web.idempotency import REPLAY_HEADER, IdempotencyDep
 router = APIRouter(prefix="/api/v1", tags=["vendor"])
 Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
 Anyone = Annotated[Ctx, Depends(any_principal)]
+
+
+def _may_grant(ctx: Ctx, scopes: frozenset[str], what: str) -> None:
+    """Nobody hands out more than they hold: a key limited to settings:write must not
+    mint an all-scope key or an owner login for itself."""
+    missing = sorted(scopes - ctx.principal.scopes)
+    if missing:
+        raise VendorError(
+            "forbidden",
+            "scope_escalation",
+            f"cannot create {what} with scopes this credential lacks",
+            {"missing_scopes": missing},
+        )
 
 
 @router.get("/vendor", response_model=VendorOut, responses=responses(401))
@@ -72,6 +85,7 @@ async def create_api_key(body: ApiKeyIn, ctx: Settings, idem: IdempotencyDep) ->
     """The key's secret is in this answer only; Pasar keeps just its hash.
 
     Idempotent replays do not repeat the secret, so a retry cannot leak it twice."""
+    _may_grant(ctx, expand([s.value for s in body.scopes]), "an API key")
     if replay := await idem.replay(ctx):
         return replay
     new = await vendors.create_api_key(
@@ -105,6 +119,7 @@ async def list_staff(ctx: Settings) -> list[dict[str, Any]]:
     "/staff", status_code=201, response_model=StaffOut, responses=responses(400, 401, 403, 409, 422)
 )
 async def create_staff(body: StaffIn, ctx: Settings, idem: IdempotencyDep) -> JSONResponse:
+    _may_grant(ctx, ROLE_SCOPES[body.role], f"a {body.role.value}")
     if replay := await idem.replay(ctx):
         return replay
     user = await vendors.create_staff(
