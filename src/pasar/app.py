@@ -17,6 +17,7 @@ from pasar import __version__
 from pasar.db import migrate
 from pasar.services import Services
 from pasar.settings import Settings
+from pasar.validation import NUL
 from pasar.web import errors, pages
 from pasar.web.errors import ErrorResponse
 from pasar.web.idempotency import purge_expired
@@ -72,6 +73,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     @app.middleware("http")
+    async def refuse_nul(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """PostgreSQL can neither store nor compare NUL characters, and no id, search
+        or filter needs one: refuse them in the path and query (bodies: pasar.validation)."""
+        where = "path" if NUL in request.scope["path"] else None
+        for name, value in request.query_params.multi_items():
+            if NUL in name or NUL in value:
+                where = f"query.{name.replace(NUL, '?')}"
+        if where:
+            detail = {"field": where, "message": "NUL characters are not allowed", "type": "nul"}
+            return errors.error_response(
+                422, "validation_failed", "the request is not valid", [detail]
+            )
+        return await call_next(request)
+
+    @app.middleware("http")
     async def observe(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
@@ -93,14 +111,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         _use_our_error_shape(schema)
-        schema["components"]["securitySchemes"] = {
-            "apiKey": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A vendor API key (pk_…).",
-            }
-        }
-        schema["security"] = [{"apiKey": []}]
         app.openapi_schema = schema
         return schema
 

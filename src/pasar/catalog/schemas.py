@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    UrlConstraints,
+    model_validator,
+)
 
 from pasar.money import MAX_MINOR
+from pasar.validation import reject_nul
 
 ProductStatus = Literal["active", "draft", "archived"]
 Minor = Annotated[int, Field(ge=0, le=MAX_MINOR, description="Integer minor units.")]
@@ -16,10 +25,26 @@ Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 OptionName = Annotated[str, Field(min_length=1, max_length=60)]
 OptionValue = Annotated[str, Field(min_length=1, max_length=120)]
 Handle = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+MAX_URL = 2000  # Product.product_url is String(2000)
+
+
+def _fits_column(url: HttpUrl) -> HttpUrl:
+    # Checked once normalised: an IDN host grows when it is turned into punycode.
+    if len(str(url)) > MAX_URL:
+        raise ValueError(f"URL should have at most {MAX_URL} characters")
+    return url
+
+
+ProductUrl = Annotated[HttpUrl, UrlConstraints(max_length=MAX_URL), AfterValidator(_fits_column)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)
 
 
 class VariantIn(Strict):
@@ -58,7 +83,7 @@ class ProductIn(Strict):
     handle: Handle | None = Field(default=None, description="Unique per vendor; from the title.")
     description: Annotated[str, Field(max_length=20_000)] = ""
     status: ProductStatus = "active"
-    product_url: HttpUrl | None = Field(
+    product_url: ProductUrl | None = Field(
         default=None, description="The product's page on the vendor's own site."
     )
     currency: Annotated[str, Field(min_length=3, max_length=3)] | None = Field(
@@ -106,7 +131,7 @@ class ProductPatch(Strict):
     handle: Handle | None = None
     description: Annotated[str, Field(max_length=20_000)] | None = None
     status: ProductStatus | None = None
-    product_url: HttpUrl | None = None
+    product_url: ProductUrl | None = None
     external_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pasar.shows.states import ShowState
+from pasar.validation import IsoDateTime, reject_nul
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)
 
 
 ProductIds = Annotated[
@@ -22,7 +28,7 @@ ProductIds = Annotated[
 class ShowIn(Strict):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=5000)] = ""
-    scheduled_at: AwareDatetime | None = Field(
+    scheduled_at: IsoDateTime | None = Field(
         default=None, description="UTC (any offset accepted, stored as UTC)."
     )
     host_user_id: Annotated[str, Field(max_length=40)] | None = None
@@ -43,7 +49,7 @@ class ShowIn(Strict):
 class ShowPatch(Strict):
     title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     description: Annotated[str, Field(max_length=5000)] | None = None
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: IsoDateTime | None = None
     host_user_id: Annotated[str, Field(max_length=40)] | None = None
 
 

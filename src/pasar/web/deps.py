@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.services import Services
@@ -19,6 +20,14 @@ from pasar.vendors.scopes import Scope
 SESSION_COOKIE = "pasar_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Puts the API key in the OpenAPI document on exactly the operations that take
+# one (so /healthz and /auth/login show as public). authenticate() reads the
+# header itself: a studio session cookie is the other way in.
+API_KEY_SCHEME = HTTPBearer(
+    scheme_name="apiKey", description="A vendor API key (pk_…).", auto_error=False
+)
+ApiKeyDoc = Annotated[HTTPAuthorizationCredentials | None, Security(API_KEY_SCHEME)]
 
 
 def get_services(request: Request) -> Services:
@@ -76,6 +85,7 @@ def requires(scope: Scope) -> Callable[..., Awaitable[Ctx]]:
         request: Request,
         db: Annotated[AsyncSession, Depends(get_db)],
         services: Annotated[Services, Depends(get_services)],
+        _: ApiKeyDoc,
     ) -> Ctx:
         principal = await authenticate(request, db, services)
         principal.require(scope)
@@ -88,6 +98,7 @@ async def any_principal(
     request: Request,
     db: Annotated[AsyncSession, Depends(get_db)],
     services: Annotated[Services, Depends(get_services)],
+    _: ApiKeyDoc,
 ) -> Ctx:
     return Ctx(db=db, principal=await authenticate(request, db, services), services=services)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from pasar.catalog import service as catalog
 from pasar.catalog.images import clean_image
@@ -19,6 +19,7 @@ from pasar.catalog.schemas import (
     VariantOut,
     VariantPatch,
 )
+from pasar.validation import IsoDateTime
 from pasar.vendors.scopes import Scope
 from pasar.vendors.service import get_vendor
 from pasar.web import serialize
@@ -51,7 +52,7 @@ async def list_products(
     ] = None,
     sku: Annotated[str | None, Query(max_length=100)] = None,
     handle: Annotated[str | None, Query(max_length=120)] = None,
-    updated_after: AwareDatetime | None = None,
+    updated_after: IsoDateTime | None = None,
 ) -> dict[str, Any]:
     f = catalog.ProductFilter(
         status=status, q=q, sku=sku, handle=handle, updated_after=updated_after
@@ -166,7 +167,7 @@ async def upload_image(
     product_id: str,
     ctx: Write,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP.")],
-    alt: Annotated[str, Form(max_length=300)] = "",
+    alt: Annotated[str, Form(max_length=300, pattern=r"^[^\x00]*$")] = "",
 ) -> JSONResponse:
     product = await catalog.get_product(ctx.db, ctx.vendor_id, product_id)
     limits = ctx.services.settings

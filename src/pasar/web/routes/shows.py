@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Response, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from pasar.catalog.images import clean_image
 from pasar.ids import new_id
@@ -15,6 +15,7 @@ from pasar.shows.errors import ShowError
 from pasar.shows.models import Show
 from pasar.shows.schemas import IngestOut, LineupIn, ShowIn, ShowOut, ShowPatch, TransitionIn
 from pasar.shows.states import ShowState
+from pasar.validation import IsoDateTime
 from pasar.vendors.scopes import Role, Scope
 from pasar.web import serialize
 from pasar.web.deps import Ctx, PageParams, page_params, requires
@@ -40,8 +41,8 @@ async def list_shows(
     ctx: Read,
     page: Annotated[PageParams, Depends(page_params)],
     state: ShowState | None = None,
-    scheduled_after: AwareDatetime | None = None,
-    scheduled_before: AwareDatetime | None = None,
+    scheduled_after: IsoDateTime | None = None,
+    scheduled_before: IsoDateTime | None = None,
 ) -> dict[str, Any]:
     result = await shows.list_shows(
         ctx.db,
@@ -98,7 +99,9 @@ async def set_lineup(show_id: str, body: LineupIn, ctx: Write) -> dict[str, Any]
     return out
 
 
-@router.post("/{show_id}/transitions", response_model=ShowOut, responses=responses(404, 409, 422))
+@router.post(
+    "/{show_id}/transitions", response_model=ShowOut, responses=responses(400, 404, 409, 422)
+)
 async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, Any]:
     """Move the show along scheduled → live → ended → replay; anything else is 409."""
     show = await shows.get_show(ctx.db, ctx.vendor_id, show_id)

@@ -134,7 +134,7 @@ async def create_staff(body: StaffIn, ctx: Settings, idem: IdempotencyDep) -> JS
 
 
 @router.post(
-    "/auth/login", response_model=SessionOut, tags=["studio"], responses=responses(401, 422)
+    "/auth/login", response_model=SessionOut, tags=["studio"], responses=responses(400, 401, 422)
 )
 async def login(
     body: LoginIn,
