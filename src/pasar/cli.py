@@ -61,7 +61,10 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     from pasar.db.engine import Database
 
     async def run() -> None:
-        db = Database(Settings().resolved_database_url)
+        settings = Settings()
+        # The embedded SQLite file lives in the data dir, which a fresh machine lacks.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
         try:
             await migrate.upgrade(db, revision)
             heads = await migrate.current_heads(db)
@@ -92,9 +95,20 @@ def vendor_create(
     ] = None,
 ) -> None:
     """Create a vendor with an owner and a first API key (both printed once)."""
+    from pydantic import EmailStr, TypeAdapter, ValidationError
+
     from pasar.bootstrap import create_vendor_with_owner
     from pasar.errors import DomainError
 
+    # The same checks the API applies (VendorPatch, StaffIn), which the service skips.
+    if not name.strip() or len(name.strip()) > 200:
+        console.print("[red]error:[/red] --name must be 1 to 200 characters")
+        raise typer.Exit(2)
+    try:
+        TypeAdapter(EmailStr).validate_python(owner_email)
+    except ValidationError as exc:
+        console.print(f"[red]error:[/red] --owner-email '{owner_email}' is not an email address")
+        raise typer.Exit(2) from exc
     password = owner_password or secrets.token_urlsafe(12)
     try:
         created = asyncio.run(
@@ -155,6 +169,9 @@ def catalog_import(
                     on_progress=progress,
                 )
             )
+        except UnicodeDecodeError as exc:
+            console.print(f"[red]error:[/red] the file is not UTF-8 text ({exc.reason})")
+            raise typer.Exit(2) from exc
         except (DomainError, ValueError) as exc:
             console.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
             raise typer.Exit(2) from exc

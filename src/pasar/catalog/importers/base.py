@@ -14,6 +14,8 @@ from pasar.catalog.errors import CatalogError
 from pasar.catalog.schemas import ImportReport, ImportRowError, ProductIn
 from pasar.errors import DomainError
 
+MAX_IMAGE_SRC = 2000  # ProductImage.src is String(2000)
+
 
 @dataclass
 class Candidate:
@@ -50,6 +52,13 @@ def _validation_message(c: Candidate, exc: ValidationError) -> tuple[int, str]:
     return line, f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid")
 
 
+def _linkable(src: str) -> bool:
+    """Only web images fit a link (no ``javascript:``/``data:``) and its column."""
+    return (
+        src.startswith(("https://", "http://")) and len(src) <= MAX_IMAGE_SRC and "\x00" not in src
+    )
+
+
 async def _upsert(
     db: AsyncSession, vendor_id: str, currency: str, body: ProductIn, c: Candidate
 ) -> bool:
@@ -64,8 +73,8 @@ async def _upsert(
         created = False
     known = {i.src for i in product.images}
     for src, alt in c.images:
-        if src not in known:
-            service.add_image_link(product, src, alt)
+        if src not in known and _linkable(src):
+            service.add_image_link(product, src, alt.replace("\x00", ""))
             known.add(src)
     await db.flush()
     return created

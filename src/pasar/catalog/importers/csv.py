@@ -32,6 +32,13 @@ ALIASES = {
 }
 OPTION_RE = re.compile(r"^option\s*(\d+)[ _](name|value)$")
 MAX_BYTES = 20 * 1024 * 1024
+# Text that a browser would read as the start of a tag: the plain `description`
+# column is treated as HTML when it has any, so no markup survives an import.
+_MARKUP_RE = re.compile(r"<[A-Za-z/!?]")
+
+
+class CsvFormatError(ValueError):
+    """The file is not CSV at all (not one bad row): the whole import is refused."""
 
 
 def _key(header: str) -> str:
@@ -55,7 +62,16 @@ def _stock(raw: str) -> int:
 
 def parse_csv(data: bytes, default_currency: str) -> list[Candidate]:
     text = data.decode("utf-8-sig", errors="strict")
+    if "\x00" in text:  # no text needs one, and PostgreSQL cannot store it
+        raise CsvFormatError("the file has NUL characters: is it a spreadsheet, not CSV?")
     reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _parse_rows(reader, default_currency)
+    except csv.Error as exc:
+        raise CsvFormatError(f"not a readable CSV file (line {reader.line_num}): {exc}") from exc
+
+
+def _parse_rows(reader: Any, default_currency: str) -> list[Candidate]:
     try:
         header = next(reader)
     except StopIteration:
@@ -68,8 +84,12 @@ def parse_csv(data: bytes, default_currency: str) -> list[Candidate]:
     option_numbers = sorted({int(m.group(1)) for k in keys if (m := OPTION_RE.match(k))})
     by_handle: dict[str, Candidate] = {}
     order: list[Candidate] = []
+    has_title = "title" in keys
+    end = reader.line_num
     for row in reader:
-        line = reader.line_num
+        # A quoted cell may span lines (Shopify's Body (HTML) often does); a row's
+        # line is where it starts, as an editor shows it, not where it ends.
+        line, end = end + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
         cells = dict(zip(keys, (c.strip() for c in row), strict=False))
@@ -85,7 +105,7 @@ def parse_csv(data: bytes, default_currency: str) -> list[Candidate]:
             by_handle[handle] = c
             order.append(c)
             try:
-                c.data = _product(cells, handle, option_numbers, default_currency)
+                c.data = _product(cells, handle, option_numbers, default_currency, has_title)
             except (ValueError, MoneyError) as exc:
                 c.error = getattr(exc, "message", str(exc))
                 continue
@@ -100,18 +120,29 @@ def parse_csv(data: bytes, default_currency: str) -> list[Candidate]:
                 c.data["variants"].append(_variant(cells, c.data, option_numbers))
                 c.variant_lines.append(line)
         except (ValueError, MoneyError) as exc:
-            c.error = f"line {line}: {getattr(exc, 'message', str(exc))}"
+            c.error = getattr(exc, "message", str(exc))
             c.line = line
             continue
         if cells.get("image_src"):
             c.images.append((cells["image_src"], cells.get("image_alt", "")))
+    for c in order:
+        if c.error is None and c.data is not None and not c.data["variants"]:
+            c.error = "product has no variants (no row with a price, SKU or option value)"
     return order
 
 
 def _product(
-    cells: dict[str, str], handle: str, options: list[int], default_currency: str
+    cells: dict[str, str],
+    handle: str,
+    options: list[int],
+    default_currency: str,
+    has_title: bool,
 ) -> dict[str, Any]:
+    if has_title and not cells.get("title"):
+        raise ValueError("title is empty")
     description = cells.get("description") or html_to_text(cells.get("description_html", ""))
+    if _MARKUP_RE.search(description):
+        description = html_to_text(description)
     status = (cells.get("status") or "active").lower()
     names = [cells[f"option{n}_name"] for n in options if cells.get(f"option{n}_name")]
     if names == ["Title"]:  # Shopify's name for "this product has no options"
@@ -134,6 +165,9 @@ def _variant(cells: dict[str, str], product: dict[str, Any], options: list[int])
     currency = product["currency"]
     names: list[str] = product["options"]
     values = [cells.get(f"option{n}_value", "") for n in options][: len(names)]
+    for name, value in zip(names, values, strict=False):
+        if not value:
+            raise ValueError(f"option '{name}' has no value")
     price = cells.get("price", "")
     if not price:
         raise ValueError("price is missing")

@@ -26,6 +26,8 @@ def parse_shopify(
         doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ShopifyFormatError(f"not JSON: {exc}") from exc
+    except RecursionError as exc:  # e.g. [[[[…]]]] nested deeper than Python recurses
+        raise ShopifyFormatError("not a Shopify export: JSON nested too deeply") from exc
     products = doc.get("products") if isinstance(doc, dict) else doc
     if not isinstance(products, list):
         raise ShopifyFormatError('expected {"products": [...]} as exported by Shopify')
@@ -36,7 +38,7 @@ def parse_shopify(
         try:
             c.data, c.images = _product(raw, default_currency, store_url)
             c.variant_lines = [index] * len(c.data["variants"])
-        except (ValueError, TypeError, KeyError, MoneyError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError, MoneyError) as exc:
             c.error = getattr(exc, "message", None) or str(exc)
         out.append(c)
     return out
@@ -47,6 +49,8 @@ def _product(
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     if not isinstance(raw, dict):
         raise ValueError("a product must be an object")
+    if not str(raw.get("title") or "").strip():
+        raise ValueError("title is empty")
     currency = validate_currency(str(raw.get("currency") or default_currency))
     names = [str(o.get("name", "")) for o in raw.get("options") or [] if isinstance(o, dict)]
     if names == ["Title"]:
@@ -55,10 +59,15 @@ def _product(
     if not isinstance(variants_raw, list) or not variants_raw:
         raise ValueError("product has no variants")
     variants = []
-    for v in variants_raw:
+    for n, v in enumerate(variants_raw, start=1):
         if not isinstance(v, dict):
             raise ValueError("a variant must be an object")
+        if v.get("price") in (None, ""):
+            raise ValueError(f"variant {n}: price is missing")
         values = [v.get(f"option{i}") for i in range(1, len(names) + 1)]
+        for name, val in zip(names, values, strict=True):
+            if val is None or not str(val).strip():
+                raise ValueError(f"variant {n}: option '{name}' has no value")
         variant: dict[str, Any] = {
             "options": {
                 n: str(val) for n, val in zip(names, values, strict=False) if val is not None

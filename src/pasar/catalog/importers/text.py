@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
+
+# "<" followed by what a browser would take for a tag: escaped markup such as
+# "&lt;script&gt;" decodes to it, so it is broken up ("< script>") to keep the
+# text inert even where a consumer renders descriptions as HTML.
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
 _BLOCKS = {"p", "br", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
 
@@ -35,4 +41,5 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
-    return "\n".join(line for line in lines if line).strip()[:20_000]
+    text = "\n".join(line for line in lines if line).strip()
+    return _TAG_START.sub("< ", text)[:20_000]

@@ -9,7 +9,7 @@ from pydantic import HttpUrl
 
 from pasar.catalog.errors import CatalogError
 from pasar.catalog.importers import Candidate, finish_import, parse_csv, parse_shopify, run_import
-from pasar.catalog.importers.csv import MAX_BYTES
+from pasar.catalog.importers.csv import MAX_BYTES, CsvFormatError
 from pasar.catalog.importers.shopify import ShopifyFormatError
 from pasar.catalog.schemas import ImportReport
 from pasar.vendors.scopes import Scope
@@ -52,6 +52,8 @@ async def import_csv(
         candidates = parse_csv(await _read(file), vendor.default_currency)
     except UnicodeDecodeError as exc:
         raise CatalogError("invalid", "invalid_file", "the file is not UTF-8 text") from exc
+    except CsvFormatError as exc:
+        raise CatalogError("invalid", "invalid_file", str(exc)) from exc
     return await _import(ctx, candidates, atomic)
 
 
