@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from pasar import __version__
 from pasar.db import migrate
@@ -21,6 +22,7 @@ from pasar.validation import NUL
 from pasar.web import errors, pages
 from pasar.web.errors import ErrorResponse
 from pasar.web.idempotency import purge_expired
+from pasar.web.limits import MAX_JSON_BODY_BYTES, JsonTooLarge
 from pasar.web.routes import catalog, imports, shows, system, vendors
 
 log = structlog.get_logger()
@@ -32,6 +34,11 @@ the shape `{"error": {"code", "message", "details"}}`. Lists are cursor-paginate
 pass `next_cursor` back as `cursor`. POSTs that create things honour `Idempotency-Key`.
 Money is integer minor units of the ISO 4217 currency; times are UTC, ISO 8601.
 """
+
+
+class PasarAPI(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        return JsonTooLarge(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,13 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.close()
             log.info("pasar stopped")
 
-    app = FastAPI(
+    app = PasarAPI(
         title="Pasar API",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # JSON bodies are small; upload routes raise their own cap (web/limits.py).
+        max_body_size=MAX_JSON_BODY_BYTES,
     )
     app.state.services = services
     errors.install(app)

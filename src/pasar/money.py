@@ -67,14 +67,19 @@ def to_decimal(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-exponent(currency))
 
 
+def _quoted(amount: str | Decimal) -> str:
+    text = str(amount).strip()
+    return f"'{text}'" if len(text) <= 40 else f"'{text[:37]}...'"
+
+
 def to_minor(amount: str | Decimal, currency: str) -> int:
     """Parse a decimal string such as ``"149000.00"`` into minor units, exactly."""
     try:
         value = Decimal(str(amount).strip())
     except Exception as exc:
-        raise MoneyError("invalid", "invalid_amount", f"'{amount}' is not a number") from exc
+        raise MoneyError("invalid", "invalid_amount", f"{_quoted(amount)} is not a number") from exc
     if not value.is_finite():
-        raise MoneyError("invalid", "invalid_amount", f"'{amount}' is not a number")
+        raise MoneyError("invalid", "invalid_amount", f"{_quoted(amount)} is not a number")
     # Exact integer arithmetic on the digits: Decimal arithmetic would round to the
     # context's 28 digits (silently accepting "1.00…001"), underflow tiny values to 0
     # and raise Overflow on huge exponents.
@@ -89,13 +94,13 @@ def to_minor(amount: str | Decimal, currency: str) -> int:
         raise MoneyError(
             "invalid",
             "invalid_amount",
-            f"'{amount}' has more decimals than {currency} allows",
+            f"{_quoted(amount)} has more decimals than {currency} allows",
         )
     if sign or len(significant) + shift > len(str(MAX_MINOR)):
-        raise MoneyError("invalid", "invalid_amount", f"'{amount}' is out of range")
+        raise MoneyError("invalid", "invalid_amount", f"{_quoted(amount)} is out of range")
     minor = int(significant + "0" * shift)
     if minor > MAX_MINOR:
-        raise MoneyError("invalid", "invalid_amount", f"'{amount}' is out of range")
+        raise MoneyError("invalid", "invalid_amount", f"{_quoted(amount)} is out of range")
     return minor
 
 

@@ -65,7 +65,10 @@ class Settings(BaseSettings):
         description="Upgrade the database schema at start-up (guarded by a lock on PostgreSQL).",
     )
     max_image_bytes: int = Field(
-        default=8 * 1024 * 1024, ge=1024, description="Largest image upload accepted, in bytes."
+        default=8 * 1024 * 1024,
+        ge=1024,
+        le=60 * 1024 * 1024,
+        description="Largest image upload accepted, in bytes.",
     )
     max_image_pixels: int = Field(
         default=40_000_000, ge=1, description="Largest image accepted, in pixels (width×height)."

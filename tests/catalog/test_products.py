@@ -1103,3 +1103,28 @@ async def test_upload_needs_a_file(client: httpx.AsyncClient, vendor: VendorCtx)
     r = await client.post(f"{API}/{p['id']}/images", data={"alt": "x"}, headers=vendor.headers)
     body = error(r, 422, "validation_failed")
     assert "body.file" in [d["field"] for d in body["details"]]
+
+
+async def test_same_title_twice_gets_distinct_handles(
+    client: httpx.AsyncClient, vendor: VendorCtx
+) -> None:
+    body = {"title": "Kopi Gayo", "variants": [{"price": 100}]}
+    first = await client.post("/api/v1/products", json=body, headers=vendor.headers)
+    second = await client.post("/api/v1/products", json=body, headers=vendor.headers)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert [first.json()["handle"], second.json()["handle"]] == ["kopi-gayo", "kopi-gayo-2"]
+    # An explicitly chosen handle is still unique.
+    taken = await client.post(
+        "/api/v1/products", json={**body, "handle": "kopi-gayo"}, headers=vendor.headers
+    )
+    assert taken.status_code == 409
+    assert taken.json()["error"]["code"] == "handle_taken"
+
+
+async def test_search_folds_case_beyond_ascii(client: httpx.AsyncClient, vendor: VendorCtx) -> None:
+    body = {"title": "Émile Batik", "variants": [{"price": 100}]}
+    assert (
+        await client.post("/api/v1/products", json=body, headers=vendor.headers)
+    ).status_code == 201
+    found = await client.get("/api/v1/products", params={"q": "émile"}, headers=vendor.headers)
+    assert [p["title"] for p in found.json()["data"]] == ["Émile Batik"]

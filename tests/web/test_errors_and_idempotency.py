@@ -337,3 +337,14 @@ async def test_bad_idempotency_key_is_422(
     body = envelope(r, 422, "validation_failed")
     assert [d["field"] for d in body["details"]] == ["header.idempotency-key"]
     assert await count_shows(client, vendor) == 0
+
+
+async def test_oversized_json_body_is_refused_before_reading(
+    client: httpx.AsyncClient, vendor: VendorCtx
+) -> None:
+    huge = {"title": "x", "description": "y" * (1024 * 1024 + 10), "variants": [{"price": 1}]}
+    response = await client.post("/api/v1/products", json=huge, headers=vendor.headers)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    listed = await client.get("/api/v1/products", headers=vendor.headers)
+    assert listed.json()["data"] == []

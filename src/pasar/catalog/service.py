@@ -93,13 +93,34 @@ async def _flush(db: AsyncSession) -> None:
         raise CatalogError("conflict", "handle_taken", "a product with this handle exists") from exc
 
 
+async def _free_handle(db: AsyncSession, vendor_id: str, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3`` … when products already use it: two products
+    may share a title, and only an explicitly given handle must be unique."""
+    taken = set(
+        (
+            await db.execute(
+                select(Product.handle).where(
+                    Product.vendor_id == vendor_id,
+                    or_(Product.handle == base, Product.handle.like(f"{base}-%")),
+                )
+            )
+        ).scalars()
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
 async def create_product(
     db: AsyncSession, vendor_id: str, default_currency: str, body: ProductIn
 ) -> Product:
     product = Product(
         id=new_id("prod"),
         vendor_id=vendor_id,
-        handle=body.handle or slugify(body.title),
+        handle=body.handle or await _free_handle(db, vendor_id, slugify(body.title)),
         title=body.title,
         description=body.description,
         status=body.status,

@@ -25,6 +25,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    # SQLite's lower() folds ASCII only; PostgreSQL's folds every script. Searches
+    # must find "Émile" from "émile" on both.
+    dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _sqlite_begin(conn: Any) -> None:

@@ -26,6 +26,7 @@ from pasar.web import serialize
 from pasar.web.deps import Ctx, PageParams, page_params, requires
 from pasar.web.errors import responses
 from pasar.web.idempotency import IdempotencyDep
+from pasar.web.limits import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/api/v1/products", tags=["catalog"], responses=responses(401, 403))
 Read = Annotated[Ctx, Depends(requires(Scope.CATALOG_READ))]
@@ -160,6 +161,7 @@ async def delete_variant(product_id: str, variant_id: str, ctx: Write) -> Respon
 @router.post(
     "/{product_id}/images",
     status_code=201,
+    max_body_size=MAX_UPLOAD_BYTES,
     response_model=ProductOut,
     responses=responses(400, 404, 413, 422),
 )

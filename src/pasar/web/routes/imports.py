@@ -16,6 +16,7 @@ from pasar.vendors.scopes import Scope
 from pasar.vendors.service import get_vendor
 from pasar.web.deps import Ctx, requires
 from pasar.web.errors import responses
+from pasar.web.limits import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/api/v1/imports", tags=["catalog"], responses=responses(401, 403))
 Write = Annotated[Ctx, Depends(requires(Scope.CATALOG_WRITE))]
@@ -40,7 +41,12 @@ async def _import(ctx: Ctx, candidates: list[Candidate], atomic: bool) -> dict[s
     return report.model_dump(mode="json")
 
 
-@router.post("/csv", response_model=ImportReport, responses=responses(400, 413, 422))
+@router.post(
+    "/csv",
+    response_model=ImportReport,
+    responses=responses(400, 413, 422),
+    max_body_size=MAX_UPLOAD_BYTES,
+)
 async def import_csv(
     ctx: Write,
     file: Annotated[UploadFile, File(description="UTF-8 CSV, one row per variant.")],
@@ -57,7 +63,12 @@ async def import_csv(
     return await _import(ctx, candidates, atomic)
 
 
-@router.post("/shopify", response_model=ImportReport, responses=responses(400, 413, 422))
+@router.post(
+    "/shopify",
+    response_model=ImportReport,
+    responses=responses(400, 413, 422),
+    max_body_size=MAX_UPLOAD_BYTES,
+)
 async def import_shopify(
     ctx: Write,
     file: Annotated[UploadFile, File(description="A Shopify products.json export.")],

@@ -21,6 +21,7 @@ from pasar.web import serialize
 from pasar.web.deps import Ctx, PageParams, page_params, requires
 from pasar.web.errors import responses
 from pasar.web.idempotency import IdempotencyDep
+from pasar.web.limits import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/api/v1/shows", tags=["shows"], responses=responses(401, 403))
 Read = Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
@@ -111,7 +112,12 @@ async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, 
     return out
 
 
-@router.post("/{show_id}/cover", response_model=ShowOut, responses=responses(400, 404, 413, 422))
+@router.post(
+    "/{show_id}/cover",
+    response_model=ShowOut,
+    responses=responses(400, 404, 413, 422),
+    max_body_size=MAX_UPLOAD_BYTES,
+)
 async def upload_cover(
     show_id: str, ctx: Write, file: Annotated[UploadFile, File(description="JPEG, PNG or WebP.")]
 ) -> dict[str, Any]:
