@@ -19,7 +19,9 @@ spec="."
 [ "$EXTRAS" = "dev" ] && spec=".[dev]"
 stamp=".venv/.pasar-installed-${EXTRAS:-base}"
 digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+installed() { [ -f "$1" ] && [ "$(cat "$1")" = "$digest" ]; }
+# A dev install includes everything the base one has.
+if ! installed "$stamp" && ! { [ -z "$EXTRAS" ] && installed .venv/.pasar-installed-dev; }; then
   echo "==> installing Python packages ($spec)"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e "$spec"
@@ -37,6 +39,6 @@ if [ ! -f src/pasar/web/static/studio/index.html ] || [ ! -f "$front_stamp" ] \
     exit 1
   fi
   echo "==> building the front end"
-  (cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build >/dev/null)
+  (cd frontend && npm ci --no-audit --no-fund --silent && npm run --silent build >/dev/null)
   echo "$front_digest" > "$front_stamp"
 fi
