@@ -23,7 +23,7 @@ from pasar.web import errors, pages
 from pasar.web.errors import ErrorResponse
 from pasar.web.idempotency import purge_expired
 from pasar.web.limits import MAX_JSON_BODY_BYTES, JsonTooLarge
-from pasar.web.routes import catalog, imports, shows, system, vendors
+from pasar.web.routes import catalog, imports, realtime, shows, system, vendors
 
 log = structlog.get_logger()
 
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrate.upgrade(services.db)
         async with services.db.session() as db:
             await purge_expired(db, timedelta(hours=settings.idempotency_ttl_hours))
+        await services.realtime.start()
         log.info(
             "pasar ready",
             public_url=settings.resolved_public_url,
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for module in (system, vendors, catalog, imports, shows):
+    for module in (system, vendors, catalog, imports, shows, realtime):
         app.include_router(module.router)
     pages.install(app)
     app.mount(

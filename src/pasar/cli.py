@@ -29,6 +29,7 @@ def _serve(settings: Settings) -> None:
 
     from pasar.app import create_app
     from pasar.logging import configure
+    from pasar.realtime.wire import PasarWebSocketProtocol
 
     configure(settings)
     uvicorn.run(
@@ -38,6 +39,9 @@ def _serve(settings: Settings) -> None:
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
         proxy_headers=True,
+        ws=PasarWebSocketProtocol,
+        ws_max_size=settings.ws_max_message_bytes,
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pasar.db.engine import Database
 from pasar.media.storage import LocalStorage, Storage
 from pasar.metrics import Metrics
+from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
 from pasar.vendors.credentials import SecretBox
 
@@ -22,18 +23,24 @@ class Services:
     box: SecretBox
     storage: Storage
     metrics: Metrics
+    realtime: Realtime
+    server_secret: str
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         media = settings.resolved_media_dir
         media.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        secret = settings.resolved_secret_key()
         return cls(
             settings=settings,
-            db=Database(settings.resolved_database_url),
-            box=SecretBox(settings.resolved_secret_key()),
+            db=db,
+            box=SecretBox(secret),
             storage=LocalStorage(media, settings.resolved_public_url),
             metrics=Metrics(),
+            realtime=Realtime(settings, db),
+            server_secret=secret,
         )
 
     @property
@@ -41,4 +48,5 @@ class Services:
         return timedelta(hours=self.settings.session_ttl_hours)
 
     async def close(self) -> None:
+        await self.realtime.close()
         await self.db.dispose()

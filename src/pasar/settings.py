@@ -83,6 +83,29 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long an `Idempotency-Key` answer is remembered."
     )
+    ws_tick_ms: int = Field(
+        default=100,
+        ge=10,
+        le=1000,
+        description="Real-time fan-out tick: a show's events are sent as one frame per tick.",
+    )
+    ws_max_connections: int = Field(
+        default=20_000, ge=1, description="WebSocket connections one node accepts (then 1013)."
+    )
+    ws_max_buffer_bytes: int = Field(
+        default=1024 * 1024,
+        ge=16 * 1024,
+        description="Unsent bytes a viewer may fall behind before it is dropped (it can resume).",
+    )
+    ws_max_message_bytes: int = Field(
+        default=4096, ge=512, le=1024 * 1024, description="Largest frame a client may send."
+    )
+    ws_history_events: int = Field(
+        default=10_000, ge=100, description="Events of a show kept for resuming, at least."
+    )
+    ws_history_seconds: int = Field(
+        default=600, ge=10, description="Seconds of a show's events kept for resuming, at least."
+    )
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from pasar.services import Services
 from pasar.vendors import service as vendors
@@ -30,8 +31,8 @@ API_KEY_SCHEME = HTTPBearer(
 ApiKeyDoc = Annotated[HTTPAuthorizationCredentials | None, Security(API_KEY_SCHEME)]
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+def get_services(connection: HTTPConnection) -> Services:
+    services: Services = connection.app.state.services
     return services
 
 

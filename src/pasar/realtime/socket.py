@@ -1,0 +1,396 @@
+"""``/ws/shows/{show_id}``: one viewer's (or staff member's) socket.
+
+The handshake decides who is connecting and what they get first (a snapshot,
+or the history they missed); the loop then handles their commands. Fan-out of
+show events is the hub's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from pasar.errors import DomainError
+from pasar.realtime import identity as ids
+from pasar.realtime import service
+from pasar.realtime.broker import HistoryGap, Position, dumps, envelope
+from pasar.realtime.engine import Realtime
+from pasar.realtime.events import (
+    CLIENT_COMMANDS,
+    STAFF_COMMANDS,
+    ChatApprove,
+    ChatDelete,
+    ChatPin,
+    ChatSend,
+    Like,
+    Ping,
+    PollVote,
+    UserMute,
+)
+from pasar.realtime.hub import Conn
+from pasar.realtime.limits import CHAT_PER_CONN, LIKES_PER_CONN, VIOLATIONS, VOTES_PER_CONN
+from pasar.realtime.wire import RAW_EXTENSION
+from pasar.services import Services
+from pasar.shows.service import public_show
+from pasar.vendors import service as vendors
+from pasar.vendors.errors import VendorError
+
+log = structlog.get_logger()
+
+CLOSE_UNSUPPORTED = 1003
+CLOSE_INVALID_JSON = 1007
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_LATER = 1013
+CLOSE_FORBIDDEN = 4003
+CLOSE_NOT_FOUND = 4004
+CLOSE_ABUSE = 4029
+
+
+@dataclass
+class Session:
+    """Everything one socket needs between commands."""
+
+    ws: WebSocket
+    services: Services
+    realtime: Realtime
+    vendor_id: str
+    show_id: str
+    who: ids.Identity
+    ip: str
+    conn: Conn | None = None
+
+    def __post_init__(self) -> None:
+        self.chat = CHAT_PER_CONN.bucket()
+        self.likes = LIKES_PER_CONN.bucket()
+        self.votes = VOTES_PER_CONN.bucket()
+        self.violations = VIOLATIONS.bucket()
+
+    async def send(self, events: list[bytes]) -> None:
+        await self.ws.send_text((b"[" + b",".join(events) + b"]").decode())
+
+    async def direct(self, type_: str, data: dict[str, Any]) -> None:
+        await self.send([envelope(type_, dumps(data))])
+
+    async def error(
+        self, ref: str | None, code: str, message: str, retry: float | None = None
+    ) -> None:
+        await self.direct(
+            "error",
+            {
+                "ref": ref,
+                "code": code,
+                "message": message,
+                "retry_after": round(retry, 2) if retry else None,
+            },
+        )
+
+
+def _client_ip(ws: WebSocket) -> str:
+    return ws.client.host if ws.client else "unknown"
+
+
+async def _identify(ws: WebSocket, services: Services, vendor: Any) -> ids.Identity:
+    secret = services.server_secret
+    cookie = ws.cookies.get("pasar_session")
+    if cookie:
+        async with services.db.session() as db:
+            try:
+                principal, _ = await vendors.authenticate_session(db, cookie, services.session_ttl)
+            except VendorError:
+                principal = None
+            if principal is not None and principal.vendor_id == vendor.id:
+                user = await vendors.get_staff(db, vendor.id, principal.actor_id)
+                return ids.staff(user.id, user.display_name, user.role)
+    token = ws.query_params.get("token")
+    if token:
+        return ids.shopper_from_jwt(services.box.open(vendor.shopper_secret_encrypted), token)
+    guest = ws.query_params.get("guest")
+    if guest:
+        return ids.guest_from_token(secret, guest)
+    return ids.new_guest(secret)
+
+
+def _origin_allowed(ws: WebSocket, services: Services, vendor: Any, who: ids.Identity) -> bool:
+    origin = ws.headers.get("origin")
+    public = services.settings.resolved_public_url.rstrip("/").lower()
+    if origin is None:
+        # Not a browser: no ambient credentials to abuse, unless it claims a cookie.
+        return not who.is_staff
+    origin = origin.rstrip("/").lower()
+    if who.is_staff:
+        return origin == public  # cookies are ambient: only the studio's own origin
+    return origin == public or origin in vendor.allowed_origins
+
+
+async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
+    realtime = services.realtime
+    await ws.accept()
+    if realtime.hub.full():
+        await ws.close(CLOSE_TRY_LATER, "this node is full; try again shortly")
+        return
+    async with services.db.session() as db:
+        show = await public_show(db, show_id)
+        vendor = await vendors.get_vendor(db, show.vendor_id) if show else None
+    if show is None or vendor is None:
+        await ws.close(CLOSE_NOT_FOUND, "no such show")
+        return
+    try:
+        who = await _identify(ws, services, vendor)
+    except ids.IdentityError as exc:
+        await ws.close(CLOSE_FORBIDDEN, str(exc)[:120])
+        return
+    if not _origin_allowed(ws, services, vendor, who):
+        await ws.close(CLOSE_FORBIDDEN, "this page's origin may not embed the show")
+        return
+    ip = _client_ip(ws)
+    if not who.is_staff:
+        async with services.db.session() as db:
+            ban = await service.active_sanction(db, vendor.id, show_id, who.id, ip, bans_only=True)
+        if ban is not None:
+            await ws.close(CLOSE_FORBIDDEN, "you are banned from this show")
+            return
+
+    session = Session(ws, services, realtime, vendor.id, show_id, who, ip)
+    raw = ws.scope.get("extensions", {}).get(RAW_EXTENSION)
+
+    async def send_payload(payload: bytes) -> None:
+        await ws.send_text(payload.decode())
+
+    async def close(code: int, reason: str) -> None:
+        await ws.close(code, reason)
+
+    conn = Conn(show_id, who, ip, send_payload, close, raw["writer"] if raw else None)
+    session.conn = conn
+    await realtime.hub.join(conn)
+    try:
+        position = await _first_frames(session, ws.query_params.get("since"), show.state)
+        await realtime.hub.finish_join(conn, position)
+        await _command_loop(session)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await realtime.hub.leave(conn)
+
+
+async def _first_frames(session: Session, since_text: str | None, state: str) -> Position:
+    broker = session.realtime.broker
+    reset: bytes | None = None
+    if since_text:
+        try:
+            since = Position.parse(since_text)
+            events = await broker.history(session.show_id, since)
+        except (ValueError, HistoryGap) as exc:
+            reason = exc.reason if isinstance(exc, HistoryGap) else "bad_position"
+            reset = envelope("reset", dumps({"reason": reason}))
+        else:
+            # Resumed: exactly the missed events, nothing else.
+            await session.send([env for _, env in events] or [envelope("pong", "{}")])
+            return Position(since.epoch, events[-1][0] if events else since.offset)
+    position = await broker.position(session.show_id)
+    snapshot = await _snapshot(session, state, position)
+    await session.send([e for e in (reset, snapshot) if e is not None])
+    return position
+
+
+async def _snapshot(session: Session, state: str, position: Position) -> bytes:
+    rt, show_id, vendor_id = session.realtime, session.show_id, session.vendor_id
+    async with session.services.db.session() as db:
+        chat = await service.recent_messages(db, vendor_id, show_id)
+        pinned = await service.pinned_message(db, vendor_id, show_id)
+        settings = await service.chat_settings(db, vendor_id, show_id)
+        poll = await service.open_poll(db, vendor_id, show_id)
+        poll_counts = await service.poll_counts(db, poll) if poll else []
+    likes = (await rt.broker.likes([show_id]))[show_id]
+    viewers = (await rt.broker.viewers([show_id]))[show_id] + rt.hub.viewers_here(show_id)
+    who = session.who
+    data = {
+        "show_id": show_id,
+        "state": state,
+        "me": {"id": who.id, "name": who.name, "role": who.role, "guest_token": who.guest_token},
+        "chat": [service.message_data(m) for m in chat],
+        "pinned_message": service.message_data(pinned) if pinned else None,
+        "pinned_products": [],
+        "deal": None,
+        "poll": service.poll_data(poll, poll_counts) if poll else None,
+        "viewers": viewers,
+        "likes": likes,
+        "slow_mode_seconds": settings.slow_mode_seconds,
+    }
+    return envelope("snapshot", dumps(data), position.epoch, position.offset)
+
+
+async def _command_loop(session: Session) -> None:
+    ws = session.ws
+    limit = session.services.settings.ws_max_message_bytes
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        text = message.get("text")
+        if text is None:
+            await ws.close(CLOSE_UNSUPPORTED, "send JSON text frames")
+            return
+        if len(text) > limit:
+            await ws.close(CLOSE_TOO_BIG, f"frames are limited to {limit} bytes")
+            return
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            await ws.close(CLOSE_INVALID_JSON, "frames must be JSON")
+            return
+        try:
+            commands = CLIENT_COMMANDS.validate_python(parsed)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            await ws.close(CLOSE_POLICY, f"invalid command: {where} {first.get('msg', '')}"[:120])
+            return
+        for command in commands if isinstance(commands, list) else [commands]:
+            if not await _handle(session, command):
+                return
+
+
+async def _handle(session: Session, command: Any) -> bool:
+    """Run one command; False when the socket was closed."""
+    ref = command.ref
+    if command.type in STAFF_COMMANDS and not session.who.is_staff:
+        await session.error(ref, "forbidden", "only staff can do that")
+        return True
+    try:
+        match command:
+            case Ping():
+                await session.direct("pong", {})
+            case Like():
+                return await _like(session, command)
+            case ChatSend():
+                return await _chat(session, command)
+            case PollVote():
+                await _vote(session, command)
+            case ChatDelete() | ChatPin() | ChatApprove() | UserMute():
+                await staff_action(
+                    session.services, session.vendor_id, session.show_id, session.who.id, command
+                )
+                await session.direct("ack", {"ref": ref, "status": "ok", "id": None})
+    except DomainError as exc:
+        await session.error(ref, exc.code, exc.message)
+    return True
+
+
+async def _limited(session: Session, ref: str | None, wait: float) -> bool:
+    """Tell the client to slow down; close the socket if it keeps ignoring that."""
+    await session.error(ref, "rate_limited", "slow down", wait)
+    if session.violations.take() > 0:
+        await session.ws.close(CLOSE_ABUSE, "too many requests")
+        return False
+    return True
+
+
+async def _like(session: Session, command: Like) -> bool:
+    ip_bucket = session.realtime.ip_limits.likes(session.ip)
+    wait = max(session.likes.take(command.count), ip_bucket.take(command.count))
+    if wait:
+        return await _limited(session, command.ref, wait)
+    session.realtime.hub.add_like(session.show_id, command.count)
+    return True
+
+
+async def _chat(session: Session, command: ChatSend) -> bool:
+    rt = session.realtime
+    if not session.who.is_staff:
+        wait = max(session.chat.take(), rt.ip_limits.chat(session.ip).take())
+        if wait:
+            return await _limited(session, command.ref, wait)
+    async with session.services.db.session() as db:
+        settings = await service.chat_settings(db, session.vendor_id, session.show_id)
+        if not session.who.is_staff:
+            wait = rt.slow_mode.wait(session.show_id, session.who.id, settings.slow_mode_seconds)
+            if wait:
+                await session.error(
+                    command.ref,
+                    "slow_mode",
+                    f"slow mode: one message every {settings.slow_mode_seconds} s",
+                    wait,
+                )
+                return True
+        posted = await service.post_message(
+            db, session.vendor_id, session.show_id, session.who, session.ip, command.text
+        )
+        await db.commit()
+    if posted.status == "visible":
+        await rt.publish(session.show_id, "chat.message", service.message_data(posted.row))
+        await session.direct("ack", {"ref": command.ref, "status": "ok", "id": posted.row.id})
+    elif posted.status == "held":
+        await session.direct("ack", {"ref": command.ref, "status": "held", "id": posted.row.id})
+    else:
+        await session.error(command.ref, "blocked", "this message breaks the chat rules")
+    return True
+
+
+async def _vote(session: Session, command: PollVote) -> None:
+    wait = session.votes.take()
+    if wait:
+        await session.error(command.ref, "rate_limited", "slow down", wait)
+        return
+    async with session.services.db.session() as db:
+        poll = await service.get_poll(db, session.vendor_id, session.show_id, command.poll_id)
+        await service.vote(db, poll, session.who.id, command.option)
+        await db.commit()
+    await session.direct("ack", {"ref": command.ref, "status": "ok", "id": command.poll_id})
+
+
+async def staff_action(
+    services: Services, vendor_id: str, show_id: str, actor: str, command: Any
+) -> None:
+    """Moderation shared by the socket and the REST API: change, commit, publish."""
+    rt = services.realtime
+    async with services.db.session() as db:
+        match command:
+            case ChatDelete():
+                row, unpinned = await service.delete_message(
+                    db, vendor_id, show_id, command.message_id, actor
+                )
+                await db.commit()
+                await rt.publish(show_id, "chat.deleted", {"id": row.id})
+                if unpinned:
+                    await rt.publish(show_id, "chat.pinned", {"message": None})
+            case ChatPin():
+                pinned = await service.pin_message(
+                    db, vendor_id, show_id, command.message_id, actor
+                )
+                await db.commit()
+                data = service.message_data(pinned) if pinned else None
+                await rt.publish(show_id, "chat.pinned", {"message": data})
+            case ChatApprove():
+                row = await service.approve_message(
+                    db, vendor_id, show_id, command.message_id, actor
+                )
+                await db.commit()
+                await rt.publish(show_id, "chat.message", service.message_data(row))
+            case UserMute():
+                s = await service.sanction(
+                    db,
+                    vendor_id,
+                    show_id,
+                    command.user_id,
+                    minutes=command.minutes,
+                    banned=command.ban,
+                    reason=command.reason,
+                    actor=actor,
+                )
+                await db.commit()
+                await rt.send_to(
+                    show_id,
+                    command.user_id,
+                    "user.muted",
+                    {
+                        "until": s.until.isoformat() if s.until else None,
+                        "reason": s.reason,
+                        "banned": s.banned,
+                    },
+                )

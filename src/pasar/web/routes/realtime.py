@@ -1,0 +1,331 @@
+"""The show socket, and the REST side of chat moderation, polls and shopper tokens."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, WebSocket
+
+from pasar.realtime import service as rt
+from pasar.realtime import socket
+from pasar.realtime.errors import RealtimeError
+from pasar.realtime.events import ChatApprove, ChatDelete, ChatPin
+from pasar.realtime.identity import Identity, staff
+from pasar.realtime.models import BlockedTerm, ChatMessageRow, ModerationLog, Sanction
+from pasar.realtime.moderation import validate_term
+from pasar.realtime.schemas import (
+    BlockedTermIn,
+    BlockedTermOut,
+    ChatMessageOut,
+    ChatPage,
+    ChatPostIn,
+    ChatSettingsIn,
+    ChatSettingsOut,
+    ModerationEntry,
+    PinIn,
+    PollIn,
+    PollOut,
+    SanctionIn,
+    SanctionOut,
+    ShopperSecretOut,
+)
+from pasar.services import Services
+from pasar.shows.service import get_show
+from pasar.vendors import service as vendors
+from pasar.vendors.scopes import Scope
+from pasar.web.deps import Ctx, get_services, requires
+from pasar.web.errors import responses
+
+router = APIRouter(tags=["chat & moderation"], responses=responses(401, 403))
+Moderate = Annotated[Ctx, Depends(requires(Scope.MODERATION))]
+Host = Annotated[Ctx, Depends(requires(Scope.SHOWS_WRITE))]
+Read = Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
+Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
+
+
+@router.websocket("/ws/shows/{show_id}")
+async def show_socket(
+    websocket: WebSocket, show_id: str, services: Annotated[Services, Depends(get_services)]
+) -> None:
+    await socket.serve(websocket, show_id, services)
+
+
+def _message_out(row: ChatMessageRow) -> dict[str, Any]:
+    return {**rt.message_data(row), "status": row.status}
+
+
+async def _actor(ctx: Ctx) -> Identity:
+    """Who speaks for the vendor: the signed-in staff member, or the shop for API keys."""
+    if ctx.principal.kind == "staff":
+        user = await vendors.get_staff(ctx.db, ctx.vendor_id, ctx.principal.actor_id)
+        return staff(user.id, user.display_name, user.role)
+    vendor = await vendors.get_vendor(ctx.db, ctx.vendor_id)
+    return Identity(id=f"staff:{ctx.principal.actor_id}", name=vendor.name, role="staff")
+
+
+P = "/api/v1/shows/{show_id}"
+
+
+@router.get(f"{P}/chat", response_model=ChatPage, responses=responses(404, 422))
+async def list_chat(
+    show_id: str,
+    ctx: Moderate,
+    status: Annotated[str | None, Query(pattern="^(visible|held|deleted|rejected)$")] = None,
+    before: Annotated[str | None, Query(max_length=40, description="A message id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Messages newest first, including held ones waiting for approval (`status=held`)."""
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    rows = await rt.list_messages(ctx.db, ctx.vendor_id, show_id, status, before, limit)
+    return {"data": [_message_out(r) for r in rows]}
+
+
+@router.post(
+    f"{P}/chat", status_code=201, response_model=ChatMessageOut, responses=responses(400, 404, 422)
+)
+async def post_chat(show_id: str, body: ChatPostIn, ctx: Host) -> dict[str, Any]:
+    """Post as the host. Staff messages may carry clickable links."""
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    posted = await rt.post_message(
+        ctx.db, ctx.vendor_id, show_id, await _actor(ctx), None, body.text
+    )
+    out = _message_out(posted.row)
+    await ctx.db.commit()
+    await ctx.services.realtime.publish(show_id, "chat.message", rt.message_data(posted.row))
+    return out
+
+
+async def _staff_command(ctx: Ctx, show_id: str, command: Any) -> None:
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    actor = (await _actor(ctx)).id
+    await socket.staff_action(ctx.services, ctx.vendor_id, show_id, actor, command)
+
+
+@router.delete(f"{P}/chat/{{message_id}}", status_code=204, responses=responses(404))
+async def delete_chat(show_id: str, message_id: str, ctx: Moderate) -> Response:
+    """Removes the message for every viewer, and from late joiners' snapshots."""
+    await _staff_command(ctx, show_id, ChatDelete(type="chat.delete", message_id=message_id))
+    return Response(status_code=204)
+
+
+@router.post(f"{P}/chat/{{message_id}}/approve", status_code=204, responses=responses(404, 409))
+async def approve_chat(show_id: str, message_id: str, ctx: Moderate) -> Response:
+    await _staff_command(ctx, show_id, ChatApprove(type="chat.approve", message_id=message_id))
+    return Response(status_code=204)
+
+
+@router.put(f"{P}/chat/pin", status_code=204, responses=responses(404, 409, 422))
+async def pin_chat(show_id: str, body: PinIn, ctx: Moderate) -> Response:
+    """Pin a visible message above the chat; `null` removes the pin."""
+    await _staff_command(ctx, show_id, ChatPin(type="chat.pin", message_id=body.message_id))
+    return Response(status_code=204)
+
+
+@router.get(f"{P}/chat/settings", response_model=ChatSettingsOut, responses=responses(404))
+async def get_chat_settings(show_id: str, ctx: Moderate) -> dict[str, Any]:
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    row = await rt.chat_settings(ctx.db, ctx.vendor_id, show_id)
+    return ChatSettingsOut.model_validate(row, from_attributes=True).model_dump(mode="json")
+
+
+@router.put(f"{P}/chat/settings", response_model=ChatSettingsOut, responses=responses(404, 422))
+async def set_chat_settings(show_id: str, body: ChatSettingsIn, ctx: Moderate) -> dict[str, Any]:
+    """Slow mode (one message per N seconds per shopper) and hold-for-approval."""
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    actor = (await _actor(ctx)).id
+    row = await rt.update_chat_settings(
+        ctx.db, ctx.vendor_id, show_id, actor, **body.model_dump(exclude_unset=True)
+    )
+    out = ChatSettingsOut.model_validate(row, from_attributes=True).model_dump(mode="json")
+    await ctx.db.commit()
+    return out
+
+
+def _sanction_out(s: Sanction) -> dict[str, Any]:
+    return SanctionOut(
+        id=s.id,
+        show_id=s.show_id,
+        user_id=s.subject,
+        banned=s.banned,
+        reason=s.reason,
+        until=s.until,
+        created_by=s.created_by,
+        created_at=s.created_at,
+    ).model_dump(mode="json")
+
+
+@router.get(f"{P}/sanctions", response_model=list[SanctionOut], responses=responses(404))
+async def list_sanctions(show_id: str, ctx: Moderate) -> list[dict[str, Any]]:
+    """Mutes and bans in force for this show (vendor-wide ones included)."""
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    return [_sanction_out(s) for s in await rt.list_sanctions(ctx.db, ctx.vendor_id, show_id)]
+
+
+@router.post(
+    f"{P}/sanctions",
+    status_code=201,
+    response_model=SanctionOut,
+    responses=responses(400, 404, 422),
+)
+async def add_sanction(show_id: str, body: SanctionIn, ctx: Moderate) -> dict[str, Any]:
+    """Mute (cannot chat) or ban (cannot connect) a guest or shopper."""
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    actor = (await _actor(ctx)).id
+    s = await rt.sanction(
+        ctx.db,
+        ctx.vendor_id,
+        None if body.vendor_wide else show_id,
+        body.user_id,
+        minutes=body.minutes,
+        banned=body.ban,
+        reason=body.reason,
+        actor=actor,
+    )
+    out = _sanction_out(s)
+    await ctx.db.commit()
+    await ctx.services.realtime.send_to(
+        show_id,
+        body.user_id,
+        "user.muted",
+        {
+            "until": out["until"],
+            "reason": s.reason,
+            "banned": s.banned,
+        },
+    )
+    return out
+
+
+@router.delete(f"{P}/sanctions/{{sanction_id}}", status_code=204, responses=responses(404))
+async def lift_sanction(show_id: str, sanction_id: str, ctx: Moderate) -> Response:
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    await rt.lift_sanction(ctx.db, ctx.vendor_id, sanction_id, (await _actor(ctx)).id)
+    await ctx.db.commit()
+    return Response(status_code=204)
+
+
+def _term_out(t: BlockedTerm) -> dict[str, Any]:
+    return BlockedTermOut.model_validate(t, from_attributes=True).model_dump(mode="json")
+
+
+@router.get(
+    "/api/v1/moderation/blocked-terms",
+    response_model=list[BlockedTermOut],
+    responses=responses(422),
+)
+async def list_terms(
+    ctx: Moderate, show_id: Annotated[str | None, Query(max_length=40)] = None
+) -> list[dict[str, Any]]:
+    return [_term_out(t) for t in await rt.list_blocked_terms(ctx.db, ctx.vendor_id, show_id)]
+
+
+@router.post(
+    "/api/v1/moderation/blocked-terms",
+    status_code=201,
+    response_model=BlockedTermOut,
+    responses=responses(400, 404, 409, 422),
+)
+async def add_term(body: BlockedTermIn, ctx: Moderate) -> dict[str, Any]:
+    if body.show_id:
+        await get_show(ctx.db, ctx.vendor_id, body.show_id)
+    try:
+        term = validate_term(body.kind, body.term)
+    except ValueError as exc:
+        raise RealtimeError("invalid", "invalid_term", str(exc)) from exc
+    row = await rt.add_blocked_term(
+        ctx.db, ctx.vendor_id, body.show_id, body.kind, term, (await _actor(ctx)).id
+    )
+    out = _term_out(row)
+    await ctx.db.commit()
+    return out
+
+
+@router.delete(
+    "/api/v1/moderation/blocked-terms/{term_id}", status_code=204, responses=responses(404)
+)
+async def remove_term(term_id: str, ctx: Moderate) -> Response:
+    await rt.remove_blocked_term(ctx.db, ctx.vendor_id, term_id, (await _actor(ctx)).id)
+    await ctx.db.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/api/v1/moderation/log", response_model=list[ModerationEntry], responses=responses(422)
+)
+async def moderation_log(
+    ctx: Moderate,
+    show_id: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    """Every moderation action, newest first: who did what to whom."""
+    rows: list[ModerationLog] = await rt.moderation_log(ctx.db, ctx.vendor_id, show_id, limit)
+    return [
+        ModerationEntry.model_validate(r, from_attributes=True).model_dump(mode="json")
+        for r in rows
+    ]
+
+
+@router.get(f"{P}/polls", response_model=list[PollOut], tags=["polls"], responses=responses(404))
+async def list_polls(show_id: str, ctx: Read) -> list[dict[str, Any]]:
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    polls = await rt.list_polls(ctx.db, ctx.vendor_id, show_id)
+    return [rt.poll_data(p, await rt.poll_counts(ctx.db, p)) for p in polls]
+
+
+@router.post(
+    f"{P}/polls",
+    status_code=201,
+    response_model=PollOut,
+    tags=["polls"],
+    responses=responses(404, 409, 422),
+)
+async def start_poll(show_id: str, body: PollIn, ctx: Host) -> dict[str, Any]:
+    """Ask viewers a question with 2–4 options; one vote per shopper; results are live."""
+    await get_show(ctx.db, ctx.vendor_id, show_id)
+    poll = await rt.start_poll(
+        ctx.db,
+        ctx.vendor_id,
+        show_id,
+        body.question,
+        body.options,
+        body.duration_seconds,
+        (await _actor(ctx)).id,
+    )
+    data = rt.poll_data(poll, [0] * len(poll.options))
+    await ctx.db.commit()
+    await ctx.services.realtime.publish(show_id, "poll.started", data)
+    return data
+
+
+@router.post(
+    f"{P}/polls/{{poll_id}}/close", response_model=PollOut, tags=["polls"], responses=responses(404)
+)
+async def close_poll(show_id: str, poll_id: str, ctx: Host) -> dict[str, Any]:
+    poll = await rt.get_poll(ctx.db, ctx.vendor_id, show_id, poll_id)
+    closed = await rt.close_poll(ctx.db, poll, (await _actor(ctx)).id)
+    data = rt.poll_data(poll, await rt.poll_counts(ctx.db, poll))
+    await ctx.db.commit()
+    if closed:
+        await ctx.services.realtime.publish(show_id, "poll.closed", data)
+    return data
+
+
+@router.get("/api/v1/vendor/shopper-secret", response_model=ShopperSecretOut, tags=["vendor"])
+async def shopper_secret(ctx: Settings) -> dict[str, str]:
+    """The key your server signs shopper tokens with (JWT HS256 with `sub`, `name`, `exp`),
+    so chat shows real names and bans follow the account."""
+    vendor = await vendors.get_vendor(ctx.db, ctx.vendor_id)
+    return {"secret": ctx.services.box.open(vendor.shopper_secret_encrypted)}
+
+
+@router.post(
+    "/api/v1/vendor/shopper-secret/rotate", response_model=ShopperSecretOut, tags=["vendor"]
+)
+async def rotate_shopper_secret(ctx: Settings) -> dict[str, str]:
+    """A new signing key; tokens signed with the old one stop working at once."""
+    vendor = await vendors.get_vendor(ctx.db, ctx.vendor_id)
+    secret = secrets.token_urlsafe(32)
+    vendor.shopper_secret_encrypted = ctx.services.box.seal(secret)
+    await ctx.db.commit()
+    return {"secret": secret}
