@@ -231,5 +231,24 @@ def settings_cmd(
         console.print(f"[bold]{var}[/bold] = {default}\n    {desc}", highlight=False)
 
 
+@app.command("contract")
+def contract_cmd(
+    write: Annotated[
+        bool, typer.Option(help="Rewrite the generated files in this checkout.")
+    ] = False,
+) -> None:
+    """The real-time contract: docs/realtime.md's event tables and frontend/shared/events.ts."""
+    from pasar.realtime.contract import replace_generated, typescript
+
+    root = Path(__file__).resolve().parents[2]
+    doc, types = root / "docs" / "realtime.md", root / "frontend" / "shared" / "events.ts"
+    if not write:
+        typer.echo(typescript())
+        return
+    doc.write_text(replace_generated(doc.read_text()))
+    types.write_text(typescript())
+    console.print(f"wrote {doc} and {types}")
+
+
 def main() -> None:
     app()
