@@ -74,6 +74,7 @@ class Channel:
     likes_sent: int = -1
     viewers_sent: int = -1
     repairing: bool = False
+    initializing: bool = False
 
 
 class Hub:
@@ -121,11 +122,14 @@ class Hub:
     async def join(self, conn: Conn) -> Channel:
         channel = self.channels.get(conn.show_id)
         if channel is None:
-            channel = self.channels[conn.show_id] = Channel()
+            # Follow first, then read the position: nothing published in between is
+            # missed, and events already counted in the position are skipped below.
+            channel = self.channels[conn.show_id] = Channel(initializing=True)
             await self.broker.follow(conn.show_id)
             pos = await self.broker.position(conn.show_id)
-            if channel.last_seen == 0:
-                channel.last_seen, channel.epoch = pos.offset, pos.epoch
+            channel.epoch = pos.epoch
+            channel.last_seen = max([pos.offset, *(o for o, _ in channel.pending if o)])
+            channel.initializing = False
         channel.conns.add(conn)
         self.connections += 1
         return channel
@@ -165,6 +169,9 @@ class Hub:
         channel = self.channels.get(show_id)
         if channel is None or offset <= channel.last_seen:
             return  # not watched here, or already seen (after a repair)
+        if channel.initializing:
+            channel.pending.append((offset, env))
+            return
         if offset != channel.last_seen + 1 and not channel.repairing:
             channel.repairing = True
             self._spawn(self._repair(show_id, channel, Position(channel.epoch, channel.last_seen)))

@@ -190,7 +190,8 @@ async def _first_frames(session: Session, since_text: str | None, state: str) ->
             reset = envelope("reset", dumps({"reason": reason}))
         else:
             # Resumed: exactly the missed events, nothing else.
-            await session.send([env for _, env in events] or [envelope("pong", "{}")])
+            if events:
+                await session.send([env for _, env in events])
             return Position(since.epoch, events[-1][0] if events else since.offset)
     position = await broker.position(session.show_id)
     snapshot = await _snapshot(session, state, position)
