@@ -145,3 +145,6 @@ def _use_our_error_shape(schema: dict[str, Any]) -> None:
             resp = op.get("responses", {})
             if "422" in resp:
                 resp["422"] = {"description": "Validation failed", **ref}
+            if "requestBody" in op and "400" not in resp:
+                # A body that cannot be parsed at all (not JSON, broken multipart).
+                resp["400"] = {"description": "The body cannot be read", **ref}
