@@ -1,9 +1,12 @@
 """Shared fixtures. Every API test runs twice: on SQLite and on the real PostgreSQL.
 
 PostgreSQL comes from ``PASAR_TEST_POSTGRES_URL`` (default: the local server at
-127.0.0.1:5432, database ``test``). When it is not reachable the PostgreSQL half
-is skipped with a message, unless ``PASAR_TEST_REQUIRE_SERVICES=1`` (set by
-``.ci/run``), which turns a missing service into a failure.
+127.0.0.1:5432, database ``test``). Redis comes from ``PASAR_TEST_REDIS_URL``
+(default ``redis://127.0.0.1:6379/15``); the Redis tests FLUSHDB that database, so
+point it at one nothing else uses. When a service is not reachable the tests that
+need it are skipped with a message, unless ``PASAR_TEST_REQUIRE_SERVICES=1`` (set
+by ``.ci/run``, which also starts PostgreSQL and Redis), which turns a missing
+service into a failure.
 """
 
 from __future__ import annotations

@@ -75,6 +75,9 @@ class Channel:
     viewers_sent: int = -1
     repairing: bool = False
     initializing: bool = False
+    initialized: asyncio.Event = field(default_factory=asyncio.Event)
+    # The broker's offset at the last position check, while this node was behind.
+    behind: int = 0
 
 
 class Hub:
@@ -104,6 +107,7 @@ class Hub:
             asyncio.create_task(self._tick_loop(), name="pasar-hub-tick"),
             asyncio.create_task(self._counts_loop(), name="pasar-hub-counts"),
             asyncio.create_task(self._presence_loop(), name="pasar-hub-presence"),
+            asyncio.create_task(self._check_loop(), name="pasar-hub-check"),
         ]
 
     async def close(self) -> None:
@@ -120,19 +124,45 @@ class Hub:
         return self.connections >= self.max_connections
 
     async def join(self, conn: Conn) -> Channel:
-        channel = self.channels.get(conn.show_id)
-        if channel is None:
-            # Follow first, then read the position: nothing published in between is
-            # missed, and events already counted in the position are skipped below.
-            channel = self.channels[conn.show_id] = Channel(initializing=True)
-            await self.broker.follow(conn.show_id)
-            pos = await self.broker.position(conn.show_id)
-            channel.epoch = pos.epoch
-            channel.last_seen = max([pos.offset, *(o for o, _ in channel.pending if o)])
-            channel.initializing = False
+        while True:
+            channel = self.channels.get(conn.show_id)
+            if channel is None:
+                channel = self.channels[conn.show_id] = Channel(initializing=True)
+                await self._start_channel(conn.show_id, channel)
+                break
+            if not channel.initializing:
+                break
+            # Another socket is starting the channel: positions read after it
+            # started are covered by its stream.
+            await channel.initialized.wait()
         channel.conns.add(conn)
         self.connections += 1
         return channel
+
+    async def _start_channel(self, show_id: str, channel: Channel) -> None:
+        # Follow first (the broker returns once the subscription is on), then read
+        # the position: every event after it reaches the channel.
+        try:
+            await self.broker.follow(show_id)
+            pos = await self.broker.position(show_id)
+        except BaseException:
+            if self.channels.get(show_id) is channel:
+                del self.channels[show_id]
+            channel.initialized.set()  # waiters retry
+            with contextlib.suppress(Exception):
+                await self.broker.unfollow(show_id)
+            raise
+        channel.epoch, channel.last_seen = pos.epoch, pos.offset
+        # Events counted in the position are in every joiner's snapshot or history.
+        channel.pending = [e for e in channel.pending if e[0] is None or e[0] > pos.offset]
+        offsets = [o for o, _ in channel.pending if o is not None]
+        if offsets and offsets != list(range(pos.offset + 1, pos.offset + 1 + len(offsets))):
+            channel.repairing = True
+            self._spawn(self._repair(show_id, channel, pos))
+        elif offsets:
+            channel.last_seen = offsets[-1]
+        channel.initializing = False
+        channel.initialized.set()
 
     async def leave(self, conn: Conn) -> None:
         channel = self.channels.get(conn.show_id)
@@ -167,11 +197,20 @@ class Hub:
 
     def on_event(self, show_id: str, offset: int, env: bytes) -> None:
         channel = self.channels.get(show_id)
-        if channel is None or offset <= channel.last_seen:
-            return  # not watched here, or already seen (after a repair)
+        if channel is None:
+            return  # not watched here
         if channel.initializing:
             channel.pending.append((offset, env))
             return
+        if f'"epoch":"{channel.epoch}"'.encode() not in env:
+            # The broker lost its history (a Redis restart): offsets start over.
+            if not channel.repairing:
+                channel.repairing = True
+                self._spawn(self._reset(show_id, channel, "epoch_changed"))
+            channel.pending.append((offset, env))
+            return
+        if offset <= channel.last_seen:
+            return  # already seen (after a repair)
         if offset != channel.last_seen + 1 and not channel.repairing:
             channel.repairing = True
             self._spawn(self._repair(show_id, channel, Position(channel.epoch, channel.last_seen)))
@@ -200,20 +239,78 @@ class Hub:
             channel.pending.append((None, envelope(type_, dumps(data))))
 
     async def _repair(self, show_id: str, channel: Channel, since: Position) -> None:
-        """Pub/Sub lost events (a Redis reconnect): fetch them from history."""
+        """Pub/Sub lost events (a Redis reconnect): fetch them from history. While
+        the broker is unreachable, retry; the channel holds its events meanwhile."""
+        delay = 0.1
         try:
-            missing = await self.broker.history(show_id, since)
-        except HistoryGap:
-            log.warning("hub cannot repair a gap; resetting viewers", show_id=show_id)
-            for conn in list(channel.conns):
-                self._spawn(conn.close(4000, "resync: reconnect with since"))
-            missing = []
-        have = {off for off, _ in channel.pending if off is not None}
-        merged = [e for e in missing if e[0] not in have] + channel.pending
-        channel.pending = sorted(merged, key=lambda e: (e[0] is None, e[0] or 0))
-        offsets = [off for off, _ in channel.pending if off is not None]
-        channel.last_seen = max([channel.last_seen, *offsets])
+            for _ in range(1000):
+                if self.channels.get(show_id) is not channel:
+                    return
+                try:
+                    missing = await self.broker.history(show_id, since)
+                except HistoryGap as gap:
+                    await self._reset(show_id, channel, gap.reason)
+                    return
+                except Exception as exc:
+                    log.warning("hub repair failed; retrying", show_id=show_id, error=str(exc))
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                have = {off for off, _ in channel.pending if off is not None}
+                merged = [e for e in missing if e[0] not in have] + channel.pending
+                channel.pending = sorted(merged, key=lambda e: (e[0] is None, e[0] or 0))
+                offsets = [off for off, _ in channel.pending if off is not None]
+                if offsets and offsets != list(range(offsets[0], offsets[0] + len(offsets))):
+                    continue  # Pub/Sub lost more meanwhile: history has it by now
+                channel.last_seen = max([channel.last_seen, *offsets])
+                return
+        finally:
+            channel.repairing = False
+
+    async def _reset(self, show_id: str, channel: Channel, reason: str) -> None:
+        """History cannot fill the gap (Redis lost it, or it is too old): the
+        show's sockets reconnect with ``since`` and get a ``reset``; the channel
+        starts over at the broker's current position."""
+        log.warning("hub cannot repair a gap; resetting viewers", show_id=show_id, reason=reason)
+        try:
+            pos = await self.broker.position(show_id)
+        except Exception as exc:
+            log.warning("hub reset failed", show_id=show_id, error=str(exc))
+            pos = Position(channel.epoch, channel.last_seen)  # the check loop retries
+        for conn in list(channel.conns):
+            self._spawn(conn.close(4000, "resync: reconnect with since"))
+        channel.epoch, channel.last_seen, channel.behind = pos.epoch, pos.offset, 0
+        channel.pending = [e for e in channel.pending if e[0] is None]
         channel.repairing = False
+
+    async def _check_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self.check_positions()
+            except Exception:
+                log.exception("checking positions failed")
+
+    async def check_positions(self) -> None:
+        """Catch what Pub/Sub can lose without a later event to reveal the gap:
+        the last events before a reconnect, or a new epoch. A node behind the
+        broker at two checks in a row repairs from history."""
+        shows = [s for s, c in self.channels.items() if not c.initializing]
+        positions = await asyncio.gather(*(self.broker.position(s) for s in shows))
+        for show_id, pos in zip(shows, positions, strict=True):
+            channel = self.channels.get(show_id)
+            if channel is None or channel.initializing or channel.repairing:
+                continue
+            if pos.epoch != channel.epoch:
+                channel.repairing = True
+                self._spawn(self._reset(show_id, channel, "epoch_changed"))
+            elif channel.last_seen >= pos.offset:
+                channel.behind = 0
+            elif channel.behind and channel.last_seen < channel.behind:
+                channel.repairing, channel.behind = True, 0
+                self._spawn(self._repair(show_id, channel, Position(pos.epoch, channel.last_seen)))
+            else:
+                channel.behind = pos.offset
 
     # -- the tick -------------------------------------------------------------
 
@@ -232,20 +329,28 @@ class Hub:
             events, channel.pending = channel.pending, []
             payload = b"[" + b",".join(env for _, env in events) + b"]"
             frame = text_frame(payload)
-            top = max((off for off, _ in events if off is not None), default=None)
+            offsets = [off for off, _ in events if off is not None]
+            first, top = (min(offsets), max(offsets)) if offsets else (None, None)
             for conn in list(channel.conns):
                 if not conn.ready:
                     conn.backlog.extend(events)
                     continue
-                if top is not None and conn.last_offset >= top:
-                    continue
+                conn_payload, conn_frame = payload, frame
+                if first is not None and conn.last_offset >= first:
+                    # Joined during this tick: its snapshot or history already has
+                    # part of the batch. Send it the rest only, never a repeat.
+                    rest = [e for off, e in events if off is None or off > conn.last_offset]
+                    if not rest:
+                        continue
+                    conn_payload = b"[" + b",".join(rest) + b"]"
+                    conn_frame = text_frame(conn_payload)
                 if conn.writer is not None:
                     if conn.writer.buffered() > self.max_buffer_bytes:
                         self._drop_slow(show_id, conn)
                         continue
-                    conn.writer.write(frame)
+                    conn.writer.write(conn_frame)
                 else:
-                    self._spawn(self._send_quietly(conn, payload))
+                    self._spawn(self._send_quietly(conn, conn_payload))
                 if top is not None:
                     conn.last_offset = top
                 self.frames_written += 1
