@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     ws_history_seconds: int = Field(
         default=600, ge=10, description="Seconds of a show's events kept for resuming, at least."
     )
+    ws_presence_ttl_seconds: int = Field(
+        default=30,
+        ge=3,
+        le=600,
+        description="With Redis: a dead node's viewers stop counting after this many seconds.",
+    )
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )

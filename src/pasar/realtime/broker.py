@@ -73,6 +73,9 @@ class Broker(Protocol):
     async def history(self, show_id: str, since: Position) -> list[tuple[int, bytes]]:
         """Every event after ``since`` in order, or ``HistoryGap``."""
 
+    async def trim(self, show_id: str) -> None:
+        """Drop history beyond the retention (at least N events and T seconds)."""
+
     async def add_likes(self, show_id: str, n: int) -> int: ...
 
     async def likes(self, show_ids: list[str]) -> dict[str, int]: ...

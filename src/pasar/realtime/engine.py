@@ -41,7 +41,9 @@ def make_broker(settings: Settings) -> Broker:
     if settings.redis_url:
         from pasar.realtime.redis import RedisBroker
 
-        return RedisBroker(settings.redis_url, **retention)
+        return RedisBroker(
+            settings.redis_url, presence_ttl=settings.ws_presence_ttl_seconds, **retention
+        )
     return MemoryBroker(**retention)
 
 
@@ -84,10 +86,15 @@ class Realtime:
     # -- polls: close on time, refresh live results -------------------------
 
     async def _polls_loop(self) -> None:
+        ticks = 0
         while True:
             await asyncio.sleep(1.0)
+            ticks += 1
             try:
                 await self.tend_polls()
+                if ticks % 30 == 0:
+                    for show_id in list(self.hub.channels):
+                        await self.broker.trim(show_id)
             except Exception:
                 log.exception("tending polls failed")
 

@@ -75,6 +75,9 @@ class MemoryBroker:
         show = self._show(show_id)
         return _history_after(show.epoch, show.offset, show.history, since)
 
+    async def trim(self, show_id: str) -> None:
+        return None  # trimmed on every publish
+
     async def add_likes(self, show_id: str, n: int) -> int:
         show = self._show(show_id)
         show.likes += n
