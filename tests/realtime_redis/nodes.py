@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from pasar.realtime.events import SERVER_EVENTS, validate_server_event
 
 TIMEOUT = 30.0
+PRESENCE_TTL = 6.0  # every node's PASAR_WS_PRESENCE_TTL_SECONDS
 PUBLIC_URL = "http://pasar.test"  # every node's PASAR_PUBLIC_URL: staff sockets send it as Origin
 
 Event = dict[str, Any]
@@ -88,6 +89,8 @@ def node_env(base: dict[str, str], name: str, port: int, data_dir: Path) -> dict
         PASAR_AUTO_MIGRATE="false",
         PASAR_LOG_LEVEL="info",
         PASAR_SHUTDOWN_GRACE_SECONDS="1",
+        # Short, so the killed-node test waits seconds, not half a minute.
+        PASAR_WS_PRESENCE_TTL_SECONDS=str(int(PRESENCE_TTL)),
     )
     return env
 

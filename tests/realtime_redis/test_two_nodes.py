@@ -33,13 +33,11 @@ from pasar.shows.service import create_show
 from pasar.vendors import service as vendors
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, service_missing
 from tests.realtime_redis.conftest import kill_pubsub_connections
-from tests.realtime_redis.nodes import Node, Viewer, contiguous, start_nodes
+from tests.realtime_redis.nodes import PRESENCE_TTL, Node, Viewer, contiguous, start_nodes
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 SECRET = "two-node-test-secret"
-# The broker's default: a killed node's viewers stop counting within this.
-PRESENCE_TTL = 30.0
 
 
 @dataclass
