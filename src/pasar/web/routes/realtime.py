@@ -6,6 +6,7 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, WebSocket
+from sqlalchemy import select
 
 from pasar.realtime import service as rt
 from pasar.realtime import socket
@@ -31,6 +32,7 @@ from pasar.realtime.schemas import (
     ShopperSecretOut,
 )
 from pasar.services import Services
+from pasar.shows.models import Show
 from pasar.shows.service import get_show
 from pasar.vendors import service as vendors
 from pasar.vendors.scopes import Scope
@@ -99,6 +101,9 @@ async def post_chat(show_id: str, body: ChatPostIn, ctx: Host) -> dict[str, Any]
 async def _staff_command(ctx: Ctx, show_id: str, command: Any) -> None:
     await get_show(ctx.db, ctx.vendor_id, show_id)
     actor = (await _actor(ctx)).id
+    # staff_action works in a session of its own: end this one's transaction first, or
+    # on SQLite it would hold the write lock that session waits for (until busy_timeout).
+    await ctx.db.commit()
     await socket.staff_action(ctx.services, ctx.vendor_id, show_id, actor, command)
 
 
@@ -183,17 +188,23 @@ async def add_sanction(show_id: str, body: SanctionIn, ctx: Moderate) -> dict[st
         actor=actor,
     )
     out = _sanction_out(s)
+    # A vendor-wide sanction reaches (and a ban disconnects) them on every show.
+    shows = [show_id]
+    if body.vendor_wide:
+        rows = await ctx.db.execute(select(Show.id).where(Show.vendor_id == ctx.vendor_id))
+        shows = list(rows.scalars())
     await ctx.db.commit()
-    await ctx.services.realtime.send_to(
-        show_id,
-        body.user_id,
-        "user.muted",
-        {
-            "until": out["until"],
-            "reason": s.reason,
-            "banned": s.banned,
-        },
-    )
+    for target in shows:
+        await ctx.services.realtime.send_to(
+            target,
+            body.user_id,
+            "user.muted",
+            {
+                "until": out["until"],
+                "reason": s.reason,
+                "banned": s.banned,
+            },
+        )
     return out
 
 

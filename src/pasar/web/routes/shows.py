@@ -109,6 +109,7 @@ async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, 
     await shows.transition(ctx.db, show, body.to)
     out = _out(ctx, show)
     await ctx.db.commit()
+    await ctx.services.realtime.publish(show_id, "show.state", {"state": show.state})
     return out
 
 
