@@ -22,10 +22,6 @@ from pasar.realtime.wire import RawWriter, text_frame
 
 log = structlog.get_logger()
 
-# Close codes (also in docs/realtime.md).
-CLOSE_SLOW = 4001
-
-
 class Conn:
     """One viewer socket. ``send`` is the slow, per-connection path (snapshots,
     direct events); ``writer`` is the shared-frame fast path when the server has it."""
