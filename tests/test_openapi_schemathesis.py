@@ -48,7 +48,7 @@ from schemathesis.specs.openapi.checks import (
 from pasar.app import create_app
 from pasar.bootstrap import add_vendor_with_owner
 from tests.conftest import VendorCtx, _truncate, make_settings, product_body
-from tests.test_tenant_isolation import PATH_PARAMS, build_world
+from tests.test_tenant_isolation import PATH_PARAMS, build_world, kind_of
 
 MAX_EXAMPLES = 25
 
@@ -70,7 +70,7 @@ OPENAPI = _openapi_document()
 class Target:
     app: FastAPI | None = None
     api_key: str = ""
-    # Path parameter name -> the id of the seeded object of that kind.
+    # Kind of object (tests.test_tenant_isolation.kind_of) -> the seeded one's id.
     ids: dict[str, str] = field(default_factory=dict)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -110,9 +110,9 @@ def st_target(database_url: str, tmp_path: Path) -> Iterator[Target]:
             )
             transport = httpx.ASGITransport(app=seeder)
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                world = await build_world(c, vendor, "fuzz")
+                world = await build_world(c, services, vendor, "fuzz")
         # world.ids["api_key"] is a second key: revoking it leaves ours working.
-        return created.api_key, {p: world.ids[kind] for p, kind in PATH_PARAMS.items()}
+        return created.api_key, world.ids
 
     CURRENT.api_key, CURRENT.ids = asyncio.run(seed())
     CURRENT.app = create_app(settings_)
@@ -217,7 +217,8 @@ def flatmap_case(
     def pick(real: bool) -> schemathesis.Case:
         if real and CURRENT.ids:
             assert case.path_parameters is not None
-            case.path_parameters.update({n: CURRENT.ids[n] for n in names})
+            path = case.operation.path
+            case.path_parameters.update({n: CURRENT.ids[kind_of(path, n)] for n in names})
         return case
 
     return st.booleans().map(pick)

@@ -14,6 +14,14 @@ parameters and body schema are ones the matrix knows (``PATH_PARAMS``,
 ``BODIES``, ``REFERENCE_FIELDS``); if they are not, ``test_isolation_matrix``
 fails and names the route, so nothing can slip past silently.
 
+The matrix runs twice: with A's API key and with A's studio session cookie (the
+staff sign-in, which the real-time routes treat differently when they name the
+actor).
+
+Routes outside ``/api/v1`` are not vendor-scoped data access through an API key;
+discovery still looks at every websocket and every other route with a path
+parameter, and fails on any that ``NOT_TENANT_ROUTES`` does not list with a reason.
+
 ``test_owner_can_make_every_matrix_call`` is the matrix's control: the same calls
 with B's own key succeed, so the 404s above come from tenant scoping and not from
 a malformed request.
@@ -24,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +41,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from PIL import Image
+from starlette.routing import WebSocketRoute
 
 from pasar.app import create_app
 from pasar.ids import new_id
 from pasar.pagination import encode_cursor
+from pasar.realtime import service as rt
+from pasar.realtime.identity import new_guest
+from pasar.services import Services
+from pasar.web.deps import CSRF_HEADER, SESSION_COOKIE
 from tests.conftest import MakeVendor, VendorCtx, make_settings, product_body
 
 API = "/api/v1"
@@ -50,6 +63,37 @@ PATH_PARAMS: dict[str, str] = {
     "image_id": "image",
     "show_id": "show",
     "key_id": "api_key",
+    "message_id": "message",
+    "sanction_id": "sanction",
+    "term_id": "blocked_term",
+    "poll_id": "poll",
+}
+
+# Where one route needs an object of the same parameter in a particular state:
+# (path, parameter) -> kind. Only a held message can be approved.
+ROUTE_PARAMS: dict[tuple[str, str], str] = {
+    (f"{API}/shows/{{show_id}}/chat/{{message_id}}/approve", "message_id"): "held_message",
+}
+
+
+def kind_of(path: str, param: str) -> str:
+    """The kind of object (a key of World.ids) that fills a path parameter."""
+    return ROUTE_PARAMS.get((path, param)) or PATH_PARAMS[param]
+
+
+# Routes the matrix does not call, each with the reason. Discovery looks at every
+# websocket and every route with a path parameter, inside /api/v1 or not, and fails
+# on any that is neither an API route it can call nor listed here.
+NOT_TENANT_ROUTES: dict[str, str] = {
+    # Public by show id on purpose: shoppers watch a show knowing only its id. It is
+    # not vendor-scoped data access through an API key; its own tenant rules (the
+    # origin allow-list; a staff cookie counts only for the show's own vendor, else
+    # the caller is a guest) are tested in tests/realtime/.
+    "WEBSOCKET /ws/shows/{show_id}": "the show socket",
+    # Static files: the studio's build, and media (product images, show covers) that
+    # the vendors publish to shoppers; the API hands out their URLs.
+    "MOUNT /assets/{path}": "studio build",
+    "MOUNT /media/{path}": "published media",
 }
 
 # Body fields that point at another object: field name -> kind. A `_ids` field
@@ -58,9 +102,16 @@ PATH_PARAMS: dict[str, str] = {
 REFERENCE_FIELDS: dict[str, str] = {
     "host_user_id": "staff",
     "product_ids": "product",
+    "message_id": "message",  # the message to pin
+    "show_id": "show",  # a blocked term for one show only
 }
 # Fields named like ids that do not point at a Pasar object.
-NOT_REFERENCES = frozenset({"external_id"})  # the vendor's own id in its store
+NOT_REFERENCES = frozenset(
+    {
+        "external_id",  # the vendor's own id in its store
+        "user_id",  # a sanction's subject: a guest or the vendor's own shopper id
+    }
+)
 
 # Query parameters that could act as an oracle for another vendor's data, and
 # what to probe them with (from B's world). Other query parameters are filters
@@ -70,6 +121,7 @@ QUERY_PROBES: dict[str, Callable[[World], str]] = {
     "handle": lambda w: w.handle,
     "q": lambda w: w.product_title,
     "cursor": lambda w: encode_cursor(w.ids["product"]),
+    "before": lambda w: w.ids["message"],  # chat history before a message
 }
 
 
@@ -93,6 +145,12 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     "ShowPatch": lambda w: {"title": "Renamed show", "description": "changed"},
     "LineupIn": lambda w: {"product_ids": []},
     "TransitionIn": lambda w: {"to": "live"},
+    "ChatPostIn": lambda w: {"text": "Posted by someone"},
+    "PinIn": lambda w: {"message_id": w.ids["message"]},
+    "ChatSettingsIn": lambda w: {"slow_mode_seconds": 30, "hold_for_approval": False},
+    "SanctionIn": lambda w: {"user_id": w.guest, "ban": True, "reason": "banned by someone"},
+    "BlockedTermIn": lambda w: {"kind": "word", "term": f"{w.tag}-probe", "show_id": None},
+    "PollIn": lambda w: {"question": "Asked by someone?", "options": ["Ya", "Tidak"]},
 }
 
 # Create bodies sent twice with one Idempotency-Key, once by each vendor. They are
@@ -132,6 +190,8 @@ class World:
     show_title: str = ""
     stream_key: str = ""
     key_prefix: str = ""
+    guest: str = ""  # the guest who chatted and was muted
+    texts: dict[str, str] = field(default_factory=dict)  # chat, terms, poll: what -> text
 
     @property
     def headers(self) -> dict[str, str]:
@@ -148,7 +208,9 @@ class World:
             "stream key": self.stream_key,
             "API key prefix": self.key_prefix,
             "vendor slug": self.vendor.slug,
+            "guest": self.guest,
         }
+        out |= self.texts
         return out
 
 
@@ -157,8 +219,11 @@ async def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-async def build_world(client: httpx.AsyncClient, vendor: VendorCtx, tag: str) -> World:
-    """Create one of each object through the API, with the vendor's own key."""
+async def build_world(
+    client: httpx.AsyncClient, services: Services, vendor: VendorCtx, tag: str
+) -> World:
+    """Create one of each object through the API, with the vendor's own key (and a
+    guest's chat message through the service, as the show socket would post it)."""
     h = vendor.headers
     w = World(vendor=vendor, tag=tag, ids={"vendor": vendor.id})
     staff = await _ok(
@@ -235,7 +300,81 @@ async def build_world(client: httpx.AsyncClient, vendor: VendorCtx, tag: str) ->
     )
     w.ids["api_key"] = key["id"]
     w.key_prefix = key["prefix"]
+    await _seed_realtime(client, services, w)
     return w
+
+
+async def _seed_realtime(client: httpx.AsyncClient, services: Services, w: World) -> None:
+    """Chat (the host's message; a guest's, held for approval), a mute of that guest,
+    blocked terms (vendor-wide and for the show) and a running poll."""
+    h, tag, show_id = w.headers, w.tag, w.ids["show"]
+    on_show = f"{API}/shows/{show_id}"
+    w.texts = {
+        "chat message": f"{tag} selamat datang",
+        "held message": f"{tag} ada ukuran XL",
+        "sanction reason": f"{tag} spamming",
+        "blocked word": f"{tag}obral",
+        "blocked pattern": f"{tag}-promo*",
+        "poll question": f"{tag} warna favorit?",
+    }
+    message = await _ok(
+        await client.post(f"{on_show}/chat", json={"text": w.texts["chat message"]}, headers=h)
+    )
+    w.ids["message"] = message["id"]
+    await _ok(
+        await client.put(f"{on_show}/chat/settings", json={"hold_for_approval": True}, headers=h)
+    )
+    guest = new_guest(services.server_secret)
+    async with services.db.session() as db:
+        posted = await rt.post_message(
+            db, w.vendor.id, show_id, guest, "203.0.113.7", w.texts["held message"]
+        )
+        await db.commit()
+    assert posted.status == "held", posted
+    w.ids["held_message"], w.guest = posted.row.id, guest.id
+    sanction = await _ok(
+        await client.post(
+            f"{on_show}/sanctions",
+            json={"user_id": guest.id, "reason": w.texts["sanction reason"]},
+            headers=h,
+        )
+    )
+    w.ids["sanction"] = sanction["id"]
+    terms = f"{API}/moderation/blocked-terms"
+    word = await _ok(await client.post(terms, json={"term": w.texts["blocked word"]}, headers=h))
+    w.ids["blocked_term"] = word["id"]
+    pattern = await _ok(
+        await client.post(
+            terms,
+            json={"kind": "pattern", "term": w.texts["blocked pattern"], "show_id": show_id},
+            headers=h,
+        )
+    )
+    w.ids["show_blocked_term"] = pattern["id"]
+    poll = await _ok(
+        await client.post(
+            f"{on_show}/polls",
+            json={
+                "question": w.texts["poll question"],
+                "options": ["Merah", "Biru"],
+                "duration_seconds": 3600,
+            },
+            headers=h,
+        )
+    )
+    w.ids["poll"] = poll["id"]
+
+
+async def _end_seeded_poll(client: httpx.AsyncClient, w: World) -> None:
+    url = f"{API}/shows/{w.ids['show']}/polls/{w.ids['poll']}/close"
+    await _ok(await client.post(url, headers=w.headers))
+
+
+# Owner-control calls that need the owner's fresh world in another state first.
+OWNER_PREP: dict[str, Callable[[httpx.AsyncClient, World], Awaitable[None]]] = {
+    # A show runs one poll at a time: the seeded, running poll ends first.
+    f"POST {API}/shows/{{show_id}}/polls": _end_seeded_poll,
+}
 
 
 # --- discovering the matrix from the app ------------------------------------------
@@ -304,6 +443,19 @@ def _body_of(
     return None
 
 
+def _outside_the_matrix(original: Any, path: str, params: tuple[str, ...]) -> list[str]:
+    """The keys under which NOT_TENANT_ROUTES must list a route the matrix does not
+    call: every websocket, and every other route with a path parameter outside /api/v1
+    (empty when the matrix calls it, or when it names nothing)."""
+    if isinstance(original, WebSocketRoute):
+        return [f"WEBSOCKET {path}"]
+    if path.startswith(API + "/") or not params:
+        return []
+    if isinstance(original, APIRoute):
+        return [f"{m} {path}" for m in sorted(set(original.methods or ()) - IGNORED_METHODS)]
+    return [f"{type(original).__name__.upper()} {path}"]
+
+
 def discover(app: FastAPI) -> tuple[list[Entry], list[str]]:
     """Every (method, path) under /api/v1 with a path parameter; and the routes the
     matrix cannot call, each with the reason."""
@@ -312,12 +464,19 @@ def discover(app: FastAPI) -> tuple[list[Entry], list[str]]:
     gaps: list[str] = []
     for rc in _route_contexts(app):
         path = getattr(rc, "path_format", None) or getattr(rc, "path", "") or ""
-        if not path.startswith(API + "/"):
-            continue
         params = tuple(getattr(rc, "param_convertors", {}) or ())
-        if not params:
-            continue
         original = getattr(rc, "original_route", rc)
+        elsewhere = _outside_the_matrix(original, path, params)
+        if elsewhere:
+            gaps += [
+                f"{key}: not an HTTP API route the matrix can call; list it in "
+                "NOT_TENANT_ROUTES with the reason it needs no tenant check"
+                for key in elsewhere
+                if key not in NOT_TENANT_ROUTES
+            ]
+            continue
+        if not path.startswith(API + "/") or not params:
+            continue
         if not isinstance(original, APIRoute):
             gaps.append(f"{type(original).__name__} {path}: not an HTTP API route")
             continue
@@ -400,7 +559,7 @@ async def snapshot(app: FastAPI, client: httpx.AsyncClient, w: World) -> dict[st
     for path, params in get_routes(app):
         if any(p not in PATH_PARAMS for p in params):
             continue  # discover() reports these
-        url = fill(path, {p: w.ids[PATH_PARAMS[p]] for p in params})
+        url = fill(path, {p: w.ids[kind_of(path, p)] for p in params})
         r = await client.get(url, headers=w.headers)
         views[url] = (r.status_code, _without_volatile(r.json()))
     for url in sorted({u for _, body in views.values() for u in _urls(body)}):
@@ -420,7 +579,7 @@ async def everything_seen_by(
     for path, params in get_routes(app):
         if any(p not in PATH_PARAMS for p in params):
             continue
-        url = fill(path, {p: viewer.ids[PATH_PARAMS[p]] for p in params})
+        url = fill(path, {p: viewer.ids[kind_of(path, p)] for p in params})
         queries: list[dict[str, str]] = [{}]
         for param in openapi["paths"].get(path, {}).get("get", {}).get("parameters", []):
             if param["in"] != "query":
@@ -455,10 +614,25 @@ def leaks(seen: dict[str, str], other: World) -> list[str]:
 
 
 @pytest.fixture
-async def worlds(client: httpx.AsyncClient, make_vendor: MakeVendor) -> tuple[World, World]:
-    a = await build_world(client, await make_vendor(slug="tenant-a"), "alpha")
-    b = await build_world(client, await make_vendor(slug="tenant-b"), "beta")
+async def worlds(
+    app: FastAPI, client: httpx.AsyncClient, make_vendor: MakeVendor
+) -> tuple[World, World]:
+    services = app.state.services
+    a = await build_world(client, services, await make_vendor(slug="tenant-a"), "alpha")
+    b = await build_world(client, services, await make_vendor(slug="tenant-b"), "beta")
     return a, b
+
+
+async def staff_session(client: httpx.AsyncClient, vendor: VendorCtx) -> dict[str, str]:
+    """Headers that act as the vendor's owner signed in to the studio: the session
+    cookie, and the CSRF token that non-GET requests need with it."""
+    r = await client.post(
+        f"{API}/auth/login", json={"email": vendor.email, "password": vendor.password}
+    )
+    csrf = (await _ok(r))["csrf_token"]
+    token = r.cookies[SESSION_COOKIE]
+    client.cookies.clear()  # sent only where a test passes these headers
+    return {"Cookie": f"{SESSION_COOKIE}={token}", CSRF_HEADER: csrf}
 
 
 def test_discovery_refuses_routes_it_cannot_fill(tmp_path: Any) -> None:
@@ -469,6 +643,17 @@ def test_discovery_refuses_routes_it_cannot_fill(tmp_path: Any) -> None:
     labels = {e.label for e in entries}
     assert "GET /api/v1/products/{product_id}" in labels  # discovery sees included routers
     assert "DELETE /api/v1/api-keys/{key_id}" in labels
+    # Every route the matrix leaves out on purpose is still there (no stale reasons).
+    left_out = {
+        key
+        for rc in _route_contexts(app)
+        for key in _outside_the_matrix(
+            getattr(rc, "original_route", rc),
+            getattr(rc, "path_format", None) or getattr(rc, "path", "") or "",
+            tuple(getattr(rc, "param_convertors", {}) or ()),
+        )
+    }
+    assert left_out == set(NOT_TENANT_ROUTES)
 
     @app.get(f"{API}/widgets/{{widget_id}}")
     async def widget(widget_id: str) -> dict[str, str]:
@@ -478,16 +663,37 @@ def test_discovery_refuses_routes_it_cannot_fill(tmp_path: Any) -> None:
     async def chat(show_id: str) -> None:
         return None
 
+    @app.websocket("/ws/widgets/{widget_id}")
+    async def widget_socket(widget_id: str) -> None:
+        return None
+
+    @app.websocket("/ws/everything")
+    async def firehose() -> None:
+        return None
+
+    @app.get("/public/shows/{show_id}")
+    async def public_page(show_id: str) -> dict[str, str]:
+        return {}
+
     app.openapi_schema = None
     _, gaps = discover(app)
     assert any("/widgets/{widget_id}" in g and "widget_id" in g for g in gaps), gaps
     assert any("/shows/{show_id}/chat" in g for g in gaps), gaps
+    # Only the show socket is allowed outside the matrix: not another one beside it,
+    # nor one without an id, nor a public page by show id.
+    for other in ("/ws/widgets/{widget_id}", "/ws/everything", "GET /public/shows/{show_id}"):
+        assert any(other in g for g in gaps), (other, gaps)
+    assert not any("/ws/shows/{show_id}" in g for g in gaps), gaps
 
 
+@pytest.mark.parametrize("credential", ["api key", "staff session"])
 async def test_isolation_matrix(
-    app: FastAPI, client: httpx.AsyncClient, worlds: tuple[World, World]
+    app: FastAPI, client: httpx.AsyncClient, worlds: tuple[World, World], credential: str
 ) -> None:
+    """Every id route with B's ids, as A: with A's API key, and with the session
+    cookie of A's owner signed in to the studio."""
     a, b = worlds
+    caller = a.headers if credential == "api key" else await staff_session(client, a.vendor)
     entries, gaps = discover(app)
     assert not gaps, "the isolation matrix cannot call these routes:\n" + "\n".join(gaps)
     assert entries, "no route with an id parameter was found: is discovery broken?"
@@ -500,18 +706,20 @@ async def test_isolation_matrix(
         for owners in itertools.product((a, b), repeat=len(entry.params)):
             if b not in owners:
                 continue
-            real = {p: w.ids[PATH_PARAMS[p]] for p, w in zip(entry.params, owners, strict=True)}
+            real = {
+                p: w.ids[kind_of(entry.path, p)] for p, w in zip(entry.params, owners, strict=True)
+            }
             fake = {
                 p: made_up_id(v) if w is b else v
                 for (p, v), w in zip(real.items(), owners, strict=True)
             }
             body = request_kwargs(entry, owners[0])
             url = fill(entry.path, real)
-            got = await client.request(entry.method, url, headers=a.headers, **body)
+            got = await client.request(entry.method, url, headers=caller, **body)
             control = await client.request(
                 entry.method,
                 fill(entry.path, fake),
-                headers=a.headers,
+                headers=caller,
                 **request_kwargs(entry, owners[0]),
             )
             calls += 1
@@ -543,14 +751,51 @@ async def test_owner_can_make_every_matrix_call(
     assert not gaps
     failures = []
     for n, entry in enumerate(entries):
-        w = await build_world(client, owner, f"own{n}")
-        url = fill(entry.path, {p: w.ids[PATH_PARAMS[p]] for p in entry.params})
+        w = await build_world(client, app.state.services, owner, f"own{n}")
+        if entry.label in OWNER_PREP:
+            await OWNER_PREP[entry.label](client, w)
+        url = fill(entry.path, {p: w.ids[kind_of(entry.path, p)] for p in entry.params})
         r = await client.request(
             entry.method, url, headers=owner.headers, **request_kwargs(entry, w)
         )
         if not r.is_success:
             failures.append(f"{entry.label}: {r.status_code} {r.text[:300]}")
     assert not failures, "\n".join(failures)
+
+
+async def test_ids_under_another_parent_are_not_found(
+    app: FastAPI, client: httpx.AsyncClient, worlds: tuple[World, World]
+) -> None:
+    """Within one vendor too, a nested id counts only under its own parent: B's
+    message, poll, sanction, variant or image through B's *other* show or product
+    is a 404, as a made-up id is; and B's first world is unchanged."""
+    _, b = worlds
+    other = await build_world(client, app.state.services, b.vendor, "beta2")
+    entries, gaps = discover(app)
+    assert not gaps
+    before = await snapshot(app, client, b)
+    nested, failures = 0, []
+    for entry in entries:
+        if len(entry.params) < 2:
+            continue
+        parent, *children = entry.params
+        nested += 1
+        ids = {parent: other.ids[kind_of(entry.path, parent)]}
+        ids |= {c: b.ids[kind_of(entry.path, c)] for c in children}
+        fake = {**ids, **{c: made_up_id(ids[c]) for c in children}}
+        got = await client.request(
+            entry.method, fill(entry.path, ids), headers=b.headers, **request_kwargs(entry, other)
+        )
+        control = await client.request(
+            entry.method, fill(entry.path, fake), headers=b.headers, **request_kwargs(entry, other)
+        )
+        if got.status_code != 404 or got.json() != control.json():
+            failures.append(f"{entry.label}: {got.status_code} {got.text[:300]}")
+    assert nested >= 6, "too few nested id routes found: is discovery broken?"
+    assert not failures, "\n".join(failures)
+    after = await snapshot(app, client, b)
+    changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
+    assert not changed, f"B's objects changed: {sorted(changed)}"
 
 
 def _reference_fields(openapi: dict[str, Any], schema: dict[str, Any], where: str) -> Iterator[str]:
@@ -594,7 +839,7 @@ async def test_bodies_cannot_point_at_another_vendors_objects(
                 if name not in BODIES:
                     pytest.fail(f"{method.upper()} {path}: no body for {name}; add it to BODIES")
                 params = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
-                url = fill(path, {p: a.ids[PATH_PARAMS[p]] for p in params})
+                url = fill(path, {p: a.ids[kind_of(path, p)] for p in params})
                 kind = REFERENCE_FIELDS[ref_field]
 
                 base = BODIES[name](a)
@@ -669,3 +914,92 @@ async def test_idempotency_keys_are_per_vendor(
             failures.append(f"POST {path}: {second.status_code} {second.text[:300]}")
     assert probed >= 2, "too few idempotent create routes found: is discovery broken?"
     assert not failures, "\n".join(failures)
+
+
+async def test_moderation_views_hold_only_the_callers_entries(
+    client: httpx.AsyncClient, worlds: tuple[World, World]
+) -> None:
+    """The vendor-wide moderation views (the log and the blocked terms), with A's key
+    or A's studio session, plain and filtered by B's show, hold none of B's entries;
+    B's own views hold them (the control)."""
+    a, b = worlds
+    log, terms = f"{API}/moderation/log", f"{API}/moderation/blocked-terms"
+    b_log = await _ok(await client.get(log, params={"limit": 500}, headers=b.headers))
+    b_terms = await _ok(await client.get(terms, headers=b.headers))
+    # B's mute, its terms, its chat settings and its poll are all in B's log.
+    actions = {e["action"] for e in b_log}
+    assert {"user.mute", "term.add", "chat.settings", "poll.start"} <= actions, actions
+    assert {t["id"] for t in b_terms} == {b.ids["blocked_term"], b.ids["show_blocked_term"]}
+    b_entries = {e["id"] for e in b_log} | {t["id"] for t in b_terms}
+
+    for caller in (a.headers, await staff_session(client, a.vendor)):
+        for url, query in itertools.product((log, terms), ({}, {"show_id": b.ids["show"]})):
+            r = await client.get(url, params=query, headers=caller)
+            assert r.status_code == 200, r.text
+            seen = {entry["id"] for entry in r.json()}
+            assert not seen & b_entries, f"GET {url} {query} shows B's {seen & b_entries}"
+            assert all(e.get("show_id") in (None, a.ids["show"]) for e in r.json()), r.text
+            assert not leaks({f"GET {url} {query}": r.text}, b)
+        own_log = await _ok(await client.get(log, headers=caller))
+        own_terms = await _ok(await client.get(terms, headers=caller))
+        assert {"user.mute", "term.add"} <= {e["action"] for e in own_log}
+        assert {t["id"] for t in own_terms} == {a.ids["blocked_term"], a.ids["show_blocked_term"]}
+
+
+async def test_moderation_bodies_naming_another_vendors_show_are_refused(
+    client: httpx.AsyncClient, worlds: tuple[World, World]
+) -> None:
+    """A blocked term for B's show, or a sanction through B's show (for that show or
+    vendor-wide), is a 404 for A, exactly as for a show that does not exist; and
+    nothing is created on either side."""
+    a, b = worlds
+    b_show, nowhere = b.ids["show"], made_up_id(b.ids["show"])
+    terms = f"{API}/moderation/blocked-terms"
+    before = {
+        w.tag: (
+            await _ok(await client.get(terms, headers=w.headers)),
+            await _ok(
+                await client.get(f"{API}/shows/{w.ids['show']}/sanctions", headers=w.headers)
+            ),
+            await _ok(await client.get(f"{API}/moderation/log", headers=w.headers)),
+        )
+        for w in (a, b)
+    }
+    for caller in (a.headers, await staff_session(client, a.vendor)):
+        for kind, term in (("word", "probe"), ("pattern", "probe-*")):
+            term_body = {"kind": kind, "term": term}
+            got = await client.post(terms, json={**term_body, "show_id": b_show}, headers=caller)
+            control = await client.post(
+                terms, json={**term_body, "show_id": nowhere}, headers=caller
+            )
+            assert got.status_code == 404, got.text
+            assert got.json() == control.json()
+        for vendor_wide in (False, True):
+            body = {"user_id": "shopper:probe", "ban": True, "vendor_wide": vendor_wide}
+            got = await client.post(f"{API}/shows/{b_show}/sanctions", json=body, headers=caller)
+            control = await client.post(
+                f"{API}/shows/{nowhere}/sanctions", json=body, headers=caller
+            )
+            assert got.status_code == 404, got.text
+            assert got.json() == control.json()
+        # A sanction's show is its path: a body cannot name another one.
+        got = await client.post(
+            f"{API}/shows/{a.ids['show']}/sanctions",
+            json={"user_id": "shopper:probe", "show_id": b_show},
+            headers=caller,
+        )
+        assert got.status_code == 422, got.text
+        # B's show-only term is as unknown to A as its vendor-wide one.
+        got = await client.delete(f"{terms}/{b.ids['show_blocked_term']}", headers=caller)
+        assert got.status_code == 404, got.text
+    after = {
+        w.tag: (
+            await _ok(await client.get(terms, headers=w.headers)),
+            await _ok(
+                await client.get(f"{API}/shows/{w.ids['show']}/sanctions", headers=w.headers)
+            ),
+            await _ok(await client.get(f"{API}/moderation/log", headers=w.headers)),
+        )
+        for w in (a, b)
+    }
+    assert after == before

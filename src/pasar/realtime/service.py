@@ -246,12 +246,15 @@ async def list_sanctions(db: AsyncSession, vendor_id: str, show_id: str) -> list
     return list(rows.scalars())
 
 
-async def lift_sanction(db: AsyncSession, vendor_id: str, sanction_id: str, actor: str) -> Sanction:
-    row = (
-        await db.execute(
-            select(Sanction).where(Sanction.vendor_id == vendor_id, Sanction.id == sanction_id)
-        )
-    ).scalar_one_or_none()
+async def lift_sanction(
+    db: AsyncSession, vendor_id: str, sanction_id: str, actor: str, *, show_id: str | None = None
+) -> Sanction:
+    """With ``show_id``, only a sanction that applies there: the show's own or a
+    vendor-wide one (what ``list_sanctions`` shows for it)."""
+    stmt = select(Sanction).where(Sanction.vendor_id == vendor_id, Sanction.id == sanction_id)
+    if show_id is not None:
+        stmt = stmt.where(or_(Sanction.show_id.is_(None), Sanction.show_id == show_id))
+    row = (await db.execute(stmt)).scalar_one_or_none()
     if row is None:
         raise RealtimeError.not_found("sanction")
     if row.lifted_at is None:

@@ -211,7 +211,8 @@ async def add_sanction(show_id: str, body: SanctionIn, ctx: Moderate) -> dict[st
 @router.delete(f"{P}/sanctions/{{sanction_id}}", status_code=204, responses=responses(404))
 async def lift_sanction(show_id: str, sanction_id: str, ctx: Moderate) -> Response:
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    await rt.lift_sanction(ctx.db, ctx.vendor_id, sanction_id, (await _actor(ctx)).id)
+    actor = (await _actor(ctx)).id
+    await rt.lift_sanction(ctx.db, ctx.vendor_id, sanction_id, actor, show_id=show_id)
     await ctx.db.commit()
     return Response(status_code=204)
 
