@@ -22,6 +22,7 @@ from pasar.realtime.wire import RawWriter, text_frame
 
 log = structlog.get_logger()
 
+
 class Conn:
     """One viewer socket. ``send`` is the slow, per-connection path (snapshots,
     direct events); ``writer`` is the shared-frame fast path when the server has it."""
