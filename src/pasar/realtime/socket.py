@@ -157,6 +157,10 @@ async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
             return
 
     session = Session(ws, services, realtime, vendor.id, show_id, who, ip)
+    state = show.state
+    # The socket lives for hours: keep no ORM rows (the show with its line-up,
+    # the vendor) nor the closed DB session; they cost ~15 kB per idle viewer.
+    del show, vendor, db
     raw = ws.scope.get("extensions", {}).get(RAW_EXTENSION)
 
     async def send_payload(payload: bytes) -> None:
@@ -169,7 +173,7 @@ async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
     session.conn = conn
     await realtime.hub.join(conn)
     try:
-        position = await _first_frames(session, ws.query_params.get("since"), show.state)
+        position = await _first_frames(session, ws.query_params.get("since"), state)
         await realtime.hub.finish_join(conn, position)
         await _command_loop(session)
     except WebSocketDisconnect:

@@ -10,6 +10,7 @@ for every connection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -38,25 +39,27 @@ class RawWriter(Protocol):
 
 
 class _TransportWriter:
-    """Writes pre-encoded frames straight to the connection's transport."""
+    """Writes pre-encoded frames straight to the connection's transport.
 
-    __slots__ = ("_proto",)
+    The hub calls ``buffered`` and ``write`` for every socket on every tick, so
+    they stay lean: ``buffered`` and ``abort`` are the transport's own bound
+    methods (no Python frame per call)."""
+
+    __slots__ = ("_proto", "_transport", "abort", "buffered")
 
     def __init__(self, proto: WebSocketsSansIOProtocol) -> None:
+        transport = proto.transport
         self._proto = proto
+        self._transport = transport
+        self.buffered: Callable[[], int] = transport.get_write_buffer_size
+        self.abort: Callable[[], None] = transport.abort
 
     def write(self, frame: bytes) -> bool:
-        p = self._proto
-        if not p.handshake_complete or p.close_sent or p.transport.is_closing():
+        p, t = self._proto, self._transport
+        if p.close_sent or not p.handshake_complete or t.is_closing():
             return False
-        p.transport.write(frame)
+        t.write(frame)
         return True
-
-    def buffered(self) -> int:
-        return int(self._proto.transport.get_write_buffer_size())
-
-    def abort(self) -> None:
-        self._proto.transport.abort()
 
 
 class PasarWebSocketProtocol(WebSocketsSansIOProtocol):
