@@ -32,8 +32,13 @@ What it does:
   connection 1/s, per IP 5/s, ``pasar.realtime.limits``) are respected rather
   than lifted: the senders use enough connections spread over enough loopback
   source addresses (127.0.0.2, 127.0.0.3, …) to stay at 80 % of each limit;
-* stops the senders, lets the probes drain, prints informative lines and, as
-  the last line::
+* stops the senders and drains (``--drain``: until the server has answered
+  every chat message and every probe has the last offset), prints informative
+  lines — connect rate, memory per idle connection, events per viewer and type,
+  latency percentiles and the send → ack part of it (the senders time the
+  server's ``ack``, sent once the message is stored and published), server and
+  generator CPU, what else kept the machine busy, and with ``--profile FILE`` a
+  py-spy summary of the server during the window — and, as the last line::
 
     fanout: viewers=<N> deliveries_per_s=<X> p50_ms=<a> p99_ms=<b> lost=<k>
 
@@ -57,6 +62,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import re
 import resource
 import shutil
 import signal
@@ -728,32 +734,59 @@ def _expect(run: Run, pipe: Connection, kind: str) -> dict[str, Any]:
         return dict(payload)
 
 
-def _summarise_profile(path: Path, samples_expected: int, top: int = 14) -> None:
-    """Print the hottest functions of a py-spy ``raw`` (collapsed stacks) profile."""
-    own: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    n = 0
+def _aiosqlite_wait_frame() -> str:
+    """The frame of an aiosqlite worker thread waiting for work (not busy)."""
+    try:
+        import inspect
+
+        import aiosqlite.core
+
+        lines, first = inspect.getsourcelines(aiosqlite.core._connection_worker_thread)
+        line = first + next(i for i, text in enumerate(lines) if "tx.get(" in text)
+        return f"_connection_worker_thread (aiosqlite/core.py:{line})"
+    except (ImportError, OSError, StopIteration, AttributeError):
+        return "(none)"
+
+
+def _summarise_profile(path: Path, window_s: float, rate: int) -> None:
+    """Print where the server's time went, from py-spy's ``raw`` (collapsed stacks)
+    output. Stacks rooted in the ``pasar`` script are the event loop's thread;
+    SQLAlchemy's greenlets run on that thread too but py-spy roots them apart;
+    the rest are aiosqlite's worker threads (minus their waits for work).
+    Shares are of the window's wall time."""
+    wait = _aiosqlite_wait_frame()
+    loop_self: Counter[str] = Counter()
+    loop_incl: Counter[str] = Counter()
+    n_loop = n_greenlet = n_sqlite = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         c = int(count)
-        frames = stack.split(";")
-        n += c
-        own[frames[-1]] += c
-        for f in set(frames):
-            total[f] += c
-    if not n:
-        say("profile: no samples")
-        return
-    busy = 100 * n / max(samples_expected, 1)
-    say(f"profile: {n} samples with the GIL-holding thread busy (~{busy:.0f} % of the window)")
-    for name, c in own.most_common(top):
-        say(f"profile self {100 * c / n:5.1f} %  {name}")
-    wanted = ("flush", "data_received", "run_asgi", "_chat", "_snapshot", "write", "receive")
-    for name, c in total.most_common(200):
-        if any(f"{w} (" in name for w in wanted):
-            say(f"profile incl {100 * c / n:5.1f} %  {name}")
+        raw = stack.split(";")
+        frames = [re.sub(r":\d+\)$", ")", f) for f in raw]
+        if frames[0].startswith("<module>"):
+            n_loop += c
+            loop_self[frames[-1]] += c
+            for f in set(frames):
+                loop_incl[f] += c
+        elif frames[0].startswith("Thread._bootstrap"):
+            if raw[-1] != wait:
+                n_sqlite += c
+        else:
+            n_greenlet += c
+    expected = max(window_s * rate, 1)
+    say(
+        f"profile: event-loop thread busy {100 * (n_loop + n_greenlet) / expected:.0f} % of "
+        f"the window (of which stacks py-spy roots apart, mostly SQLAlchemy's greenlets, "
+        f"{100 * n_greenlet / expected:.0f} %); "
+        f"aiosqlite threads running SQLite {100 * n_sqlite / expected:.0f} %"
+    )
+    for fn in ("Hub.flush", "_TransportWriter.write", "_command_loop", "_first_frames"):
+        c = sum(n for name, n in loop_incl.items() if name.startswith(fn + " ("))
+        say(f"profile: loop in {fn} (inclusive) {100 * c / expected:5.1f} %")
+    for name, c in loop_self.most_common(5):
+        say(f"profile: loop self {100 * c / expected:5.1f} %  {name or '(native)'}")
 
 
 def _stop(run: Run) -> None:
@@ -943,7 +976,7 @@ def bench(run: Run) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             run.profiler.wait(15)
         if profile.exists():
-            _summarise_profile(profile, int(100 * a.seconds))
+            _summarise_profile(profile, a.seconds, 100)
             say(f"profile: collapsed stacks in {profile}")
         else:
             say("profile: py-spy wrote nothing (is it installed, may it ptrace?)")
@@ -967,7 +1000,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=200, help="handshakes in flight")
     p.add_argument("--port", type=int, default=0, help="server port (0: a free one)")
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many s")
-    p.add_argument("--profile", help="write a py-spy profile of the server's window here")
+    p.add_argument(
+        "--profile", help="write a py-spy profile of the server's window here (pip install py-spy)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir and log")
     args = p.parse_args(argv)
     if args.viewers < 1 or args.seconds <= 0:
