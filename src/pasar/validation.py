@@ -6,7 +6,14 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    model_validator,
+)
 
 NUL = "\x00"
 _ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
@@ -62,3 +69,14 @@ def _in_utc(value: datetime) -> datetime:
 
 # An ISO 8601 date-time with an offset, given back in UTC.
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_utc)]
+
+
+class Strict(BaseModel):
+    """The base of every request body: unknown fields refused, text trimmed, no NUL."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from pasar.money import MAX_MINOR
-from pasar.validation import reject_nul
+from pasar.validation import Strict
 
 ProductStatus = Literal["active", "draft", "archived"]
 Minor = Annotated[int, Field(ge=0, le=MAX_MINOR, description="Integer minor units.")]
@@ -36,15 +36,6 @@ def _fits_column(url: HttpUrl) -> HttpUrl:
 
 
 ProductUrl = Annotated[HttpUrl, UrlConstraints(max_length=MAX_URL), AfterValidator(_fits_column)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        return reject_nul(data)
 
 
 class VariantIn(Strict):

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from pasar.shows.states import ShowState
-from pasar.validation import IsoDateTime, reject_nul
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        return reject_nul(data)
-
+from pasar.validation import IsoDateTime, Strict
 
 ProductIds = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=200)
