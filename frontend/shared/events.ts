@@ -186,6 +186,11 @@ export interface SnapshotData {
   slow_mode_seconds: number;
 }
 
+export interface StreamStatusData {
+  /** 'reconnecting': the host's stream dropped; the show is still on. */
+  status: "live" | "reconnecting" | "ended";
+}
+
 /** Staff only. ``minutes`` null: until lifted. ``ban`` also ends their connections. */
 export interface UserMute {
   ref?: string | null;
@@ -211,6 +216,7 @@ export interface ServerEvents {
   "chat.deleted": ChatDeletedData;
   "chat.pinned": ChatPinnedData;
   "show.state": ShowStateData;
+  "stream.status": StreamStatusData;
   "product.pinned": ProductPinnedData;
   "product.unpinned": ProductUnpinnedData;
   "deal.started": DealData;
@@ -235,6 +241,7 @@ export const EVENT_KINDS = {
   "chat.deleted": "history",
   "chat.pinned": "history",
   "show.state": "history",
+  "stream.status": "history",
   "product.pinned": "history",
   "product.unpinned": "history",
   "deal.started": "history",

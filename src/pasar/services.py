@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pasar.db.engine import Database
+from pasar.media.lifecycle import ShowLink
+from pasar.media.plane import MediaPlane
 from pasar.media.storage import LocalStorage, Storage
 from pasar.metrics import Metrics
 from pasar.realtime.engine import Realtime
@@ -24,6 +26,8 @@ class Services:
     storage: Storage
     metrics: Metrics
     realtime: Realtime
+    media: MediaPlane
+    shows: ShowLink
     server_secret: str
 
     @classmethod
@@ -33,13 +37,20 @@ class Services:
         media.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
         secret = settings.resolved_secret_key()
+        storage = LocalStorage(media, settings.resolved_public_url)
+        realtime = Realtime(settings, db)
+        link = ShowLink(db, realtime)
+        plane = MediaPlane(settings, storage, on_expired=link.end, on_status=link.status)
+        link.plane = plane
         return cls(
             settings=settings,
             db=db,
             box=SecretBox(secret),
-            storage=LocalStorage(media, settings.resolved_public_url),
+            storage=storage,
             metrics=Metrics(),
-            realtime=Realtime(settings, db),
+            realtime=realtime,
+            media=plane,
+            shows=link,
             server_secret=secret,
         )
 
@@ -48,5 +59,6 @@ class Services:
         return timedelta(hours=self.settings.session_ttl_hours)
 
     async def close(self) -> None:
+        await self.media.close()
         await self.realtime.close()
         await self.db.dispose()

@@ -112,6 +112,41 @@ class Settings(BaseSettings):
         le=600,
         description="With Redis: a dead node's viewers stop counting after this many seconds.",
     )
+    publish_grace_seconds: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description=(
+            "A publisher that drops may come back within this many seconds and continue the "
+            "same show and recording; after it, the show ends."
+        ),
+    )
+    publish_dead_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=120,
+        description="A publisher whose video stops for this long is treated as dropped.",
+    )
+    hls_segment_seconds: float = Field(
+        default=2.0,
+        ge=1.0,
+        le=6.0,
+        description="HLS segment length: keyframes are requested at this interval.",
+    )
+    hls_part_seconds: float = Field(
+        default=0.334,
+        ge=0.1,
+        le=1.0,
+        description="Low-Latency HLS part target; players stay about three parts behind live.",
+    )
+    hls_window_segments: int = Field(
+        default=6, ge=3, le=60, description="Segments listed in the live playlist."
+    )
+    recording_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete recordings this many days after the show ends. 0: keep forever.",
+    )
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )

@@ -7,6 +7,7 @@ turns a key into a public URL. An object-store backend slots in beside this one.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -14,7 +15,15 @@ from typing import Protocol
 class Storage(Protocol):
     async def put(self, key: str, data: bytes) -> None: ...
 
+    async def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
+        ...
+
     async def delete(self, key: str) -> None: ...
+
+    async def delete_prefix(self, prefix: str) -> None:
+        """Delete every key under ``prefix`` (a show's recording)."""
+        ...
 
     def url(self, key: str) -> str: ...
 
@@ -43,8 +52,25 @@ class LocalStorage:
 
         await asyncio.to_thread(write)
 
+    async def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+
+        def read() -> bytes | None:
+            try:
+                return path.read_bytes()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return None
+
+        return await asyncio.to_thread(read)
+
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        path = self._path(prefix)
+        if path == self.root.resolve():
+            raise ValueError("refusing to delete the whole media dir")
+        await asyncio.to_thread(shutil.rmtree, path, True)
 
     def url(self, key: str) -> str:
         return f"{self.public_url}/media/{key}"

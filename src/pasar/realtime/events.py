@@ -65,6 +65,12 @@ class ShowStateData(BaseModel):
     state: Literal["scheduled", "live", "ended", "replay"]
 
 
+class StreamStatusData(BaseModel):
+    status: Literal["live", "reconnecting", "ended"] = Field(
+        description="'reconnecting': the host's stream dropped; the show is still on."
+    )
+
+
 class ProductPinnedData(BaseModel):
     product_id: str
     pin_id: str
@@ -165,6 +171,7 @@ SERVER_EVENTS: dict[str, tuple[type[BaseModel], EventKind]] = {
     "chat.deleted": (ChatDeletedData, "history"),
     "chat.pinned": (ChatPinnedData, "history"),
     "show.state": (ShowStateData, "history"),
+    "stream.status": (StreamStatusData, "history"),
     "product.pinned": (ProductPinnedData, "history"),
     "product.unpinned": (ProductUnpinnedData, "history"),
     "deal.started": (DealData, "history"),

@@ -110,6 +110,8 @@ async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, 
     out = _out(ctx, show)
     await ctx.db.commit()
     await ctx.services.realtime.publish(show_id, "show.state", {"state": show.state})
+    if show.state == ShowState.ENDED:
+        await ctx.services.shows.ended(show_id)  # stop the publisher, close the recording
     return out
 
 

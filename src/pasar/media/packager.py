@@ -1,0 +1,377 @@
+"""A show's live packager: encoded frames in, LL-HLS parts, segments,
+playlists and the recording out.
+
+Frames arrive on the event loop (from the WebRTC tap); muxing and the Opus →
+AAC transcode run on one worker thread per show so the loop never waits on
+FFmpeg. Fragments come back to the loop, which owns all playlist state (no
+locks): it groups parts into keyframe-aligned segments, writes finished
+segments to storage, and wakes players blocked on the next part.
+
+Timeline: every frame is placed by the wall clock at which its stream
+started plus its RTP time, so audio and video line up, a reconnect continues
+the same recording after a gap, and each segment knows the wall-clock moment
+of its first frame (``EXT-X-PROGRAM-DATE-TIME``; the recording's mapping
+between wall-clock and media time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import av
+
+from pasar.media.fmp4 import FragmentTiming
+from pasar.media.muxer import FragmentMuxer, is_keyframe, sps
+from pasar.media.playlist import LiveOptions, Part, Segment, init_uri, render_live, render_vod
+from pasar.media.storage import Storage
+
+log = logging.getLogger(__name__)
+
+Writer = Callable[[str, bytes], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class PackagerOptions:
+    segment_seconds: float = 2.0  # keyframes are asked for at this interval
+    part_seconds: float = 0.334  # announced PART-TARGET
+    window: int = 6  # segments in the live playlist
+    poster_seconds: float = 10.0
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+
+
+def hls_key(show_id: str, name: str) -> str:
+    return f"hls/{show_id}/{name}"
+
+
+class ShowPackager:
+    def __init__(
+        self,
+        show_id: str,
+        storage: Storage,
+        options: PackagerOptions | None = None,
+        *,
+        on_poster: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.show_id = show_id
+        self.options = options or PackagerOptions()
+        self._storage = storage
+        self._on_poster = on_poster
+        self._loop = asyncio.get_running_loop()
+        self.segments: list[Segment] = []
+        self.video: VideoInfo | None = None
+        self.runs = 0
+        self._changed = asyncio.Event()
+        self._writes: set[asyncio.Task[None]] = set()
+        self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._worker = threading.Thread(
+            target=_Worker(self).run, name=f"packager-{show_id}", daemon=True
+        )
+        self._worker.start()
+        self.finished = False
+        self.last_frame_at = 0.0
+
+    async def resume(self) -> None:
+        """Continue a recording this show already has (a node restarted, or the
+        publisher came back to another node): numbering goes on after it."""
+        raw = await self._storage.get(hls_key(self.show_id, "recording.json"))
+        if not raw:
+            return
+        for row in json.loads(raw)["segments"]:
+            seg = Segment(
+                msn=row["msn"],
+                run=row["run"],
+                started_at=datetime.fromisoformat(row["wall_clock"]),
+                parts=[Part(0, row["duration"], True, b"")],
+                complete=True,
+            )
+            seg.gap_before = bool(self.segments) and self.segments[-1].run != seg.run
+            self.segments.append(seg)
+        if self.segments:
+            self.runs = self.segments[-1].run + 1
+            self._inbox.put(("first_run", self.runs))
+
+    # -- input (event loop) ---------------------------------------------------
+
+    def new_session(self, audio: bool) -> None:
+        """A publisher (re)connected: the next keyframe starts a new run."""
+        self._inbox.put(("session", audio))
+
+    def end_session(self) -> None:
+        self._inbox.put(("end",))
+
+    def video_frame(self, annexb: bytes, wall: float) -> None:
+        self.last_frame_at = time.monotonic()
+        self._inbox.put(("video", annexb, wall))
+
+    def audio_frame(self, opus: bytes, wall: float) -> None:
+        self._inbox.put(("audio", opus, wall))
+
+    async def finish(self) -> str:
+        """Close the last run, write the recording's VOD playlist; returns it."""
+        if not self.finished:
+            self.finished = True
+            self._inbox.put(("stop",))
+            await asyncio.to_thread(self._worker.join)
+            # the worker's last callbacks are queued on the loop; let them run
+            await asyncio.sleep(0)
+            if self.segments and not self.segments[-1].complete:
+                self._complete(self.segments[-1])
+            self._notify()
+        while self._writes:
+            await asyncio.gather(*list(self._writes))
+        vod = render_vod(self.segments)
+        await self._storage.put(hls_key(self.show_id, "vod.m3u8"), vod.encode())
+        return vod
+
+    # -- output (event loop) --------------------------------------------------
+
+    def live_playlist(self, low_latency: bool = True) -> str:
+        return render_live(
+            self.segments,
+            LiveOptions(
+                target_duration=max(1, round(self.options.segment_seconds)),
+                part_target=self.options.part_seconds,
+                window=self.options.window,
+                low_latency=low_latency,
+            ),
+        )
+
+    def has(self, msn: int, part: int | None) -> bool:
+        """Whether segment ``msn`` (or its part ``part``) is available."""
+        for seg in reversed(self.segments):
+            if seg.msn == msn:
+                return seg.complete if part is None else part < len(seg.parts) or seg.complete
+            if seg.msn < msn:
+                return False
+        return bool(self.segments) and msn < self.segments[0].msn
+
+    def part(self, msn: int, index: int) -> bytes | None:
+        for seg in reversed(self.segments):
+            if seg.msn == msn:
+                if index < len(seg.parts) and seg.parts[index].data:
+                    return seg.parts[index].data
+                return None
+        return None
+
+    @property
+    def next_msn(self) -> int:
+        return self.segments[-1].msn + 1 if self.segments else 0
+
+    async def wait(self, ready: Callable[[], bool], seconds: float) -> bool:
+        """Wait up to ``seconds`` for ``ready()`` (blocking playlist reload)."""
+        deadline = self._loop.time() + seconds
+        while not ready():
+            if self.finished:
+                return ready()
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                return False
+            event = self._changed
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                return ready()
+        return True
+
+    # -- from the worker (scheduled on the loop) ------------------------------
+
+    def _notify(self) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    def _write(self, name: str, data: bytes) -> None:
+        task = self._loop.create_task(self._storage.put(hls_key(self.show_id, name), data))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    def _on_run(self, run: int, init: bytes, video: VideoInfo) -> None:
+        self.runs = run + 1
+        self.video = video
+        self._write(init_uri(run), init)
+        if self.segments and not self.segments[-1].complete:
+            self._complete(self.segments[-1])
+            self._notify()
+
+    def _on_fragment(self, run: int, run_start: float, data: bytes, t: FragmentTiming) -> None:
+        current = self.segments[-1] if self.segments else None
+        new_segment = (
+            current is None
+            or current.complete
+            or current.run != run
+            or (t.independent and current.duration >= self.options.segment_seconds * 0.5)
+        )
+        if new_segment:
+            if current is not None and not current.complete:
+                self._complete(current)
+            current = Segment(
+                msn=self.next_msn,
+                run=run,
+                started_at=datetime.fromtimestamp(run_start + t.start, UTC),
+                gap_before=bool(self.segments) and self.segments[-1].run != run,
+            )
+            self.segments.append(current)
+        assert current is not None
+        current.parts.append(Part(len(current.parts), t.duration, t.independent, data))
+        self._notify()
+
+    def _complete(self, seg: Segment) -> None:
+        seg.complete = True
+        self._write(seg.uri, b"".join(p.data for p in seg.parts))
+        self._write("recording.json", self._manifest())
+        # Parts are only fetched near the live edge: free the memory of older ones.
+        horizon = len(self.segments) - self.options.window - 2
+        for old in self.segments[: max(0, horizon)]:
+            for p in old.parts:
+                p.data = b""
+
+    def _manifest(self) -> bytes:
+        """The recording's index: each segment's media time and wall-clock start."""
+        media_time = 0.0
+        rows = []
+        for seg in self.segments:
+            if not seg.complete:
+                continue
+            rows.append(
+                {
+                    "msn": seg.msn,
+                    "run": seg.run,
+                    "uri": seg.uri,
+                    "media_time": round(media_time, 3),
+                    "duration": round(seg.duration, 3),
+                    "wall_clock": seg.started_at.isoformat(),
+                }
+            )
+            media_time += seg.duration
+        return json.dumps({"show_id": self.show_id, "segments": rows}).encode()
+
+    def _poster(self, jpeg: bytes) -> None:
+        self._write("poster.jpg", jpeg)
+        if self._on_poster:
+            self._on_poster(jpeg)
+
+
+class _Worker:
+    """The packager's thread: owns the muxer of the current run."""
+
+    def __init__(self, packager: ShowPackager) -> None:
+        self.p = packager
+        self.loop = packager._loop
+        self.muxer: FragmentMuxer | None = None
+        self.run_index = -1
+        self.run_start = 0.0
+        self.sps: bytes | None = None
+        self.force_new_run = True
+        self.decoder: Any = None
+        self.last_poster = 0.0
+        self.audio = True
+
+    def call(self, fn: Callable[..., None], *args: Any) -> None:
+        self.loop.call_soon_threadsafe(fn, *args)
+
+    def run(self) -> None:
+        while True:
+            item = self.p._inbox.get()
+            kind = item[0]
+            try:
+                if kind == "video":
+                    self.video(item[1], item[2])
+                elif kind == "audio":
+                    if self.muxer is not None:
+                        self.muxer.audio(item[1], item[2] - self.run_start)
+                elif kind == "session":
+                    self.close_run()
+                    self.force_new_run = True
+                    self.audio = item[1]
+                elif kind == "first_run":
+                    self.run_index = item[1] - 1
+                elif kind == "end":
+                    self.close_run()
+                elif kind == "stop":
+                    self.close_run()
+                    return
+            except Exception:  # one bad frame must not stop the show
+                log.exception("packager %s: %s frame failed", self.p.show_id, kind)
+
+    def close_run(self) -> None:
+        if self.muxer is not None:
+            self.muxer.close()
+            self.muxer = None
+
+    def video(self, annexb: bytes, wall: float) -> None:
+        key = is_keyframe(annexb)
+        if key:
+            params = sps(annexb)
+            due = wall - self.last_poster >= self.p.options.poster_seconds
+            frame: av.VideoFrame | None = None
+            if params is not None and (self.force_new_run or params != self.sps):
+                frame = self.start_run(annexb, params, wall)
+            elif self.force_new_run:
+                return  # a keyframe without its parameters cannot start a run
+            elif due:
+                frame = self.decode(annexb)
+            if frame is not None and due:
+                self.poster(frame, wall)
+        if self.muxer is None:
+            return  # waiting for the first keyframe
+        self.muxer.video(annexb, wall - self.run_start, key)
+
+    def decode(self, annexb: bytes) -> av.VideoFrame | None:
+        """Decode one keyframe (for its size and the poster; never every frame)."""
+        try:
+            frames = self.decoder.decode(av.Packet(annexb))
+        except av.FFmpegError:
+            return None
+        return frames[0] if frames else None
+
+    def start_run(self, annexb: bytes, params: bytes, wall: float) -> av.VideoFrame | None:
+        self.close_run()
+        self.decoder = av.CodecContext.create("h264", "r")
+        frame = self.decode(annexb)
+        if frame is None:
+            return None
+        info = VideoInfo(frame.width, frame.height)
+        self.run_index += 1
+        self.run_start = wall
+        self.sps = params
+        self.force_new_run = False
+        run = self.run_index
+        start = wall
+
+        def on_init(init: bytes) -> None:
+            self.call(self.p._on_run, run, init, info)
+
+        def on_fragment(data: bytes, timing: FragmentTiming) -> None:
+            self.call(self.p._on_fragment, run, start, data, timing)
+
+        self.muxer = FragmentMuxer(
+            width=info.width,
+            height=info.height,
+            audio=self.audio,
+            fragment_seconds=self.p.options.part_seconds * 0.75,
+            on_init=on_init,
+            on_fragment=on_fragment,
+        )
+        return frame
+
+    def poster(self, frame: av.VideoFrame, wall: float) -> None:
+        self.last_poster = wall
+        image = frame.to_image()  # type: ignore[no-untyped-call]
+        image.thumbnail((640, 640))
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=80)
+        self.call(self.p._poster, out.getvalue())

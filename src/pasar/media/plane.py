@@ -1,0 +1,363 @@
+"""The media plane: WHIP publishers, their show's packager, dropouts and the
+end of a show.
+
+One publisher per show at a time. A publisher that drops (its video goes
+quiet, or ICE fails) leaves the show live and "reconnecting" for the grace
+period; publishing again with the same key continues the same show and the
+same recording. An explicit end (WHIP ``DELETE``, the studio's *End show*)
+or the grace running out ends the show and turns the recording into the
+replay playlist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+
+from pasar.ids import new_id
+from pasar.media import rtc_adapter
+from pasar.media.errors import MediaError
+from pasar.media.muxer import is_keyframe
+from pasar.media.packager import PackagerOptions, ShowPackager
+from pasar.media.storage import Storage
+from pasar.settings import Settings
+
+log = logging.getLogger(__name__)
+
+VIDEO_CLOCK = 90_000
+AUDIO_CLOCK = 48_000
+
+# called when a dropped publisher's grace runs out: end the show (the caller
+# owns the database and the realtime channel)
+ShowExpired = Callable[[str], Awaitable[None]]
+StatusChanged = Callable[[str, str], Awaitable[None]]
+
+
+@dataclass
+class _TrackClock:
+    """Places a track's RTP timestamps on the wall clock."""
+
+    clock: int
+    wall0: float | None = None
+    ts0: int = 0
+
+    def wall(self, ts: int) -> float:
+        if self.wall0 is None:
+            self.wall0 = time.time()
+            self.ts0 = ts
+        return self.wall0 + (ts - self.ts0) / self.clock
+
+
+@dataclass
+class _Meter:
+    """Rolling counters behind the studio's stream-health panel."""
+
+    started: float = field(default_factory=time.monotonic)
+    video_bytes: int = 0
+    audio_bytes: int = 0
+    frames: int = 0
+    keyframes: list[float] = field(default_factory=list)
+    window_start: float = field(default_factory=time.monotonic)
+    rates: dict[str, float] = field(default_factory=dict)
+
+    def roll(self) -> None:
+        now = time.monotonic()
+        span = now - self.window_start
+        if span < 1.0:
+            return
+        self.rates = {
+            "video_kbps": self.video_bytes * 8 / span / 1000,
+            "audio_kbps": self.audio_bytes * 8 / span / 1000,
+            "fps": self.frames / span,
+        }
+        self.video_bytes = self.audio_bytes = self.frames = 0
+        self.window_start = now
+        self.keyframes = self.keyframes[-10:]
+
+
+class Publisher:
+    def __init__(self, plane: MediaPlane, show_id: str, packager: ShowPackager) -> None:
+        self.id = new_id("whip")
+        self.show_id = show_id
+        self.plane = plane
+        self.packager = packager
+        self.pc = RTCPeerConnection()
+        self.video_receiver: RTCRtpReceiver | None = None
+        self.has_audio = False
+        self.connected_at = time.time()
+        self.last_media = time.monotonic()
+        self.meter = _Meter()
+        self._video_clock = _TrackClock(VIDEO_CLOCK)
+        self._audio_clock = _TrackClock(AUDIO_CLOCK)
+        self.closed = False
+        self.video_codec = ""
+
+    async def answer(self, offer_sdp: str) -> str:
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        except (ValueError, KeyError, IndexError) as exc:
+            raise MediaError("invalid", "bad_sdp", f"the SDP offer cannot be read: {exc}") from exc
+        kinds = set()
+        for transceiver in self.pc.getTransceivers():
+            kind = transceiver.kind
+            caps = RTCRtpReceiver.getCapabilities(kind)
+            if caps is None:
+                continue
+            if kind == "video":
+                wanted = [c for c in caps.codecs if c.mimeType in ("video/H264", "video/rtx")]
+                self.video_receiver = transceiver.receiver
+            else:
+                wanted = [c for c in caps.codecs if c.mimeType == "audio/opus"]
+                self.has_audio = True
+            transceiver.setCodecPreferences(wanted)
+            transceiver.direction = "recvonly"
+            rtc_adapter.tap_encoded_frames(transceiver.receiver, self._frame, _never_decode)
+            kinds.add(kind)
+        if "video" not in kinds:
+            raise MediaError("invalid", "no_video", "the offer has no video to publish")
+        rtc_adapter.keep_consent(self.pc)
+        try:
+            answer = await self.pc.createAnswer()
+        except (ValueError, RuntimeError) as exc:
+            raise MediaError(
+                "invalid",
+                "unsupported_codec",
+                f"publish H.264 video (and Opus audio): {exc}",
+            ) from exc
+        await self.pc.setLocalDescription(answer)
+        if "H264/90000" not in self.pc.localDescription.sdp:
+            raise MediaError(
+                "invalid", "unsupported_codec", "publish H.264 video (VP8/VP9/AV1 are not taken)"
+            )
+        self.video_codec = "H264"
+
+        @self.pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if self.pc.connectionState in ("failed", "closed") and not self.closed:
+                await self.plane._dropped(self)
+
+        self.packager.new_session(audio=self.has_audio)
+        return self.pc.localDescription.sdp
+
+    def _frame(self, mime: str, data: bytes, ts: int) -> None:
+        if self.closed:
+            return
+        if mime == "video/H264":
+            self.last_media = time.monotonic()
+            self.meter.video_bytes += len(data)
+            self.meter.frames += 1
+            wall = self._video_clock.wall(ts)
+            if is_keyframe(data):
+                self.meter.keyframes.append(wall)
+            self.packager.video_frame(data, wall)
+        elif mime == "audio/opus":
+            self.meter.audio_bytes += len(data)
+            self.packager.audio_frame(data, self._audio_clock.wall(ts))
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.packager.end_session()
+        await self.pc.close()
+
+    async def health(self) -> dict[str, Any]:
+        self.meter.roll()
+        loss = None
+        with contextlib.suppress(Exception):
+            report = await self.video_receiver.getStats() if self.video_receiver else {}
+            for stat in report.values():
+                if getattr(stat, "type", "") == "inbound-rtp" and stat.kind == "video":
+                    total = stat.packetsReceived + max(stat.packetsLost, 0)
+                    loss = round(100 * max(stat.packetsLost, 0) / total, 2) if total else 0.0
+        keys = self.meter.keyframes
+        interval = (keys[-1] - keys[0]) / (len(keys) - 1) if len(keys) >= 2 else None
+        video = self.packager.video
+        return {
+            "session_id": self.id,
+            "connected_at": self.connected_at,
+            "codec": self.video_codec,
+            "width": video.width if video else None,
+            "height": video.height if video else None,
+            "fps": round(self.meter.rates.get("fps", 0.0), 1),
+            "video_kbps": round(self.meter.rates.get("video_kbps", 0.0)),
+            "audio_kbps": round(self.meter.rates.get("audio_kbps", 0.0)),
+            "keyframe_interval_s": round(interval, 2) if interval else None,
+            "packet_loss_pct": loss,
+            "transcoding": False,
+        }
+
+
+def _never_decode(_mime: str) -> bool:
+    return False
+
+
+class MediaPlane:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        *,
+        on_expired: ShowExpired | None = None,
+        on_status: StatusChanged | None = None,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.on_expired = on_expired
+        self.on_status = on_status
+        self.publishers: dict[str, Publisher] = {}  # show id → current publisher
+        self.packagers: dict[str, ShowPackager] = {}
+        self._grace: dict[str, asyncio.Task[None]] = {}
+        self._watch: dict[str, asyncio.Task[None]] = {}
+
+    def options(self) -> PackagerOptions:
+        s = self.settings
+        return PackagerOptions(
+            segment_seconds=s.hls_segment_seconds,
+            part_seconds=s.hls_part_seconds,
+            window=s.hls_window_segments,
+        )
+
+    # -- publishing -----------------------------------------------------------
+
+    async def publish(self, show_id: str, offer_sdp: str) -> Publisher:
+        current = self.publishers.get(show_id)
+        if current is not None and not current.closed:
+            quiet = time.monotonic() - current.last_media
+            if quiet < min(3.0, self.settings.publish_dead_seconds):
+                raise MediaError(
+                    "conflict",
+                    "publisher_active",
+                    "someone is already publishing to this show; stop that stream first",
+                )
+            await self.stop_publisher(current)  # a reconnect: the old one is gone quiet
+        packager = self.packagers.get(show_id)
+        if packager is None or packager.finished:
+            packager = ShowPackager(show_id, self.storage, self.options())
+            await packager.resume()
+            self.packagers[show_id] = packager
+        publisher = Publisher(self, show_id, packager)
+        try:
+            await publisher.answer(offer_sdp)
+        except BaseException:
+            publisher.closed = True
+            await publisher.pc.close()
+            raise
+        self.publishers[show_id] = publisher
+        if task := self._grace.pop(show_id, None):
+            task.cancel()
+        self._watch[publisher.id] = asyncio.create_task(self._watchdog(publisher))
+        await self._status(show_id, "live")
+        return publisher
+
+    def session(self, session_id: str) -> Publisher | None:
+        return next((p for p in self.publishers.values() if p.id == session_id), None)
+
+    async def _watchdog(self, publisher: Publisher) -> None:
+        """Ask for keyframes on schedule; notice a publisher going quiet."""
+        segment = self.settings.hls_segment_seconds
+        dead = self.settings.publish_dead_seconds
+        last_pli = 0.0
+        try:
+            while not publisher.closed:
+                await asyncio.sleep(0.1)
+                now = time.monotonic()
+                keys = publisher.meter.keyframes
+                since_key = time.time() - keys[-1] if keys else segment
+                # Ask ~0.2 s early: the keyframe takes a round trip and an
+                # encode to arrive, and segments must not outgrow the target.
+                if (
+                    publisher.video_receiver
+                    and since_key >= segment - 0.2
+                    and now - last_pli >= 0.5
+                ):
+                    last_pli = now
+                    with contextlib.suppress(Exception):
+                        await rtc_adapter.request_keyframe(publisher.video_receiver)
+                if now - publisher.last_media > dead:
+                    await self._dropped(publisher)
+                    return
+        finally:
+            self._watch.pop(publisher.id, None)
+
+    async def stop_publisher(self, publisher: Publisher) -> None:
+        await publisher.close()
+        if task := self._watch.pop(publisher.id, None):
+            task.cancel()
+
+    async def _dropped(self, publisher: Publisher) -> None:
+        """The publisher vanished without saying goodbye: hold the show open."""
+        if publisher.closed:
+            return
+        await self.stop_publisher(publisher)
+        show_id = publisher.show_id
+        if self.publishers.get(show_id) is not publisher:
+            return
+        await self._status(show_id, "reconnecting")
+        self._grace[show_id] = asyncio.create_task(self._grace_period(show_id))
+
+    async def _grace_period(self, show_id: str) -> None:
+        await asyncio.sleep(self.settings.publish_grace_seconds)
+        self._grace.pop(show_id, None)
+        log.info("show %s: publisher did not come back; ending the show", show_id)
+        if self.on_expired is not None:
+            await self.on_expired(show_id)
+        else:
+            await self.end_show(show_id)
+
+    async def _status(self, show_id: str, status: str) -> None:
+        if self.on_status is not None:
+            try:
+                await self.on_status(show_id, status)
+            except Exception:
+                log.exception("show %s: stream status %s not published", show_id, status)
+
+    # -- the end ----------------------------------------------------------------
+
+    async def end_show(self, show_id: str) -> bool:
+        """Stop the show's publisher and close its recording. Returns whether
+        there was a recording (so the caller can announce the replay)."""
+        if task := self._grace.pop(show_id, None):
+            task.cancel()
+        publisher = self.publishers.pop(show_id, None)
+        if publisher is not None:
+            await self.stop_publisher(publisher)
+        packager = self.packagers.pop(show_id, None)
+        if packager is None:
+            return False
+        await packager.finish()
+        await self._status(show_id, "ended")
+        return bool(packager.segments)
+
+    async def health(self, show_id: str) -> dict[str, Any]:
+        publisher = self.publishers.get(show_id)
+        if show_id in self._grace:
+            state = "reconnecting"
+        elif publisher is not None and not publisher.closed:
+            state = "live"
+        else:
+            state = "offline"
+        out: dict[str, Any] = {"state": state, "publisher": None}
+        if publisher is not None and not publisher.closed:
+            out["publisher"] = await publisher.health()
+        return out
+
+    async def close(self) -> None:
+        """Shut down: drop publishers (they reconnect elsewhere) and close the
+        packagers' recordings without ending any show."""
+        for task in list(self._grace.values()):
+            task.cancel()
+        for publisher in list(self.publishers.values()):
+            await self.stop_publisher(publisher)
+        for packager in list(self.packagers.values()):
+            with contextlib.suppress(Exception):
+                await packager.finish()
+        self.publishers.clear()
+        self.packagers.clear()

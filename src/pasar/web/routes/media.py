@@ -1,0 +1,261 @@
+"""WHIP ingest (RFC 9725) at /whip and HLS playback at /hls/{show_id}/.
+
+WHIP is authenticated by the show's stream key as a bearer token, not by
+cookies, so any origin may call it (CORS is open): a page can only publish
+if it holds the key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel
+
+from pasar.media.errors import MediaError
+from pasar.media.packager import hls_key
+from pasar.media.playlist import Variant, render_multivariant
+from pasar.services import Services
+from pasar.shows import service as shows
+from pasar.shows.models import Show
+from pasar.shows.states import ShowState
+from pasar.vendors.scopes import Scope
+from pasar.web.deps import Ctx, get_services, requires
+from pasar.web.errors import responses
+
+router = APIRouter(tags=["media"])
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+MAX_SDP_BYTES = 64 * 1024
+WHIP_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, DELETE, PATCH, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Expose-Headers": "Location, ETag, Link, Accept-Patch",
+    "Access-Control-Max-Age": "86400",
+}
+HLS_CORS = {"Access-Control-Allow-Origin": "*"}
+PLAYLIST_CACHE = "public, max-age=1"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise MediaError("unauthorized", "unauthorized", "send the stream key as a Bearer token")
+    return token.strip()
+
+
+async def _show_for_key(services: Services, key: str) -> Show:
+    async with services.db.session() as db:
+        show = await shows.show_for_stream_key(db, key)
+    if show is None:
+        raise MediaError("unauthorized", "unauthorized", "unknown stream key")
+    return show
+
+
+async def _sdp_body(request: Request) -> str:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/sdp":
+        raise HTTPException(415, "send the SDP offer with Content-Type: application/sdp")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_SDP_BYTES:
+            raise MediaError("too_large", "too_large", "the SDP offer is too large")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MediaError("invalid", "bad_sdp", "the SDP offer is not UTF-8") from exc
+    if not text.startswith("v=0"):
+        raise MediaError("invalid", "bad_sdp", "the body is not an SDP offer")
+    return text
+
+
+@router.options("/whip", include_in_schema=False)
+@router.options("/whip/{session_id}", include_in_schema=False)
+async def whip_options() -> Response:
+    return Response(status_code=204, headers={**WHIP_CORS, "Accept-Post": "application/sdp"})
+
+
+@router.post(
+    "/whip",
+    status_code=201,
+    response_class=Response,
+    responses={
+        201: {"content": {"application/sdp": {}}, "description": "The SDP answer."},
+        **responses(400, 401, 409, 413, 415),
+    },
+)
+async def whip_publish(request: Request, services: ServicesDep) -> Response:
+    """Start publishing: an SDP offer in, the answer out (RFC 9725). The bearer
+    token is the show's stream key. A scheduled show goes live."""
+    key = _bearer(request)
+    offer = await _sdp_body(request)
+    show = await _show_for_key(services, key)
+    if show.state in (ShowState.ENDED, ShowState.REPLAY):
+        raise MediaError("conflict", "show_over", f"the show has {show.state}; schedule a new one")
+    publisher = await services.media.publish(show.id, offer)
+    try:
+        await services.shows.go_live(show.id)
+    except Exception:
+        await services.media.stop_publisher(publisher)
+        raise
+    answer = publisher.pc.localDescription.sdp
+    return Response(
+        content=answer,
+        status_code=201,
+        media_type="application/sdp",
+        headers={
+            **WHIP_CORS,
+            "Location": f"/whip/{publisher.id}",
+            "ETag": f'"{publisher.id}"',
+        },
+    )
+
+
+@router.patch("/whip/{session_id}", include_in_schema=False)
+async def whip_patch(session_id: str) -> Response:
+    # Trickle ICE and ICE restarts are optional in WHIP; publishers fall back to
+    # sending all candidates in the offer, which they all do.
+    return Response(status_code=405, headers={**WHIP_CORS, "Allow": "POST, DELETE, OPTIONS"})
+
+
+@router.delete("/whip/{session_id}", status_code=200, responses=responses(401, 404))
+async def whip_stop(session_id: str, request: Request, services: ServicesDep) -> Response:
+    """Stop publishing: ends the show (its replay publishes itself)."""
+    key = _bearer(request)
+    show = await _show_for_key(services, key)
+    publisher = services.media.session(session_id)
+    if publisher is None or publisher.show_id != show.id:
+        raise MediaError.not_found("WHIP session")
+    await services.shows.end(show.id)
+    return Response(status_code=200, headers=WHIP_CORS)
+
+
+class StreamHealth(BaseModel):
+    state: str
+    publisher: dict[str, Any] | None
+
+
+@router.get(
+    "/api/v1/shows/{show_id}/stream",
+    response_model=StreamHealth,
+    tags=["shows"],
+    responses=responses(401, 403, 404),
+)
+async def stream_health(
+    show_id: str, ctx: Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
+) -> dict[str, Any]:
+    """The publisher's health for the studio: bitrate, frame rate, resolution,
+    keyframe interval and packet loss; ``state`` is live, reconnecting or offline."""
+    await shows.get_show(ctx.db, ctx.vendor_id, show_id)
+    return await ctx.services.media.health(show_id)
+
+
+# -- playback -----------------------------------------------------------------
+
+_SEGMENT = re.compile(r"^s(\d{1,9})\.m4s$")
+_PART = re.compile(r"^s(\d{1,9})\.(\d{1,4})\.m4s$")
+_INIT = re.compile(r"^init(\d{1,6})\.mp4$")
+
+
+def _playlist(text: str, cache: str = PLAYLIST_CACHE) -> Response:
+    return Response(
+        text,
+        media_type="application/vnd.apple.mpegurl",
+        headers={**HLS_CORS, "Cache-Control": cache},
+    )
+
+
+def _not_found(what: str) -> MediaError:
+    return MediaError("not_found", "not_found", f"{what} not found")
+
+
+@router.get("/hls/{show_id}/index.m3u8", include_in_schema=False)
+async def hls_index(show_id: str, services: ServicesDep) -> Response:
+    packager = services.media.packagers.get(show_id)
+    if packager is not None and packager.video is not None:
+        v = packager.video
+        variant = Variant("live.m3u8", 3_000_000, "avc1.42e01f,mp4a.40.2", (v.width, v.height))
+        return _playlist(render_multivariant([variant]))
+    if await services.storage.get(hls_key(show_id, "vod.m3u8")) is not None:
+        variant = Variant("live.m3u8", 3_000_000, "avc1.42e01f,mp4a.40.2", None)
+        return _playlist(render_multivariant([variant]), "public, max-age=60")
+    raise _not_found("stream")
+
+
+@router.get("/hls/{show_id}/live.m3u8", include_in_schema=False)
+@router.get("/hls/{show_id}/legacy.m3u8", include_in_schema=False)
+async def hls_media(
+    show_id: str,
+    request: Request,
+    services: ServicesDep,
+    msn: Annotated[int | None, Query(alias="_HLS_msn", ge=0)] = None,
+    part: Annotated[int | None, Query(alias="_HLS_part", ge=0)] = None,
+    skip: Annotated[str | None, Query(alias="_HLS_skip")] = None,
+) -> Response:
+    """The live media playlist (Low-Latency HLS with blocking reload), or the
+    recording's VOD playlist once the show has ended."""
+    low_latency = request.url.path.endswith("live.m3u8")
+    packager = services.media.packagers.get(show_id)
+    if packager is None or packager.finished:
+        vod = await services.storage.get(hls_key(show_id, "vod.m3u8"))
+        if vod is None:
+            raise _not_found("stream")
+        return _playlist(vod.decode(), "public, max-age=60")
+    if not packager.segments:
+        # published but no keyframe yet: hold the player a moment rather than
+        # hand it an empty playlist
+        timeout = 2 * services.settings.hls_segment_seconds
+        if not await packager.wait(lambda: bool(packager.segments), timeout):
+            raise _not_found("stream")
+    if part is not None and msn is None:
+        raise MediaError("invalid", "bad_request", "_HLS_part needs _HLS_msn")
+    if msn is not None and low_latency:
+        if msn > packager.next_msn + 1:
+            raise MediaError("invalid", "bad_request", "_HLS_msn is too far ahead of live")
+        timeout = 3 * services.settings.hls_segment_seconds
+        if not await packager.wait(lambda: packager.has(msn, part), timeout):
+            return Response(status_code=503, headers={**HLS_CORS, "Retry-After": "1"})
+    return _playlist(packager.live_playlist(low_latency))
+
+
+@router.get("/hls/{show_id}/{name}", include_in_schema=False)
+async def hls_file(show_id: str, name: str, services: ServicesDep) -> Response:
+    """Init segments, segments and parts (immutable), and the poster."""
+    packager = services.media.packagers.get(show_id)
+    if m := _PART.match(name):
+        if packager is None:
+            raise _not_found("part")
+        msn, index = int(m[1]), int(m[2])
+        # A preload hint names the next part before it exists: hold the request.
+        if msn <= packager.next_msn and not packager.has(msn, index):
+            await packager.wait(
+                lambda: packager.has(msn, index), 3 * services.settings.hls_segment_seconds
+            )
+        data = packager.part(msn, index)
+        if data is None:
+            raise _not_found("part")
+        return Response(
+            data, media_type="video/mp4", headers={**HLS_CORS, "Cache-Control": IMMUTABLE}
+        )
+    if _SEGMENT.match(name) or _INIT.match(name):
+        data = await services.storage.get(hls_key(show_id, name))
+        if data is None:
+            raise _not_found("segment")
+        return Response(
+            data, media_type="video/mp4", headers={**HLS_CORS, "Cache-Control": IMMUTABLE}
+        )
+    if name == "poster.jpg":
+        data = await services.storage.get(hls_key(show_id, name))
+        if data is None:
+            raise _not_found("poster")
+        return Response(
+            data,
+            media_type="image/jpeg",
+            headers={**HLS_CORS, "Cache-Control": "public, max-age=5"},
+        )
+    raise _not_found("file")
