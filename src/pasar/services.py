@@ -40,7 +40,9 @@ class Services:
         storage = LocalStorage(media, settings.resolved_public_url)
         realtime = Realtime(settings, db)
         link = ShowLink(db, realtime)
-        plane = MediaPlane(settings, storage, on_expired=link.end, on_status=link.status)
+        plane = MediaPlane(
+            settings, storage, on_started=link.go_live, on_expired=link.end, on_status=link.status
+        )
         link.plane = plane
         return cls(
             settings=settings,

@@ -122,7 +122,8 @@ class ShowPackager:
         self._inbox.put(("audio", opus, wall))
 
     async def finish(self) -> str:
-        """Close the last run, write the recording's VOD playlist; returns it."""
+        """Close the last run, write the recording's VOD playlist; returns it
+        ("" when nothing was recorded)."""
         if not self.finished:
             self.finished = True
             self._inbox.put(("stop",))
@@ -134,6 +135,8 @@ class ShowPackager:
             self._notify()
         while self._writes:
             await asyncio.gather(*list(self._writes))
+        if not any(s.complete and s.parts for s in self.segments):
+            return ""  # nothing was recorded: no replay
         vod = render_vod(self.segments)
         await self._storage.put(hls_key(self.show_id, "vod.m3u8"), vod.encode())
         return vod

@@ -37,6 +37,7 @@ AUDIO_CLOCK = 48_000
 # called when a dropped publisher's grace runs out: end the show (the caller
 # owns the database and the realtime channel)
 ShowExpired = Callable[[str], Awaitable[None]]
+ShowStarted = Callable[[str], Awaitable[None]]
 StatusChanged = Callable[[str, str], Awaitable[None]]
 
 
@@ -98,6 +99,10 @@ class Publisher:
         self._audio_clock = _TrackClock(AUDIO_CLOCK)
         self.closed = False
         self.video_codec = ""
+        # Media arrived (a publisher that fails its handshake never gets here:
+        # it neither takes the show live nor ends it when it gives up).
+        self.media_started = False
+        self.user_agent = ""
 
     async def answer(self, offer_sdp: str) -> str:
         try:
@@ -140,7 +145,16 @@ class Publisher:
 
         @self.pc.on("connectionstatechange")
         async def on_state() -> None:
-            if self.pc.connectionState in ("failed", "closed") and not self.closed:
+            state = self.pc.connectionState
+            if state == "failed" and not self.media_started:
+                hint = ""
+                if self.user_agent.startswith("Lavf"):
+                    hint = (
+                        " (FFmpeg: its default P-224 DTLS certificate is refused; pass "
+                        "cert_file/key_file with a P-256 one, see `pasar whip-cert`)"
+                    )
+                log.warning("show %s: WHIP handshake failed%s", self.show_id, hint)
+            if state in ("failed", "closed") and not self.closed:
                 await self.plane._dropped(self)
 
         self.packager.new_session(audio=self.has_audio)
@@ -150,6 +164,9 @@ class Publisher:
         if self.closed:
             return
         if mime == "video/H264":
+            if not self.media_started:
+                self.media_started = True
+                self.plane._started(self)
             self.last_media = time.monotonic()
             self.meter.video_bytes += len(data)
             self.meter.frames += 1
@@ -205,17 +222,20 @@ class MediaPlane:
         settings: Settings,
         storage: Storage,
         *,
+        on_started: ShowStarted | None = None,
         on_expired: ShowExpired | None = None,
         on_status: StatusChanged | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
+        self.on_started = on_started
         self.on_expired = on_expired
         self.on_status = on_status
         self.publishers: dict[str, Publisher] = {}  # show id → current publisher
         self.packagers: dict[str, ShowPackager] = {}
         self._grace: dict[str, asyncio.Task[None]] = {}
         self._watch: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def options(self) -> PackagerOptions:
         s = self.settings
@@ -227,7 +247,7 @@ class MediaPlane:
 
     # -- publishing -----------------------------------------------------------
 
-    async def publish(self, show_id: str, offer_sdp: str) -> Publisher:
+    async def publish(self, show_id: str, offer_sdp: str, user_agent: str = "") -> Publisher:
         current = self.publishers.get(show_id)
         if current is not None and not current.closed:
             quiet = time.monotonic() - current.last_media
@@ -244,6 +264,7 @@ class MediaPlane:
             await packager.resume()
             self.packagers[show_id] = packager
         publisher = Publisher(self, show_id, packager)
+        publisher.user_agent = user_agent
         try:
             await publisher.answer(offer_sdp)
         except BaseException:
@@ -254,8 +275,21 @@ class MediaPlane:
         if task := self._grace.pop(show_id, None):
             task.cancel()
         self._watch[publisher.id] = asyncio.create_task(self._watchdog(publisher))
-        await self._status(show_id, "live")
         return publisher
+
+    def _started(self, publisher: Publisher) -> None:
+        """The first frame arrived (called from the tap, on the loop)."""
+        task = asyncio.create_task(self._go_live(publisher.show_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _go_live(self, show_id: str) -> None:
+        if self.on_started is not None:
+            try:
+                await self.on_started(show_id)
+            except Exception:
+                log.exception("show %s: could not go live", show_id)
+        await self._status(show_id, "live")
 
     def session(self, session_id: str) -> Publisher | None:
         return next((p for p in self.publishers.values() if p.id == session_id), None)
@@ -300,6 +334,9 @@ class MediaPlane:
         show_id = publisher.show_id
         if self.publishers.get(show_id) is not publisher:
             return
+        if not publisher.media_started:
+            del self.publishers[show_id]  # never got going: nothing to hold open
+            return
         await self._status(show_id, "reconnecting")
         self._grace[show_id] = asyncio.create_task(self._grace_period(show_id))
 
@@ -332,9 +369,9 @@ class MediaPlane:
         packager = self.packagers.pop(show_id, None)
         if packager is None:
             return False
-        await packager.finish()
+        recorded = bool(await packager.finish())
         await self._status(show_id, "ended")
-        return bool(packager.segments)
+        return recorded
 
     async def health(self, show_id: str) -> dict[str, Any]:
         publisher = self.publishers.get(show_id)

@@ -91,18 +91,14 @@ async def whip_options() -> Response:
 )
 async def whip_publish(request: Request, services: ServicesDep) -> Response:
     """Start publishing: an SDP offer in, the answer out (RFC 9725). The bearer
-    token is the show's stream key. A scheduled show goes live."""
+    token is the show's stream key. A scheduled show goes live when the first
+    video arrives."""
     key = _bearer(request)
     offer = await _sdp_body(request)
     show = await _show_for_key(services, key)
     if show.state in (ShowState.ENDED, ShowState.REPLAY):
         raise MediaError("conflict", "show_over", f"the show has {show.state}; schedule a new one")
-    publisher = await services.media.publish(show.id, offer)
-    try:
-        await services.shows.go_live(show.id)
-    except Exception:
-        await services.media.stop_publisher(publisher)
-        raise
+    publisher = await services.media.publish(show.id, offer, request.headers.get("user-agent", ""))
     answer = publisher.pc.localDescription.sdp
     return Response(
         content=answer,
@@ -125,13 +121,17 @@ async def whip_patch(session_id: str) -> Response:
 
 @router.delete("/whip/{session_id}", status_code=200, responses=responses(401, 404))
 async def whip_stop(session_id: str, request: Request, services: ServicesDep) -> Response:
-    """Stop publishing: ends the show (its replay publishes itself)."""
+    """Stop publishing: ends the show (its replay publishes itself). A session
+    that never delivered video just closes, leaving the show as it was."""
     key = _bearer(request)
     show = await _show_for_key(services, key)
     publisher = services.media.session(session_id)
     if publisher is None or publisher.show_id != show.id:
         raise MediaError.not_found("WHIP session")
-    await services.shows.end(show.id)
+    if publisher.media_started:
+        await services.shows.end(show.id)
+    else:
+        await services.media.stop_publisher(publisher)
     return Response(status_code=200, headers=WHIP_CORS)
 
 
