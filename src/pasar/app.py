@@ -23,7 +23,16 @@ from pasar.web import errors, pages
 from pasar.web.errors import ErrorResponse
 from pasar.web.idempotency import purge_expired
 from pasar.web.limits import MAX_JSON_BODY_BYTES, JsonTooLarge
-from pasar.web.routes import catalog, imports, media, realtime, shows, system, vendors
+from pasar.web.routes import (
+    catalog,
+    imports,
+    media,
+    media_hooks,
+    realtime,
+    shows,
+    system,
+    vendors,
+)
 
 log = structlog.get_logger()
 
@@ -75,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for module in (system, vendors, catalog, imports, shows, realtime, media):
+    for module in (system, vendors, catalog, imports, shows, realtime, media, media_hooks):
         app.include_router(module.router)
     pages.install(app)
     app.mount(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pasar.db.engine import Database
+from pasar.media.external import ExternalMedia
 from pasar.media.lifecycle import ShowLink
 from pasar.media.plane import MediaPlane
 from pasar.media.storage import LocalStorage, Storage
@@ -28,6 +29,7 @@ class Services:
     realtime: Realtime
     media: MediaPlane
     shows: ShowLink
+    external: ExternalMedia
     server_secret: str
 
     @classmethod
@@ -53,6 +55,7 @@ class Services:
             realtime=realtime,
             media=plane,
             shows=link,
+            external=ExternalMedia(settings, db, link),
             server_secret=secret,
         )
 
@@ -61,6 +64,7 @@ class Services:
         return timedelta(hours=self.settings.session_ttl_hours)
 
     async def close(self) -> None:
+        await self.external.close()
         await self.media.close()
         await self.realtime.close()
         await self.db.dispose()

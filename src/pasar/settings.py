@@ -7,10 +7,11 @@ the two disagree. Unset means the embedded default, so a laptop needs nothing.
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
@@ -142,6 +143,47 @@ class Settings(BaseSettings):
     hls_window_segments: int = Field(
         default=6, ge=3, le=60, description="Segments listed in the live playlist."
     )
+    media_server: Literal["builtin", "mediamtx", "nginx-rtmp"] = Field(
+        default="builtin",
+        description=(
+            "Who takes publishers and serves HLS: `builtin` (WHIP into this service), or an "
+            "external `mediamtx` or `nginx-rtmp` that calls this service's `/hooks/...` to "
+            "authorise stream keys (see docs/operations.md, External media servers)."
+        ),
+    )
+    media_server_hls_url: str | None = Field(
+        default=None,
+        description=(
+            "With an external media server: the public HLS URL of a show, with `{show_id}`, "
+            "e.g. `https://media.example.com/hls/{show_id}/index.m3u8`. Never contains the "
+            "stream key. Required then."
+        ),
+    )
+    media_server_rtmp_url: str | None = Field(
+        default=None,
+        description=(
+            "With an external media server: the RTMP ingest URL the studio shows next to the "
+            "stream key; may use `{show_id}` and `{stream_key}`, e.g. "
+            "`rtmp://media.example.com/live` (nginx-rtmp) or "
+            "`rtmp://media.example.com/live/{show_id}?key={stream_key}` (MediaMTX)."
+        ),
+    )
+    media_server_whip_url: str | None = Field(
+        default=None,
+        description=(
+            "With an external media server: its WHIP URL for the studio, with `{show_id}`, "
+            "e.g. `https://media.example.com:8889/live/{show_id}/whip` (MediaMTX). "
+            "Unset: the built-in `/whip`."
+        ),
+    )
+    media_hook_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Shared secret the media server's callbacks present, as `?secret=` in the hook "
+            "URL or the `X-Pasar-Hook-Secret` header; 16+ characters. Required with an "
+            "external media server."
+        ),
+    )
     recording_retention_days: int = Field(
         default=0,
         ge=0,
@@ -155,6 +197,42 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, v: str | None) -> str | None:
         return v.rstrip("/") if v else None
+
+    @model_validator(mode="after")
+    def _check_media_server(self) -> Self:
+        templates = {
+            "media_server_hls_url": {"show_id"},
+            "media_server_rtmp_url": {"show_id", "stream_key"},
+            "media_server_whip_url": {"show_id"},
+        }
+        for name, allowed in templates.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                parts = [p for p in string.Formatter().parse(value) if p[1] is not None]
+            except ValueError as exc:
+                raise ValueError(f"PASAR_{name.upper()}: {exc}") from exc
+            if any(spec or conversion for _, _, spec, conversion in parts):
+                raise ValueError(f"PASAR_{name.upper()}: placeholders take no format spec")
+            if unknown := {str(field) for _, field, _, _ in parts} - allowed:
+                raise ValueError(
+                    f"PASAR_{name.upper()} may only use {sorted(allowed)}, not {sorted(unknown)}"
+                )
+        if self.media_server == "builtin":
+            return self
+        if not self.media_server_hls_url or "{show_id}" not in self.media_server_hls_url:
+            raise ValueError(
+                f"PASAR_MEDIA_SERVER={self.media_server} needs PASAR_MEDIA_SERVER_HLS_URL "
+                "with {show_id}"
+            )
+        secret = self.media_hook_secret.get_secret_value() if self.media_hook_secret else ""
+        if len(secret) < 16:
+            raise ValueError(
+                f"PASAR_MEDIA_SERVER={self.media_server} needs PASAR_MEDIA_HOOK_SECRET "
+                "(16+ characters)"
+            )
+        return self
 
     @property
     def resolved_public_url(self) -> str:

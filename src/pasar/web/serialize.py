@@ -54,7 +54,10 @@ def product(p: Product, locale: str, storage: Storage) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def show(s: Show, storage: Storage, public_url: str) -> dict[str, Any]:
+def show(
+    s: Show, storage: Storage, public_url: str, playback_url: str | None = None
+) -> dict[str, Any]:
+    """``playback_url``: the show's HLS on an external media server, if there is one."""
     return ShowOut(
         id=s.id,
         title=s.title,
@@ -66,7 +69,7 @@ def show(s: Show, storage: Storage, public_url: str) -> dict[str, Any]:
         host_user_id=s.host_user_id,
         cover_url=storage.url(s.cover_key) if s.cover_key else None,
         lineup=[LineupItem(product_id=i.product_id, position=i.position) for i in s.lineup],
-        playback_url=f"{public_url}/hls/{s.id}/index.m3u8",
+        playback_url=playback_url or f"{public_url}/hls/{s.id}/index.m3u8",
         created_at=s.created_at,
         updated_at=s.updated_at,
     ).model_dump(mode="json")

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from pasar.catalog.images import clean_image
 from pasar.ids import new_id
+from pasar.media import external
 from pasar.shows import service as shows
 from pasar.shows.errors import ShowError
 from pasar.shows.models import Show
@@ -34,7 +35,13 @@ class ShowPage(BaseModel):
 
 
 def _out(ctx: Ctx, show: Show) -> dict[str, Any]:
-    return serialize.show(show, ctx.services.storage, ctx.services.settings.resolved_public_url)
+    settings = ctx.services.settings
+    return serialize.show(
+        show,
+        ctx.services.storage,
+        settings.resolved_public_url,
+        external.playback_url(settings, show.id),
+    )
 
 
 @router.get("", response_model=ShowPage, responses=responses(400, 422))
@@ -147,11 +154,12 @@ def _may_reveal(ctx: Ctx) -> None:
 
 
 def _ingest(ctx: Ctx, show: Show, key: str) -> dict[str, Any]:
+    settings = ctx.services.settings
     return IngestOut(
-        whip_url=f"{ctx.services.settings.resolved_public_url}/whip",
+        whip_url=external.whip_url(settings, show.id) or f"{settings.resolved_public_url}/whip",
         stream_key=key,
         rotated_at=show.stream_key_rotated_at,
-        rtmp_url=None,
+        rtmp_url=external.rtmp_url(settings, show.id, key),
     ).model_dump(mode="json")
 
 
