@@ -217,6 +217,25 @@ def demo(
         _serve(settings)
 
 
+@app.command("whip-cert")
+def whip_cert(
+    directory: Annotated[Path, typer.Argument(help="Where to write the two PEM files.")] = Path(
+        "."
+    ),
+) -> None:
+    """Write a P-256 DTLS certificate for FFmpeg's WHIP muxer (its default P-224 one is
+    refused). Use: ffmpeg … -f whip -authorization KEY -cert_file whip-cert.pem
+    -key_file whip-key.pem URL"""
+    from pasar.media.certs import write_p256_certificate
+
+    cert, key = write_p256_certificate(directory)
+    console.print(f"certificate: {cert}\nprivate key: {key}")
+    console.print(
+        f"ffmpeg … -c:v libx264 -profile:v baseline -bf 0 -g 60 -c:a libopus -f whip "
+        f"-authorization <stream key> -cert_file {cert} -key_file {key} <PASAR_PUBLIC_URL>/whip"
+    )
+
+
 @app.command("settings")
 def settings_cmd(
     markdown: Annotated[bool, typer.Option(help="Print docs/configuration.md's table.")] = False,

@@ -1,96 +1,133 @@
-"""Publishing over WHIP with aiortc (the synthetic broadcast), and what a
-player then gets: LL-HLS that decodes, a recording that replays."""
+"""Publishing over WHIP with aiortc (the synthetic broadcast) and what a
+player then gets: Low-Latency HLS that decodes, a recording that replays."""
 
 from __future__ import annotations
 
 import asyncio
-import io
+import itertools
+import json
 import re
-from typing import Any
 
-import av
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from pasar.media import synthetic
-from tests.conftest import VendorCtx
+from tests.media.conftest import Media, decode, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(params=["sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any, sqlite_template: Any) -> str:
-    # Media does not touch the database beyond the show row; SQLite is enough.
-    import shutil
-
-    target = tmp_path / "pasar.db"
-    shutil.copy(sqlite_template, target)
-    return f"sqlite+aiosqlite:///{target}"
-
-
-async def new_show(client: httpx.AsyncClient, vendor: VendorCtx) -> tuple[str, str]:
-    r = await client.post("/api/v1/shows", json={"title": "Live"}, headers=vendor.headers)
-    assert r.status_code == 201, r.text
-    show_id = r.json()["id"]
-    r = await client.get(f"/api/v1/shows/{show_id}/ingest", headers=vendor.headers)
-    return show_id, r.json()["stream_key"]
-
-
-async def wait_for(check: Any, seconds: float = 20) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.2)
-
-
-def decode(data: bytes) -> tuple[int, int, tuple[int, int]]:
-    """(video frames, audio frames, size) in an init + segment byte string."""
-    video = audio = 0
-    size = (0, 0)
-    with av.open(io.BytesIO(data)) as container:
-        for frame in container.decode(*container.streams):
-            if isinstance(frame, av.VideoFrame):
-                video += 1
-                size = (frame.width, frame.height)
-            else:
-                audio += 1
-    return video, audio, size
-
-
-async def test_aiortc_publish_plays_as_ll_hls_and_replays(
-    client: httpx.AsyncClient, vendor: VendorCtx, app: FastAPI
-) -> None:
-    show_id, key = await new_show(client, vendor)
+async def test_publish_goes_live_plays_as_ll_hls_and_replays(media: Media) -> None:
+    show_id, key = await media.new_show()
+    client = media.client
     session = await synthetic.publish(client, "http://testserver/whip", key)
     try:
-        r = await client.get(f"/api/v1/shows/{show_id}", headers=vendor.headers)
-        assert r.json()["state"] == "live"
+
+        async def live() -> bool:
+            return await media.state(show_id) == "live"
+
+        await wait_for(live)
 
         async def two_segments() -> str | None:
             r = await client.get(f"/hls/{show_id}/live.m3u8")
             return r.text if r.status_code == 200 and r.text.count("#EXTINF") >= 2 else None
 
         playlist = await wait_for(two_segments)
-        assert "#EXT-X-PART:" in playlist and "#EXT-X-PRELOAD-HINT" in playlist
-        init = (await client.get(f"/hls/{show_id}/init0.mp4")).content
+        assert playlist.startswith("#EXTM3U\n#EXT-X-VERSION:9\n")
+        assert "CAN-BLOCK-RELOAD=YES" in playlist and "#EXT-X-PART-INF:PART-TARGET=" in playlist
+        assert '#EXT-X-MAP:URI="init0.mp4"' in playlist
+        assert "INDEPENDENT=YES" in playlist and "#EXT-X-PRELOAD-HINT:TYPE=PART" in playlist
+        assert "#EXT-X-PROGRAM-DATE-TIME:" in playlist
+
+        index = await client.get(f"/hls/{show_id}/index.m3u8")
+        assert "RESOLUTION=640x360" in index.text and "live.m3u8" in index.text
+        assert index.headers["access-control-allow-origin"] == "*"
+
+        init = await client.get(f"/hls/{show_id}/init0.mp4")
         first = re.findall(r"^(s\d+\.m4s)$", playlist, re.M)[0]
-        seg = await client.get(f"/hls/{show_id}/{first}")
-        assert seg.headers["cache-control"].endswith("immutable")
-        video, audio, size = decode(init + seg.content)
-        assert size == (640, 360)
-        assert video >= 20 and audio >= 20
-        health = (
-            await client.get(f"/api/v1/shows/{show_id}/stream", headers=vendor.headers)
-        ).json()
-        assert health["state"] == "live" and health["publisher"]["width"] == 640
+        segment = await client.get(f"/hls/{show_id}/{first}")
+        assert segment.headers["cache-control"] == "public, max-age=31536000, immutable"
+        media_bytes = decode(init.content + segment.content)
+        assert media_bytes.size == (640, 360)
+        assert media_bytes.video_frames >= 25  # ~2 s at 30 fps, keyframe-aligned
+        assert media_bytes.audio_frames >= 40  # AAC frames of 1024 samples
+
+        # every part listed decodes after the init segment, starting with a keyframe
+        msn, part = re.findall(r'URI="s(\d+)\.(\d+)\.m4s",INDEPENDENT=YES', playlist)[-1]
+        part_bytes = (await client.get(f"/hls/{show_id}/s{msn}.{part}.m4s")).content
+        assert decode(init.content + part_bytes).video_frames >= 1
+
+        health = await media.health(show_id)
+        assert health["state"] == "live"
+        publisher = health["publisher"]
+        assert publisher["codec"] == "H264" and publisher["transcoding"] is False
+        assert (publisher["width"], publisher["height"]) == (640, 360)
+        assert publisher["fps"] > 10 and publisher["video_kbps"] > 0
+    finally:
+        await session.stop()  # WHIP DELETE: ends the show
+
+    async def replay() -> bool:
+        return await media.state(show_id) == "replay"
+
+    await wait_for(replay)
+    vod = await client.get(f"/hls/{show_id}/live.m3u8")
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod.text and vod.text.endswith("#EXT-X-ENDLIST\n")
+    assert "#EXT-X-PART" not in vod.text
+    segments = re.findall(r"^(s\d+\.m4s)$", vod.text, re.M)
+    assert len(segments) >= 2
+    # the recording's index maps media time to wall-clock time, segment by segment
+    manifest = json.loads((await client.get(f"/media/hls/{show_id}/recording.json")).content)
+    rows = manifest["segments"]
+    assert [r["uri"] for r in rows] == segments
+    assert rows[0]["media_time"] == 0
+    for a, b in itertools.pairwise(rows):
+        assert b["media_time"] == pytest.approx(a["media_time"] + a["duration"], abs=0.002)
+        assert b["wall_clock"] > a["wall_clock"]
+    poster = await client.get(f"/hls/{show_id}/poster.jpg")
+    assert poster.status_code == 200 and poster.content[:2] == b"\xff\xd8"
+
+
+async def test_blocking_reload_waits_for_the_part_asked_for(media: Media) -> None:
+    show_id, key = await media.new_show()
+    client = media.client
+    session = await synthetic.publish(client, "http://testserver/whip", key)
+    try:
+
+        async def started() -> bool:
+            r = await client.get(f"/hls/{show_id}/live.m3u8")
+            return r.status_code == 200 and "#EXTINF" in r.text
+
+        await wait_for(started)
+        packager = media.app.state.services.media.packagers[show_id]
+        msn = packager.next_msn  # the segment after the one being written
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        r = await client.get(f"/hls/{show_id}/live.m3u8", params={"_HLS_msn": msn, "_HLS_part": 0})
+        assert r.status_code == 200
+        assert f'URI="s{msn}.0.m4s"' in r.text  # it waited until the part existed
+        assert loop.time() - began > 0.05
+
+        # the preload hint names a part that does not exist yet; fetching it waits
+        hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="(s\d+\.\d+\.m4s)"', r.text)
+        assert hint is not None
+        part = await client.get(f"/hls/{show_id}/{hint[1]}")
+        assert part.status_code == 200 and part.content[4:8] == b"moof"
+
+        too_far = await client.get(f"/hls/{show_id}/live.m3u8", params={"_HLS_msn": msn + 50})
+        assert too_far.status_code == 400
+        assert too_far.json()["error"]["message"] == "_HLS_msn is too far ahead of live"
+        no_msn = await client.get(f"/hls/{show_id}/live.m3u8", params={"_HLS_part": 1})
+        assert no_msn.status_code == 400
+        legacy = await client.get(f"/hls/{show_id}/legacy.m3u8")
+        assert "#EXT-X-PART" not in legacy.text and "#EXT-X-VERSION:7" in legacy.text
     finally:
         await session.stop()
-    r = await client.get(f"/api/v1/shows/{show_id}", headers=vendor.headers)
-    assert r.json()["state"] == "replay"
-    vod = (await client.get(f"/hls/{show_id}/live.m3u8")).text
-    assert "#EXT-X-ENDLIST" in vod and "#EXT-X-PLAYLIST-TYPE:VOD" in vod
+
+
+async def test_nothing_to_play_before_a_show_is_published(media: Media) -> None:
+    show_id, _key = await media.new_show()
+    for name in ("index.m3u8", "live.m3u8", "init0.mp4", "s0.m4s", "s0.0.m4s", "poster.jpg"):
+        r = await media.client.get(f"/hls/{show_id}/{name}")
+        assert r.status_code == 404, name
+        assert r.json()["error"]["code"] == "not_found"
+    r = await media.client.get(f"/hls/{show_id}/../../etc/passwd")
+    assert r.status_code == 404

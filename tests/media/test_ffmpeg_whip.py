@@ -1,0 +1,92 @@
+"""FFmpeg's WHIP muxer (the one in PyAV's wheels) as a publisher, in its own
+process against a real server: with a P-256 certificate it publishes (past
+the ~30 s after which ICE consent checks would have dropped it, in the long
+variant); with FFmpeg's default P-224 certificate the handshake fails and the
+show is left untouched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pasar.media.certs import write_p256_certificate
+from tests.media.conftest import LiveServer
+
+pytestmark = pytest.mark.timeout(120)
+ROOT = Path(__file__).parents[2]
+
+
+def new_show(server: LiveServer) -> tuple[str, str]:
+    r = httpx.post(f"{server.url}/api/v1/shows", json={"title": "FFmpeg"}, headers=server.headers)
+    show_id: str = r.json()["id"]
+    r = httpx.get(f"{server.url}/api/v1/shows/{show_id}/ingest", headers=server.headers)
+    return show_id, r.json()["stream_key"]
+
+
+def ffmpeg(server: LiveServer, key: str, seconds: float, *cert: Path) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "tests.media.ffmpeg_publisher", f"{server.url}/whip", key]
+    return subprocess.Popen([*args, str(seconds), *map(str, cert)], cwd=ROOT)
+
+
+def state(server: LiveServer, show_id: str) -> str:
+    r = httpx.get(f"{server.url}/api/v1/shows/{show_id}", headers=server.headers)
+    value: str = r.json()["state"]
+    return value
+
+
+def test_ffmpeg_publishes_with_a_p256_certificate(live_server: LiveServer, tmp_path: Path) -> None:
+    show_id, key = new_show(live_server)
+    cert, keyfile = write_p256_certificate(tmp_path)
+    # 36 s: past the ~30 s after which unanswered ICE consent checks would drop it
+    started = time.monotonic()
+    publisher = ffmpeg(live_server, key, 36, cert, keyfile)
+    try:
+        deadline = time.monotonic() + 30
+        playlist = ""
+        while time.monotonic() < deadline and playlist.count("#EXTINF") < 2:
+            time.sleep(0.5)
+            r = httpx.get(f"{live_server.url}/hls/{show_id}/live.m3u8")
+            playlist = r.text if r.status_code == 200 else ""
+        assert playlist.count("#EXTINF") >= 2, "FFmpeg's stream never reached the playlist"
+        assert state(live_server, show_id) == "live"
+        health = httpx.get(
+            f"{live_server.url}/api/v1/shows/{show_id}/stream", headers=live_server.headers
+        ).json()
+        assert health["publisher"]["width"] == 640
+        live_until = 0.0
+        while publisher.poll() is None:
+            time.sleep(1)
+            r = httpx.get(
+                f"{live_server.url}/api/v1/shows/{show_id}/stream", headers=live_server.headers
+            )
+            if r.json()["state"] == "live":
+                live_until = time.monotonic() - started
+        assert publisher.returncode == 0
+        assert live_until > 33, f"the publisher was dropped after {live_until:.0f} s"
+    finally:
+        publisher.kill()
+    # FFmpeg sends the WHIP DELETE when it closes: the show ends, the replay follows
+    deadline = time.monotonic() + 15
+    while state(live_server, show_id) != "replay" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert state(live_server, show_id) == "replay"
+
+
+def test_ffmpeg_default_certificate_fails_and_leaves_the_show_alone(
+    live_server: LiveServer,
+) -> None:
+    show_id, key = new_show(live_server)
+    publisher = ffmpeg(live_server, key, 4)
+    try:
+        assert publisher.wait(60) != 0  # FFmpeg reports the failed handshake
+    finally:
+        publisher.kill()
+    time.sleep(0.5)
+    assert state(live_server, show_id) == "scheduled"
+    r = httpx.get(f"{live_server.url}/hls/{show_id}/live.m3u8")
+    assert r.status_code == 404
