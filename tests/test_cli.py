@@ -26,7 +26,7 @@ from pasar.cli import app as cli
 from pasar.db import migrate
 from pasar.db.engine import Database
 from pasar.db.models import Base
-from pasar.demo.seed import SHOW_TITLE
+from pasar.demo.seed import LIVE_TITLE, SHOW_TITLE
 from pasar.settings import Settings
 from pasar.settings_doc import markdown_table
 from tests.catalog.test_importers import (
@@ -311,7 +311,7 @@ def test_db_upgrade_on_an_empty_database(data_dir: Path) -> None:
     assert again.exit_code == 0, again.output
 
 
-def _demo() -> tuple[str, str, str, str]:
+def _demo() -> tuple[str, str, str, str, str]:
     result = run("demo", "--no-serve")
     assert result.exit_code == 0, result.output
     out = result.output
@@ -319,29 +319,31 @@ def _demo() -> tuple[str, str, str, str]:
     key = re.search(r"API key\s+(pk_\S+)", out)
     login = re.search(r"login\s+(\S+@\S+) / (\S+)", out)
     show = re.search(r"/api/v1/shows/(\S+)", out)
-    assert key and login and show, out
-    return key.group(1), login.group(1), login.group(2), show.group(1)
+    live = re.search(r"live now\s+\S+/watch/(\S+)", out)
+    assert key and login and show and live, out
+    return key.group(1), login.group(1), login.group(2), show.group(1), live.group(1)
 
 
 def test_demo_seeds_and_reseeding_keeps_data_and_revokes_the_old_key(data_dir: Path) -> None:
-    key1, email, password1, show1 = _demo()
+    key1, email, password1, show1, live1 = _demo()
     first = products(key1)
     assert len(first) == 12
     shows = api("GET", "/api/v1/shows", key1).json()["data"]
-    assert [(s["id"], s["title"]) for s in shows] == [(show1, SHOW_TITLE)]
+    assert {(s["id"], s["title"]) for s in shows} == {(show1, SHOW_TITLE), (live1, LIVE_TITLE)}
     login = api("POST", "/api/v1/auth/login", json={"email": email, "password": password1})
     assert login.status_code == 200, login.text
     assert login.json()["vendor"]["name"] == "Toko Demo"
 
-    key2, email2, password2, show2 = _demo()
+    key2, email2, password2, show2, live2 = _demo()
     assert email2 == email
     assert key2 != key1 and password2 != password1
     assert show2 == show1
+    assert live2 == live1  # not broadcast yet: the same show waits for its stream
     assert api("GET", "/api/v1/products", key1).status_code == 401  # the first key is revoked
     second = products(key2)
     assert len(second) == 12
     assert {h: p["id"] for h, p in second.items()} == {h: p["id"] for h, p in first.items()}
-    assert len(api("GET", "/api/v1/shows", key2).json()["data"]) == 1
+    assert len(api("GET", "/api/v1/shows", key2).json()["data"]) == 2
     # The password is reissued too: the old one stops working.
     old = api("POST", "/api/v1/auth/login", json={"email": email, "password": password1})
     assert old.status_code == 401

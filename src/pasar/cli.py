@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sys
 from pathlib import Path
@@ -195,8 +196,12 @@ def demo(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Seed and print, then exit.")
     ] = False,
+    no_broadcast: Annotated[
+        bool, typer.Option("--no-broadcast", help="Do not start the synthetic live show.")
+    ] = False,
 ) -> None:
-    """Seed the demo vendor 'Toko Demo' (products, a scheduled show), print logins, serve."""
+    """Seed the demo vendor 'Toko Demo' (products, a scheduled show and a live one), print
+    logins, serve, and broadcast a synthetic show over WHIP so there is live video."""
     from pasar.demo.seed import seed_demo
 
     settings = Settings(**({"port": port} if port else {}))  # type: ignore[arg-type]
@@ -212,9 +217,56 @@ def demo(
         f"try         curl -H 'Authorization: Bearer {info.api_key}' {url}/api/v1/products"
     )
     console.print(f"show        {url}/api/v1/shows/{info.show_id}")
+    console.print(f"live now    {url}/watch/{info.live_show_id}  (synthetic broadcast over WHIP)")
+    console.print(f"  HLS       {url}/hls/{info.live_show_id}/index.m3u8")
     console.rule()
     if not no_serve:
+        if not no_broadcast:
+            _broadcast_when_ready(url, info.live_stream_key)
         _serve(settings)
+
+
+@app.command()
+def broadcast(
+    whip_url: Annotated[str, typer.Argument(help="The WHIP endpoint, e.g. http://…/whip.")],
+    stream_key: Annotated[str, typer.Argument(help="The show's stream key (live_…).")],
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop (and end the show) after this long.")
+    ] = None,
+) -> None:
+    """Publish a synthetic show (test pattern with a UTC clock, 440 Hz tone) over WHIP."""
+    from pasar.logging import configure
+    from pasar.media.synthetic import broadcast as run
+
+    configure(Settings())
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(whip_url, stream_key, seconds=seconds))
+
+
+def _broadcast_when_ready(url: str, stream_key: str) -> None:
+    """Start ``pasar broadcast`` for the demo's live show once the server answers."""
+    import atexit
+    import subprocess
+    import threading
+    import time
+
+    import httpx
+
+    def run() -> None:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "pasar", "broadcast", f"{url}/whip", stream_key]
+        )
+        atexit.register(child.terminate)
+
+
+    threading.Thread(target=run, name="demo-broadcast", daemon=True).start()
 
 
 @app.command("whip-cert")

@@ -28,5 +28,7 @@ def configure(settings: Settings) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, format="%(message)s")
-    # Alembic narrates every migration step at INFO; operators need only problems.
-    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    # Alembic narrates every migration step at INFO, aioice every ICE pair check,
+    # httpx every request the broadcaster makes; operators need only problems.
+    for name in ("alembic", "aioice", "aiortc", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -34,6 +34,7 @@ from pasar.vendors.scopes import ALL_SCOPES
 SLUG = "toko-demo"
 EMAIL = "owner@toko-demo.example"
 SHOW_TITLE = "Harbolnas 12.12 — Batik & Beauty Live"
+LIVE_TITLE = "Live now: Toko Demo studio (synthetic broadcast)"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class DemoInfo:
     show_id: str
     show_title: str
     products: int
+    live_show_id: str  # the show `pasar demo` broadcasts to
+    live_stream_key: str
 
 
 def _picture(title: str, colour: list[int]) -> bytes:
@@ -116,8 +119,47 @@ async def seed_demo(settings: Settings) -> DemoInfo:
                     product_ids=product_ids[:8],
                 ),
             )
+        # The show the demo broadcasts: the running one, or a new one when the
+        # last has ended (its recording stays as a replay).
+        live = (
+            (
+                await db.execute(
+                    select(Show)
+                    .where(
+                        Show.vendor_id == vendor.id,
+                        Show.title == LIVE_TITLE,
+                        Show.state.in_(["scheduled", "live"]),
+                    )
+                    .order_by(Show.created_at.desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if live is None:
+            live = await shows.create_show(
+                db,
+                services.box,
+                vendor.id,
+                ShowIn(
+                    title=LIVE_TITLE,
+                    description="A test pattern with a UTC clock and a 440 Hz tone, over WHIP.",
+                    scheduled_at=utcnow(),
+                    host_user_id=owner.id,
+                    product_ids=product_ids[8:] + product_ids[:2],
+                ),
+            )
         await db.commit()
-        return DemoInfo(EMAIL, password, api_key.secret, show.id, SHOW_TITLE, len(product_ids))
+        return DemoInfo(
+            EMAIL,
+            password,
+            api_key.secret,
+            show.id,
+            SHOW_TITLE,
+            len(product_ids),
+            live.id,
+            shows.reveal_stream_key(services.box, live),
+        )
 
 
 def _product_in(item: dict[str, object], handle: str) -> ProductIn:

@@ -165,3 +165,32 @@ async def publish(
     await pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
     location = str(httpx.URL(whip_url).join(response.headers["location"]))
     return WhipSession(pc, location, stream_key, client, video)
+
+
+async def broadcast(
+    whip_url: str, stream_key: str, *, seconds: float | None = None, label: str = "PASAR"
+) -> None:
+    """Publish until ``seconds`` pass (forever when None), reconnecting when the
+    server drops the stream or is not up yet; end the show on the way out."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        session: WhipSession | None = None
+        loop = asyncio.get_running_loop()
+        until = None if seconds is None else loop.time() + seconds
+        try:
+            while until is None or loop.time() < until:
+                if session is None or session.pc.connectionState in ("failed", "closed"):
+                    if session is not None:
+                        await session.stop(end_show=False)
+                    try:
+                        session = await publish(client, whip_url, stream_key, label=label)
+                    except (httpx.HTTPError, OSError) as exc:
+                        if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (
+                            401,
+                            409,
+                        ):
+                            raise  # wrong key or show over: retrying will not help
+                        session = None
+                await asyncio.sleep(1)
+        finally:
+            if session is not None:
+                await session.stop(end_show=seconds is not None)

@@ -1,0 +1,67 @@
+"""`pasar demo` as a newcomer runs it: it serves, broadcasts its synthetic
+show through the real WHIP path, and the live show plays as HLS."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.media.conftest import decode, free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_demo_serves_a_live_synthetic_show(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PASAR_DATA_DIR": str(tmp_path), "PASAR_PORT": str(port)}
+    env.pop("PASAR_DATABASE_URL", None)
+    env.pop("PASAR_REDIS_URL", None)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "pasar", "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # so the broadcaster child is stopped with it
+    )
+    try:
+        assert demo.stdout is not None
+        out = ""
+        while "live now" not in out:
+            line = demo.stdout.readline()
+            assert line, f"pasar demo exited early:\n{out}"
+            out += line
+        show_id = re.search(r"live now\s+\S+/watch/(\S+)", out)
+        key = re.search(r"API key\s+(pk_\S+)", out)
+        assert show_id and key, out
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        playlist = ""
+        while time.monotonic() < deadline and playlist.count("#EXTINF") < 1:
+            time.sleep(0.5)
+            try:
+                r = httpx.get(f"{base}/hls/{show_id[1]}/live.m3u8", timeout=10)
+            except httpx.HTTPError:
+                continue
+            playlist = r.text if r.status_code == 200 else ""
+        assert "#EXTINF" in playlist, "the demo's show never produced video"
+        show = httpx.get(
+            f"{base}/api/v1/shows/{show_id[1]}", headers={"Authorization": f"Bearer {key[1]}"}
+        ).json()
+        assert show["state"] == "live"
+        segment = re.findall(r"^(s\d+\.m4s)$", playlist, re.M)[0]
+        init = httpx.get(f"{base}/hls/{show_id[1]}/init0.mp4").content
+        data = httpx.get(f"{base}/hls/{show_id[1]}/{segment}").content
+        decoded = decode(init + data)
+        assert decoded.video_frames > 10 and decoded.audio_frames > 10
+    finally:
+        os.killpg(demo.pid, signal.SIGTERM)
+        demo.wait(30)
