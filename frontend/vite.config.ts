@@ -13,6 +13,7 @@ export default defineConfig({
     rollupOptions: {
       input: {
         studio: resolve(import.meta.dirname, "studio/index.html"),
+        watch: resolve(import.meta.dirname, "watch/index.html"),
       },
     },
   },

@@ -1,4 +1,5 @@
-"""The built front ends (studio now, the embed later) served from the package.
+"""The built front ends (the studio, the watch page; the embed later) served
+from the package.
 
 Vite writes them to ``web/static`` (``scripts/setup.sh`` builds them); hashed
 assets are immutable so a CDN can keep them forever, pages are revalidated.
@@ -7,6 +8,7 @@ assets are immutable so a CDN can keep them forever, pages are revalidated.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -15,8 +17,17 @@ from starlette.types import Scope
 
 STATIC_DIR = Path(__file__).parent / "static"
 
-NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Pasar Studio</title>
-<p>The studio has not been built. Run <code>scripts/setup.sh</code> (needs Node.js 20+).</p>"""
+NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Pasar</title>
+<p>The front end has not been built. Run <code>scripts/setup.sh</code> (needs Node.js 20+).</p>"""
+
+# The watch page plays HLS through Media Source Extensions (blob: media URLs;
+# hls.js demuxes in a blob: worker) and follows the show over a same-origin
+# WebSocket.
+WATCH_CSP = (
+    "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "
+    "img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+    "frame-ancestors 'self'"
+)
 
 
 class ImmutableStatic(StaticFiles):
@@ -27,8 +38,20 @@ class ImmutableStatic(StaticFiles):
         return response
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     studio_index = static_dir / "studio" / "index.html"
+    watch_index = static_dir / "watch" / "index.html"
+    # The studio publishes WHIP to the public URL's /whip, which need not be
+    # the origin the studio was opened on (localhost vs. the LAN address).
+    services = getattr(app.state, "services", None)
+    connect = "'self'"
+    if services is not None:
+        connect += " " + _origin(services.settings.resolved_public_url)
 
     @app.get("/studio", include_in_schema=False)
     async def studio_redirect() -> RedirectResponse:
@@ -44,9 +67,23 @@ def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
                 "Cache-Control": "no-cache",
                 "Content-Security-Policy": (
                     "default-src 'self'; img-src 'self' https: data:; style-src 'self' "
-                    "'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'"
+                    f"'unsafe-inline'; connect-src {connect}; frame-ancestors 'none'"
                 ),
                 "X-Frame-Options": "DENY",
+                "Referrer-Policy": "same-origin",
+            },
+        )
+
+    @app.get("/watch/{show_id}", include_in_schema=False)
+    async def watch(show_id: str) -> Response:
+        """A minimal player for one show (until the embed lands)."""
+        if not watch_index.exists():
+            return HTMLResponse(NOT_BUILT, status_code=503)
+        return FileResponse(
+            watch_index,
+            headers={
+                "Cache-Control": "no-cache",
+                "Content-Security-Policy": WATCH_CSP,
                 "Referrer-Policy": "same-origin",
             },
         )
