@@ -78,12 +78,34 @@ export interface Show {
   scheduled_at: string | null;
   cover_url: string | null;
   lineup: { product_id: string; position: number }[];
+  playback_url: string;
 }
 
 export interface Ingest {
   whip_url: string;
   stream_key: string;
   rotated_at: string;
+  rtmp_url: string | null;
+}
+
+export interface StreamPublisher {
+  session_id: string;
+  connected_at: number;
+  codec: string;
+  width: number | null;
+  height: number | null;
+  fps: number;
+  video_kbps: number;
+  audio_kbps: number;
+  keyframe_interval_s: number | null;
+  packet_loss_pct: number | null;
+  transcoding: boolean;
+}
+
+/** GET /api/v1/shows/{id}/stream */
+export interface StreamHealth {
+  state: "live" | "reconnecting" | "offline";
+  publisher: StreamPublisher | null;
 }
 
 export interface Page<T> {

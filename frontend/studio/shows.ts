@@ -1,6 +1,7 @@
 import { LitElement, css, html } from "lit";
 import { ApiError, api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
 import { shared } from "./styles";
+import "./golive";
 
 const NEXT: Record<string, { to: string; label: string } | undefined> = {
   scheduled: { to: "live", label: "Go live" },
@@ -80,7 +81,7 @@ export class StudioShows extends LitElement {
 
   private replace(show: Show): void {
     this.shows = this.shows.map((s) => (s.id === show.id ? show : s));
-    this.selected = show;
+    if (!this.selected || this.selected.id === show.id) this.selected = show;
   }
 
   private async create(e: SubmitEvent): Promise<void> {
@@ -137,10 +138,14 @@ export class StudioShows extends LitElement {
         <ol>${show.lineup.map((item) => html`<li>${this.products.get(item.product_id)?.title ?? item.product_id}</li>`)}</ol>
       </div>
       ${canIngest
-        ? html`<div class="section">
+        ? html`<studio-go-live .show=${show} .session=${this.session}
+              @show-changed=${(e: CustomEvent<Show>) => this.replace(e.detail)}></studio-go-live>
+          <div class="section">
             <h3>Go live from OBS</h3>
             ${this.ingest
-              ? html`<p>Server (WHIP): <code>${this.ingest.whip_url}</code></p>
+              ? html`<p class="muted">OBS 30 or newer: Settings → Stream → Service <strong>WHIP</strong>.
+                    Encoder H.264 (x264 or hardware), keyframe interval 2 s, up to 2,500 kb/s, audio 48 kHz.</p>
+                  <p>Server (WHIP): <code>${this.ingest.whip_url}</code></p>
                   <p>Bearer token (stream key):
                     <code>${this.revealed ? this.ingest.stream_key : "•".repeat(24)}</code>
                   </p>
