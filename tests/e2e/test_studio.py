@@ -23,6 +23,8 @@ def test_sign_in_and_manage_a_show(live_server: LiveServer, browser: Any) -> Non
     page.fill("input[name=password]", live_server.demo.password)
     page.click("button[type=submit]")
     page.get_by_text("Toko Demo").first.wait_for()
+    # The demo also has the show `pasar demo` broadcasts to: pick the seeded one.
+    page.locator("studio-shows .show", has_text=live_server.demo.show_title).click()
     page.get_by_role("heading", name=live_server.demo.show_title).wait_for()
     assert page.locator("studio-shows li").count() == 8  # the demo line-up
 
