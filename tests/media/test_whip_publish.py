@@ -7,11 +7,12 @@ import asyncio
 import itertools
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from pasar.media import synthetic
-from tests.media.conftest import Media, decode, wait_for
+from tests.media.conftest import Media, MediaFactory, decode, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -131,3 +132,51 @@ async def test_nothing_to_play_before_a_show_is_published(media: Media) -> None:
         assert r.json()["error"]["code"] == "not_found"
     r = await media.client.get(f"/hls/{show_id}/../../etc/passwd")
     assert r.status_code == 404
+
+
+async def test_another_node_serves_the_live_show_from_shared_storage(
+    media_factory: MediaFactory, tmp_path: Path
+) -> None:
+    """Two nodes on one database and one media store: the publisher reaches
+    node A, a player reaches node B, which has no packager for the show."""
+    shared = tmp_path / "shared-media"
+    a = await media_factory(media_dir=shared)
+    b = await media_factory(media_dir=shared)
+    show_id, key = await a.new_show()
+    session = await synthetic.publish(a.client, "http://testserver/whip", key)
+    try:
+
+        async def listed_on_b() -> str | None:
+            r = await b.client.get(f"/hls/{show_id}/live.m3u8")
+            return r.text if r.status_code == 200 and r.text.count("#EXTINF") >= 1 else None
+
+        text = await wait_for(listed_on_b)
+        assert show_id not in b.app.state.services.media.packagers
+        assert "#EXT-X-PART:" in text and "#EXT-X-PRELOAD-HINT" in text
+        index = await b.client.get(f"/hls/{show_id}/index.m3u8")
+        assert index.status_code == 200 and "live.m3u8" in index.text
+
+        # blocking reload on B waits for A's next part to reach storage
+        last = max(int(m) for m in re.findall(r'URI="s(\d+)\.\d+\.m4s"', text))
+        r = await b.client.get(
+            f"/hls/{show_id}/live.m3u8", params={"_HLS_msn": last + 1, "_HLS_part": 0}
+        )
+        assert r.status_code == 200 and f'URI="s{last + 1}.0.m4s"' in r.text
+        hint = re.search(r'PRELOAD-HINT:TYPE=PART,URI="(s\d+\.\d+\.m4s)"', r.text)
+        assert hint is not None
+        part = await b.client.get(f"/hls/{show_id}/{hint[1]}")  # held until written
+        assert part.status_code == 200 and part.content[4:8] == b"moof"
+        init = await b.client.get(f"/hls/{show_id}/init0.mp4")
+        segment = re.findall(r"^(s\d+\.m4s)$", r.text, re.M)[0]
+        data = await b.client.get(f"/hls/{show_id}/{segment}")
+        assert decode(init.content + data.content).video_frames > 10
+    finally:
+        await session.stop()
+
+    async def ended_on_b() -> str | None:
+        r = await b.client.get(f"/hls/{show_id}/live.m3u8")
+        return r.text if "#EXT-X-ENDLIST" in r.text else None
+
+    vod = await wait_for(ended_on_b)
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod
+    assert (await b.client.get(f"/hls/{show_id}/{hint[1]}")).status_code == 404

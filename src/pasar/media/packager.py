@@ -58,6 +58,50 @@ def hls_key(show_id: str, name: str) -> str:
     return f"hls/{show_id}/{name}"
 
 
+class StorageWriter:
+    """Writes a packager's files to storage in order, on one task, so a
+    playlist never reaches storage before the part it lists. A name queued
+    again before its turn (playlists, several times a second) is written once,
+    with the latest bytes, after everything queued before it."""
+
+    def __init__(self, storage: Storage, show_id: str) -> None:
+        self._storage = storage
+        self._show_id = show_id
+        self._pending: dict[str, bytes | None] = {}  # None: delete
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def put(self, name: str, data: bytes | None) -> None:
+        self._pending.pop(name, None)
+        self._pending[name] = data
+        self._idle.clear()
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                name = next(iter(self._pending))
+                data = self._pending.pop(name)
+                key = hls_key(self._show_id, name)
+                try:
+                    if data is None:
+                        await self._storage.delete(key)
+                    else:
+                        await self._storage.put(key, data)
+                except Exception:
+                    log.exception("show %s: could not write %s", self._show_id, name)
+            self._idle.set()
+
+    async def close(self) -> None:
+        """Return once everything queued is written."""
+        await self._idle.wait()
+        self._task.cancel()
+
+
 class ShowPackager:
     def __init__(
         self,
@@ -76,7 +120,7 @@ class ShowPackager:
         self.video: VideoInfo | None = None
         self.runs = 0
         self._changed = asyncio.Event()
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writer = StorageWriter(storage, show_id)
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._worker = threading.Thread(
             target=_Worker(self).run, name=f"packager-{show_id}", daemon=True
@@ -133,13 +177,18 @@ class ShowPackager:
             if self.segments and not self.segments[-1].complete:
                 self._complete(self.segments[-1])
             self._notify()
-        while self._writes:
-            await asyncio.gather(*list(self._writes))
+            if any(s.complete and s.parts for s in self.segments):
+                vod = render_vod(self.segments).encode()
+                # players still polling the live playlist, on any node, get the end
+                for name in ("vod.m3u8", "live.m3u8", "legacy.m3u8"):
+                    self._writer.put(name, vod)
+            for seg in self.segments[-self.options.window - 2 :]:
+                for part in seg.parts:
+                    self._writer.put(part.uri(seg.msn), None)
+        await self._writer.close()
         if not any(s.complete and s.parts for s in self.segments):
             return ""  # nothing was recorded: no replay
-        vod = render_vod(self.segments)
-        await self._storage.put(hls_key(self.show_id, "vod.m3u8"), vod.encode())
-        return vod
+        return render_vod(self.segments)
 
     # -- output (event loop) --------------------------------------------------
 
@@ -194,13 +243,15 @@ class ShowPackager:
     # -- from the worker (scheduled on the loop) ------------------------------
 
     def _notify(self) -> None:
+        """Wake blocked players here, and publish the playlists for other nodes."""
         event, self._changed = self._changed, asyncio.Event()
         event.set()
+        if self.segments and not self.finished:
+            self._write("live.m3u8", self.live_playlist(True).encode())
+            self._write("legacy.m3u8", self.live_playlist(False).encode())
 
-    def _write(self, name: str, data: bytes) -> None:
-        task = self._loop.create_task(self._storage.put(hls_key(self.show_id, name), data))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+    def _write(self, name: str, data: bytes | None) -> None:
+        self._writer.put(name, data)
 
     def _on_run(self, run: int, init: bytes, video: VideoInfo) -> None:
         self.runs = run + 1
@@ -229,18 +280,23 @@ class ShowPackager:
             )
             self.segments.append(current)
         assert current is not None
-        current.parts.append(Part(len(current.parts), t.duration, t.independent, data))
+        part = Part(len(current.parts), t.duration, t.independent, data)
+        current.parts.append(part)
+        self._write(part.uri(current.msn), data)  # before the playlist that lists it
         self._notify()
 
     def _complete(self, seg: Segment) -> None:
         seg.complete = True
         self._write(seg.uri, b"".join(p.data for p in seg.parts))
         self._write("recording.json", self._manifest())
-        # Parts are only fetched near the live edge: free the memory of older ones.
+        # Parts are only fetched near the live edge: free older ones, here and
+        # in storage (the segment holds the same bytes).
         horizon = len(self.segments) - self.options.window - 2
         for old in self.segments[: max(0, horizon)]:
             for p in old.parts:
-                p.data = b""
+                if p.data:
+                    p.data = b""
+                    self._write(p.uri(old.msn), None)
 
     def _manifest(self) -> bytes:
         """The recording's index: each segment's media time and wall-clock start."""

@@ -14,8 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
 from pasar.media.errors import MediaError
-from pasar.media.packager import hls_key
-from pasar.media.playlist import Variant, render_multivariant
+from pasar.media.playback import Playback
 from pasar.services import Services
 from pasar.shows import service as shows
 from pasar.shows.models import Show
@@ -36,7 +35,8 @@ WHIP_CORS = {
     "Access-Control-Max-Age": "86400",
 }
 HLS_CORS = {"Access-Control-Allow-Origin": "*"}
-PLAYLIST_CACHE = "public, max-age=1"
+PLAYLIST_CACHE = "public, max-age=1"  # a CDN keys blocking reloads on the query
+VOD_CACHE = "public, max-age=60"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -162,7 +162,7 @@ _PART = re.compile(r"^s(\d{1,9})\.(\d{1,4})\.m4s$")
 _INIT = re.compile(r"^init(\d{1,6})\.mp4$")
 
 
-def _playlist(text: str, cache: str = PLAYLIST_CACHE) -> Response:
+def _playlist(text: str, cache: str) -> Response:
     return Response(
         text,
         media_type="application/vnd.apple.mpegurl",
@@ -170,21 +170,14 @@ def _playlist(text: str, cache: str = PLAYLIST_CACHE) -> Response:
     )
 
 
-def _not_found(what: str) -> MediaError:
-    return MediaError("not_found", "not_found", f"{what} not found")
+def _playback(services: Services) -> Playback:
+    return Playback(services.media, services.storage, 3 * services.settings.hls_segment_seconds)
 
 
 @router.get("/hls/{show_id}/index.m3u8", include_in_schema=False)
 async def hls_index(show_id: str, services: ServicesDep) -> Response:
-    packager = services.media.packagers.get(show_id)
-    if packager is not None and packager.video is not None:
-        v = packager.video
-        variant = Variant("live.m3u8", 3_000_000, "avc1.42e01f,mp4a.40.2", (v.width, v.height))
-        return _playlist(render_multivariant([variant]))
-    if await services.storage.get(hls_key(show_id, "vod.m3u8")) is not None:
-        variant = Variant("live.m3u8", 3_000_000, "avc1.42e01f,mp4a.40.2", None)
-        return _playlist(render_multivariant([variant]), "public, max-age=60")
-    raise _not_found("stream")
+    playlist = await _playback(services).multivariant(show_id)
+    return _playlist(playlist.text, VOD_CACHE if playlist.final else PLAYLIST_CACHE)
 
 
 @router.get("/hls/{show_id}/live.m3u8", include_in_schema=False)
@@ -193,69 +186,30 @@ async def hls_media(
     show_id: str,
     request: Request,
     services: ServicesDep,
-    msn: Annotated[int | None, Query(alias="_HLS_msn", ge=0)] = None,
-    part: Annotated[int | None, Query(alias="_HLS_part", ge=0)] = None,
-    skip: Annotated[str | None, Query(alias="_HLS_skip")] = None,
+    msn: Annotated[int | None, Query(alias="_HLS_msn", ge=0, le=10**9)] = None,
+    part: Annotated[int | None, Query(alias="_HLS_part", ge=0, le=10**4)] = None,
 ) -> Response:
     """The live media playlist (Low-Latency HLS with blocking reload), or the
     recording's VOD playlist once the show has ended."""
     low_latency = request.url.path.endswith("live.m3u8")
-    packager = services.media.packagers.get(show_id)
-    if packager is None or packager.finished:
-        vod = await services.storage.get(hls_key(show_id, "vod.m3u8"))
-        if vod is None:
-            raise _not_found("stream")
-        return _playlist(vod.decode(), "public, max-age=60")
-    if not packager.segments:
-        # published but no keyframe yet: hold the player a moment rather than
-        # hand it an empty playlist
-        timeout = 2 * services.settings.hls_segment_seconds
-        if not await packager.wait(lambda: bool(packager.segments), timeout):
-            raise _not_found("stream")
-    if part is not None and msn is None:
-        raise MediaError("invalid", "bad_request", "_HLS_part needs _HLS_msn")
-    if msn is not None and low_latency:
-        if msn > packager.next_msn + 1:
-            raise MediaError("invalid", "bad_request", "_HLS_msn is too far ahead of live")
-        timeout = 3 * services.settings.hls_segment_seconds
-        if not await packager.wait(lambda: packager.has(msn, part), timeout):
-            return Response(status_code=503, headers={**HLS_CORS, "Retry-After": "1"})
-    return _playlist(packager.live_playlist(low_latency))
+    playlist = await _playback(services).media(show_id, low_latency, msn, part)
+    if playlist is None:
+        return Response(status_code=503, headers={**HLS_CORS, "Retry-After": "1"})
+    return _playlist(playlist.text, VOD_CACHE if playlist.final else PLAYLIST_CACHE)
 
 
 @router.get("/hls/{show_id}/{name}", include_in_schema=False)
 async def hls_file(show_id: str, name: str, services: ServicesDep) -> Response:
     """Init segments, segments and parts (immutable), and the poster."""
-    packager = services.media.packagers.get(show_id)
-    if m := _PART.match(name):
-        if packager is None:
-            raise _not_found("part")
-        msn, index = int(m[1]), int(m[2])
-        # A preload hint names the next part before it exists: hold the request.
-        if msn <= packager.next_msn and not packager.has(msn, index):
-            await packager.wait(
-                lambda: packager.has(msn, index), 3 * services.settings.hls_segment_seconds
-            )
-        data = packager.part(msn, index)
-        if data is None:
-            raise _not_found("part")
-        return Response(
-            data, media_type="video/mp4", headers={**HLS_CORS, "Cache-Control": IMMUTABLE}
-        )
-    if _SEGMENT.match(name) or _INIT.match(name):
-        data = await services.storage.get(hls_key(show_id, name))
-        if data is None:
-            raise _not_found("segment")
-        return Response(
-            data, media_type="video/mp4", headers={**HLS_CORS, "Cache-Control": IMMUTABLE}
-        )
-    if name == "poster.jpg":
-        data = await services.storage.get(hls_key(show_id, name))
-        if data is None:
-            raise _not_found("poster")
-        return Response(
-            data,
-            media_type="image/jpeg",
-            headers={**HLS_CORS, "Cache-Control": "public, max-age=5"},
-        )
-    raise _not_found("file")
+    playback = _playback(services)
+    if _PART.match(name):
+        data = await playback.part(show_id, name)
+    elif _SEGMENT.match(name) or _INIT.match(name):
+        data = await playback.file(show_id, name)
+    elif name == "poster.jpg":
+        data = await playback.file(show_id, name)
+        headers = {**HLS_CORS, "Cache-Control": "public, max-age=5"}
+        return Response(data, media_type="image/jpeg", headers=headers)
+    else:
+        raise MediaError("not_found", "not_found", "file not found")
+    return Response(data, media_type="video/mp4", headers={**HLS_CORS, "Cache-Control": IMMUTABLE})

@@ -1,0 +1,135 @@
+"""What players are served, from whichever node they reach.
+
+The node that holds a show's packager answers from memory, holding blocked
+requests until the part they ask for exists. Every other node (and the same
+node after a restart) answers from storage, where the packager writes each
+part before the playlists that list it; a blocked request there polls.
+After the show, the recording's VOD playlist is served everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+
+from pasar.media.errors import MediaError
+from pasar.media.packager import ShowPackager, hls_key
+from pasar.media.plane import MediaPlane
+from pasar.media.playlist import Variant, render_multivariant
+from pasar.media.storage import Storage
+
+CODECS = "avc1.42e01f,mp4a.40.2"
+POLL_SECONDS = 0.1
+PART_NAME = re.compile(r"^s(\d{1,9})\.(\d{1,4})\.m4s$")
+
+
+@dataclass(frozen=True)
+class Playlist:
+    text: str
+    final: bool  # the recording: cache it longer
+
+
+def _not_found(what: str) -> MediaError:
+    return MediaError("not_found", "not_found", f"{what} not found")
+
+
+def _listed(text: str, msn: int, part: int | None) -> bool:
+    if f"\ns{msn}.m4s\n" in text or "#EXT-X-ENDLIST" in text:
+        return True
+    return part is not None and f'URI="s{msn}.{part}.m4s"' in text
+
+
+class Playback:
+    def __init__(self, plane: MediaPlane, storage: Storage, hold_seconds: float) -> None:
+        self.plane = plane
+        self.storage = storage
+        self.hold_seconds = hold_seconds  # how long a blocking request may wait
+
+    def _local(self, show_id: str) -> ShowPackager | None:
+        packager = self.plane.packagers.get(show_id)
+        return packager if packager is not None and not packager.finished else None
+
+    async def _get(self, show_id: str, name: str) -> bytes | None:
+        return await self.storage.get(hls_key(show_id, name))
+
+    async def multivariant(self, show_id: str) -> Playlist:
+        packager = self._local(show_id)
+        if packager is not None and packager.video is not None:
+            size = (packager.video.width, packager.video.height)
+            return Playlist(
+                render_multivariant([Variant("live.m3u8", 3_000_000, CODECS, size)]), False
+            )
+        vod = await self._get(show_id, "vod.m3u8")
+        if vod is None and await self._get(show_id, "live.m3u8") is None:
+            raise _not_found("stream")
+        text = render_multivariant([Variant("live.m3u8", 3_000_000, CODECS, None)])
+        return Playlist(text, vod is not None)
+
+    async def media(
+        self, show_id: str, low_latency: bool, msn: int | None, part: int | None
+    ) -> Playlist | None:
+        """The media playlist; None when a blocking request timed out (503)."""
+        if part is not None and msn is None:
+            raise MediaError("invalid", "bad_request", "_HLS_part needs _HLS_msn")
+        blocking = msn is not None and low_latency
+        packager = self._local(show_id)
+        if packager is not None:
+            if not packager.segments and not await packager.wait(
+                lambda: bool(packager.segments), self.hold_seconds
+            ):
+                raise _not_found("stream")  # published, but no keyframe came
+            if blocking:
+                assert msn is not None
+                if msn > packager.next_msn + 1:
+                    raise MediaError("invalid", "bad_request", "_HLS_msn is too far ahead of live")
+                if not await packager.wait(lambda: packager.has(msn, part), self.hold_seconds):
+                    return None
+            return Playlist(packager.live_playlist(low_latency), False)
+        name = "live.m3u8" if low_latency else "legacy.m3u8"
+        raw = await self._get(show_id, name)
+        if raw is None:
+            raise _not_found("stream")
+        text = raw.decode()
+        if blocking:
+            assert msn is not None
+            last = max((int(m) for m in re.findall(r"\ns(\d+)\.", text)), default=0)
+            if msn > last + 2:
+                raise MediaError("invalid", "bad_request", "_HLS_msn is too far ahead of live")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.hold_seconds
+            while not _listed(text, msn, part):
+                if loop.time() > deadline:
+                    return None
+                await asyncio.sleep(POLL_SECONDS)
+                text = (await self._get(show_id, name) or raw).decode()
+        return Playlist(text, "#EXT-X-ENDLIST" in text)
+
+    async def part(self, show_id: str, name: str) -> bytes:
+        """A part; the preload-hinted next part is held until it exists."""
+        m = PART_NAME.match(name)
+        if m is None:
+            raise _not_found("part")
+        msn, index = int(m[1]), int(m[2])
+        packager = self._local(show_id)
+        if packager is not None:
+            if msn <= packager.next_msn and not packager.has(msn, index):
+                await packager.wait(lambda: packager.has(msn, index), self.hold_seconds)
+            data = packager.part(msn, index)
+            if data is None:
+                raise _not_found("part")
+            return data
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.hold_seconds
+        while (data := await self._get(show_id, name)) is None:
+            live = await self._get(show_id, "live.m3u8")
+            if live is None or b"#EXT-X-ENDLIST" in live or loop.time() > deadline:
+                raise _not_found("part")
+            await asyncio.sleep(POLL_SECONDS)
+        return data
+
+    async def file(self, show_id: str, name: str) -> bytes:
+        data = await self._get(show_id, name)
+        if data is None:
+            raise _not_found("file")
+        return data
