@@ -287,6 +287,7 @@ async def test_nginx_publish_renames_to_the_show_and_the_grace_ends_it(
 
     # A reconnect: the new publisher arrives before nginx notices the old one left.
     assert (await nginx(client, "on_publish", form("publish", key, "2"))).status_code == 302
+    assert statuses == [(show_id, "live")]  # still live: no second announcement
     assert (await nginx(client, "on_publish_done", form("publish_done", key))).status_code == 204
     await asyncio.sleep(GRACE * 2)
     assert await state(client, vendor, show_id) == "live"

@@ -352,6 +352,13 @@ async def test_rtmp_push_through_nginx_takes_the_show_live_and_ends_it(stack: St
             assert names and not [n for n in names if key in n]
             assert all(n.startswith(show_id) for n in names)
 
+            # A second publisher with the same key is refused by nginx (the name
+            # is taken) and its end does not put the show into reconnecting.
+            assert not await push(f"{stack.rtmp}/{key}", 1)
+            await asyncio.sleep(0.5)
+            assert channel.statuses() == ["live"]
+            assert not publishing.done()
+
             assert await publishing  # the push ends: nginx calls on_publish_done
             await channel.until(
                 lambda: channel.statuses()[-1:] == ["reconnecting"], "stream.status reconnecting"
@@ -367,7 +374,7 @@ async def test_rtmp_push_through_nginx_takes_the_show_live_and_ends_it(stack: St
             await channel.until(lambda: "ended" in channel.states(), "show.state ended", GRACE + 10)
             await channel.until(lambda: channel.statuses()[-1:] == ["ended"], "stream.status ended")
         assert await state() == "ended"
-        assert channel.statuses()[:2] == ["live", "reconnecting"]
+        assert channel.statuses() == ["live", "reconnecting", "live", "reconnecting", "ended"]
         assert channel.states() == ["live", "ended"]
 
         # An ended show takes no publisher.

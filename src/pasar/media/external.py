@@ -320,7 +320,11 @@ class ExternalMedia:
         state = ShowState(show.state)
         if state in (ShowState.ENDED, ShowState.REPLAY):
             raise MediaError("forbidden", "show_over", f"the show has {state}; schedule a new one")
-        self._sessions.setdefault(show.id, set()).add(session)
+        sessions = self._sessions.setdefault(show.id, set())
+        # announce "live" when the stream starts or comes back, not for a second
+        # publisher (which the media server refuses anyway)
+        announce = not sessions or show.id in self._grace or state is ShowState.SCHEDULED
+        sessions.add(session)
         if key_hash is not None:
             self._keys[key_hash] = show.id
         if task := self._grace.pop(show.id, None):
@@ -328,7 +332,8 @@ class ExternalMedia:
         if state is ShowState.SCHEDULED:
             await self.link.go_live(show.id)
         self._reads.pop(show.id, None)
-        await self._status(show.id, "live")
+        if announce:
+            await self._status(show.id, "live")
 
     async def _stopped(self, show_id: str, session: str) -> None:
         sessions = self._sessions.get(show_id, set())
