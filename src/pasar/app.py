@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with services.db.session() as db:
             await purge_expired(db, timedelta(hours=settings.idempotency_ttl_hours))
         await services.realtime.start()
+        await services.shows.start()
         log.info(
             "pasar ready",
             public_url=settings.resolved_public_url,

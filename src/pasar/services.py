@@ -41,7 +41,7 @@ class Services:
         secret = settings.resolved_secret_key()
         storage = LocalStorage(media, settings.resolved_public_url)
         realtime = Realtime(settings, db)
-        link = ShowLink(db, realtime)
+        link = ShowLink(db, realtime, storage, settings.recording_retention_days)
         plane = MediaPlane(
             settings, storage, on_started=link.go_live, on_expired=link.end, on_status=link.status
         )
@@ -66,5 +66,6 @@ class Services:
     async def close(self) -> None:
         await self.external.close()
         await self.media.close()
+        await self.shows.close()
         await self.realtime.close()
         await self.db.dispose()

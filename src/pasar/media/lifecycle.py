@@ -8,10 +8,19 @@ after, as every domain does (``realtime.publish`` after commit).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from datetime import timedelta
 
+from sqlalchemy import select
+
+from pasar.clock import utcnow
 from pasar.db.engine import Database
+from pasar.media.packager import hls_key
 from pasar.media.plane import MediaPlane
+from pasar.media.recording import Exporter
+from pasar.media.storage import Storage
 from pasar.realtime.engine import Realtime
 from pasar.shows import service as shows
 from pasar.shows.models import Show
@@ -20,11 +29,31 @@ from pasar.shows.states import ShowState
 log = logging.getLogger(__name__)
 
 
+SWEEP_SECONDS = 3600
+
+
 class ShowLink:
-    def __init__(self, db: Database, realtime: Realtime) -> None:
+    def __init__(
+        self, db: Database, realtime: Realtime, storage: Storage, retention_days: int = 0
+    ) -> None:
         self.db = db
         self.realtime = realtime
+        self.storage = storage
+        self.exporter = Exporter(storage)
+        self.retention_days = retention_days
         self.plane: MediaPlane | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.retention_days > 0:
+            self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.exporter.close()
 
     async def go_live(self, show_id: str) -> None:
         """A publisher connected: a scheduled show goes live."""
@@ -59,6 +88,43 @@ class ShowLink:
             await shows.transition(session, show, ShowState.REPLAY)
             await session.commit()
         await self.realtime.publish(show_id, "show.state", {"state": "replay"})
+        self.exporter.start(show_id)  # the vendor's MP4 download
+
+    async def forget(self, show_id: str) -> None:
+        """The show was deleted: its recording goes too."""
+        await self.storage.delete_prefix(hls_key(show_id, ""))
+
+    async def sweep(self) -> list[str]:
+        """Delete recordings of shows that ended more than the retention ago;
+        returns the show ids swept."""
+        cutoff = utcnow() - timedelta(days=self.retention_days)
+        async with self.db.session() as session:
+            ids = (
+                await session.execute(
+                    select(Show.id).where(
+                        Show.ended_at.is_not(None),
+                        Show.ended_at < cutoff,
+                        Show.state.in_([ShowState.ENDED.value, ShowState.REPLAY.value]),
+                    )
+                )
+            ).scalars()
+            expired = list(ids)
+        swept = []
+        for show_id in expired:
+            if await self.storage.exists(hls_key(show_id, "recording.json")):
+                await self.forget(show_id)
+                swept.append(show_id)
+        return swept
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                swept = await self.sweep()
+                if swept:
+                    log.info("deleted %d expired recordings", len(swept))
+            except Exception:
+                log.exception("the recording retention sweep failed")
+            await asyncio.sleep(SWEEP_SECONDS)
 
     async def status(self, show_id: str, status: str) -> None:
         await self.realtime.publish(show_id, "stream.status", {"status": status})

@@ -19,6 +19,12 @@ class Storage(Protocol):
         """The object's bytes, or None when there is no such key."""
         ...
 
+    async def put_file(self, key: str, path: Path) -> None:
+        """Store a (large) local file under ``key``; the file may be moved."""
+        ...
+
+    async def exists(self, key: str) -> bool: ...
+
     async def delete(self, key: str) -> None: ...
 
     async def delete_prefix(self, prefix: str) -> None:
@@ -51,6 +57,18 @@ class LocalStorage:
             tmp.replace(path)
 
         await asyncio.to_thread(write)
+
+    async def put_file(self, key: str, path: Path) -> None:
+        target = self._path(key)
+
+        def move() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)
+
+        await asyncio.to_thread(move)
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self._path(key).is_file)
 
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)

@@ -8,12 +8,15 @@ if it holds the key.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from pasar.media import recording as recordings
 from pasar.media.errors import MediaError
+from pasar.media.packager import hls_key
 from pasar.media.playback import Playback
 from pasar.services import Services
 from pasar.shows import service as shows
@@ -153,6 +156,61 @@ async def stream_health(
     keyframe interval and packet loss; ``state`` is live, reconnecting or offline."""
     await shows.get_show(ctx.db, ctx.vendor_id, show_id)
     return await ctx.services.media.health(show_id)
+
+
+class TimelineEntryOut(BaseModel):
+    uri: str
+    media_time: float = Field(description="Seconds from the start of the replay.")
+    duration: float
+    wall_clock: datetime = Field(description="When the segment's first frame was captured.")
+
+
+class RecordingOut(BaseModel):
+    show_id: str
+    duration: float = Field(description="Seconds of recorded video (dropouts excluded).")
+    hls_url: str
+    mp4_status: Literal["ready", "processing", "none"]
+    mp4_url: str | None = Field(description="The whole show as one MP4, once ready.")
+    delete_after: datetime | None = Field(description="When retention deletes it; null: kept.")
+    timeline: list[TimelineEntryOut] = Field(
+        description="Each segment's place in the replay and the wall-clock time it was "
+        "captured: maps a live moment (a pin, a chat message) to replay time."
+    )
+
+
+@router.get(
+    "/api/v1/shows/{show_id}/recording",
+    response_model=RecordingOut,
+    tags=["shows"],
+    responses=responses(401, 403, 404),
+)
+async def recording(
+    show_id: str, ctx: Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
+) -> dict[str, Any]:
+    """The show's recording: the replay's timeline and the MP4 download."""
+    show = await shows.get_show(ctx.db, ctx.vendor_id, show_id)
+    services = ctx.services
+    found = await recordings.load(services.storage, show_id)
+    if found is None:
+        raise MediaError("not_found", "not_found", "this show has no recording")
+    mp4_key = hls_key(show_id, recordings.MP4)
+    if await services.storage.exists(mp4_key):
+        status = "ready"
+    elif show.state == ShowState.REPLAY:
+        status = "processing"
+        services.shows.exporter.start(show_id)  # made after a restart lost the first try
+    else:
+        status = "none"  # still live: the MP4 comes once the show has ended
+    days = services.settings.recording_retention_days
+    return RecordingOut(
+        show_id=show_id,
+        duration=round(found.duration, 3),
+        hls_url=f"{services.settings.resolved_public_url}/hls/{show_id}/index.m3u8",
+        mp4_status=status,
+        mp4_url=services.storage.url(mp4_key) if status == "ready" else None,
+        delete_after=show.ended_at + timedelta(days=days) if days and show.ended_at else None,
+        timeline=[TimelineEntryOut(**vars(e)) for e in found.timeline],
+    ).model_dump(mode="json")
 
 
 # -- playback -----------------------------------------------------------------

@@ -95,6 +95,7 @@ async def delete_show(show_id: str, ctx: Write) -> Response:
     await ctx.db.commit()
     if cover:
         await ctx.services.storage.delete(cover)
+    await ctx.services.shows.forget(show_id)  # the recording, if any
     return Response(status_code=204)
 
 
