@@ -94,6 +94,18 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     # the vendors publish to shoppers; the API hands out their URLs.
     "MOUNT /assets/{path}": "studio build",
     "MOUNT /media/{path}": "published media",
+    # The watch page is the same static page for every id; what it shows comes from
+    # HLS playback and the show socket, both public by show id.
+    "GET /watch/{show_id}": "the watch page",
+    # HLS playback is public by show id for the same reason as the show socket.
+    "GET /hls/{show_id}/index.m3u8": "HLS playback",
+    "GET /hls/{show_id}/live.m3u8": "HLS playback",
+    "GET /hls/{show_id}/legacy.m3u8": "HLS playback",
+    "GET /hls/{show_id}/{name}": "HLS playback",
+    # WHIP sessions answer to the show's stream key (the bearer), not to a vendor's
+    # credentials; a session of another show's key is 404 (tests/media/).
+    "PATCH /whip/{session_id}": "WHIP, stream key",
+    "DELETE /whip/{session_id}": "WHIP, stream key",
 }
 
 # Body fields that point at another object: field name -> kind. A `_ids` field
