@@ -3,13 +3,15 @@ publisher, finished shows, codecs, CORS; and dropouts with their grace."""
 
 from __future__ import annotations
 
+import io
 import re
 
+import av
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from pasar.media import rtc_adapter, synthetic
-from tests.media.conftest import Media, MediaFactory, wait_for
+from tests.media.conftest import Media, MediaFactory, decode, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,6 +40,7 @@ async def test_bad_publish_requests_are_refused_and_start_nothing(media: Media) 
     show_id, key = await media.new_show()
     client = media.client
     sdp = await offer()
+    vp9 = (await offer("video/VP8")).replace("VP8/90000", "VP9/90000")  # nothing we take
     cases = [
         ({"Content-Type": "application/sdp"}, sdp, 401, "unauthorized"),
         (whip_headers("live_not-a-real-key"), sdp, 401, "unauthorized"),
@@ -46,7 +49,7 @@ async def test_bad_publish_requests_are_refused_and_start_nothing(media: Media) 
         (whip_headers(key), "hello", 400, "bad_sdp"),
         (whip_headers(key), "v=0\r\nthis is not sdp\r\n", 400, "no_video"),
         (whip_headers(key), "v=0\r\n" + "a=x\r\n" * 20_000, 413, "too_large"),
-        (whip_headers(key), await offer("video/VP8"), 400, "unsupported_codec"),
+        (whip_headers(key), vp9, 400, "unsupported_codec"),
     ]
     for headers, body, status, code in cases:
         r = await client.post("/whip", content=body, headers=headers)
@@ -197,6 +200,29 @@ async def test_studio_end_stops_the_publisher_and_publishes_the_replay(media: Me
         assert sessions(media) == 0
     finally:
         await session.pc.close()
+
+
+async def test_vp8_is_transcoded_to_h264(media: Media) -> None:
+    show_id, key = await media.new_show()
+    session = await synthetic.publish(media.client, "http://testserver/whip", key, codec="VP8")
+    try:
+
+        async def segment() -> str | None:
+            r = await media.client.get(f"/hls/{show_id}/live.m3u8")
+            return r.text if r.status_code == 200 and "#EXTINF" in r.text else None
+
+        playlist = await wait_for(segment)
+        health = (await media.health(show_id))["publisher"]
+        assert health["codec"] == "VP8" and health["transcoding"] is True
+        init = (await media.client.get(f"/hls/{show_id}/init0.mp4")).content
+        first = re.findall(r"^(s\d+\.m4s)$", playlist, re.M)[0]
+        data = (await media.client.get(f"/hls/{show_id}/{first}")).content
+        decoded = decode(init + data)
+        assert decoded.size == (640, 360) and decoded.video_frames > 10
+        with av.open(io.BytesIO(init)) as container:
+            assert container.streams.video[0].codec_context.name == "h264"
+    finally:
+        await session.stop()
 
 
 def test_the_aiortc_internals_we_rely_on_are_there() -> None:

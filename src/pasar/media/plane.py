@@ -19,7 +19,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import SessionDescription
 
 from pasar.ids import new_id
 from pasar.media import rtc_adapter
@@ -27,6 +30,7 @@ from pasar.media.errors import MediaError
 from pasar.media.muxer import is_keyframe
 from pasar.media.packager import PackagerOptions, ShowPackager
 from pasar.media.storage import Storage
+from pasar.media.transcode import H264Encoder
 from pasar.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,12 +107,15 @@ class Publisher:
         # it neither takes the show live nor ends it when it gives up).
         self.media_started = False
         self.user_agent = ""
+        self.encoder: H264Encoder | None = None  # only when transcoding
+        self._pump: asyncio.Task[None] | None = None
 
     async def answer(self, offer_sdp: str) -> str:
+        _check_offer(offer_sdp)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        except (ValueError, KeyError, IndexError) as exc:
-            raise MediaError("invalid", "bad_sdp", f"the SDP offer cannot be read: {exc}") from exc
+        except Exception as exc:  # aiortc raises several types for bad offers; all are 400
+            raise MediaError("invalid", "bad_sdp", f"the SDP offer cannot be used: {exc}") from exc
         kinds = set()
         for transceiver in self.pc.getTransceivers():
             kind = transceiver.kind
@@ -116,14 +123,20 @@ class Publisher:
             if caps is None:
                 continue
             if kind == "video":
-                wanted = [c for c in caps.codecs if c.mimeType in ("video/H264", "video/rtx")]
+                # H.264 is remuxed; VP8 only when the publisher offers nothing
+                # else, and then transcoded
+                order = {"video/H264": 0, "video/VP8": 1, "video/rtx": 2}
+                wanted = sorted(
+                    (c for c in caps.codecs if c.mimeType in order),
+                    key=lambda c: order[c.mimeType],
+                )
                 self.video_receiver = transceiver.receiver
             else:
                 wanted = [c for c in caps.codecs if c.mimeType == "audio/opus"]
                 self.has_audio = True
             transceiver.setCodecPreferences(wanted)
             transceiver.direction = "recvonly"
-            rtc_adapter.tap_encoded_frames(transceiver.receiver, self._frame, _never_decode)
+            rtc_adapter.tap_encoded_frames(transceiver.receiver, self._frame, _decode_vp8)
             kinds.add(kind)
         if "video" not in kinds:
             raise MediaError("invalid", "no_video", "the offer has no video to publish")
@@ -137,11 +150,18 @@ class Publisher:
                 f"publish H.264 video (and Opus audio): {exc}",
             ) from exc
         await self.pc.setLocalDescription(answer)
-        if "H264/90000" not in self.pc.localDescription.sdp:
+        sdp = self.pc.localDescription.sdp
+        if "H264/90000" in sdp:
+            self.video_codec = "H264"
+        elif "VP8/90000" in sdp:
+            self.video_codec = "VP8"
+            self._start_transcoding()
+        else:
             raise MediaError(
-                "invalid", "unsupported_codec", "publish H.264 video (VP8/VP9/AV1 are not taken)"
+                "invalid",
+                "unsupported_codec",
+                "publish H.264 (or VP8) video; VP9/AV1 are not taken",
             )
-        self.video_codec = "H264"
 
         @self.pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -160,10 +180,38 @@ class Publisher:
         self.packager.new_session(audio=self.has_audio)
         return self.pc.localDescription.sdp
 
+    def _start_transcoding(self) -> None:
+        """VP8 in: aiortc decodes it, we encode H.264 for the packager."""
+        assert self.video_receiver is not None
+        track = self.video_receiver.track
+        self.encoder = H264Encoder(
+            self._encoded, gop_seconds=self.plane.settings.hls_segment_seconds
+        )
+
+        async def pump() -> None:
+            try:
+                while not self.closed:
+                    frame = await track.recv()
+                    if isinstance(frame, av.VideoFrame) and self.encoder is not None:
+                        self.encoder.encode(frame)
+            except MediaStreamError:
+                pass  # the track ended with the connection
+
+        self._pump = asyncio.create_task(pump())
+
+    def _encoded(self, annexb: bytes, pts: int) -> None:
+        """From the encoder's thread: our H.264 of the publisher's picture."""
+        if self.closed:
+            return
+        wall = self._video_clock.wall(pts)
+        if is_keyframe(annexb):
+            self.meter.keyframes.append(wall)
+        self.packager.video_frame(annexb, wall)
+
     def _frame(self, mime: str, data: bytes, ts: int) -> None:
         if self.closed:
             return
-        if mime == "video/H264":
+        if mime in ("video/H264", "video/VP8"):
             if not self.media_started:
                 self.media_started = True
                 self.plane._started(self)
@@ -171,6 +219,8 @@ class Publisher:
             self.meter.video_bytes += len(data)
             self.meter.frames += 1
             wall = self._video_clock.wall(ts)
+            if mime == "video/VP8":
+                return  # decoded by aiortc, then encoded by us (_encoded)
             if is_keyframe(data):
                 self.meter.keyframes.append(wall)
             self.packager.video_frame(data, wall)
@@ -182,6 +232,10 @@ class Publisher:
         if self.closed:
             return
         self.closed = True
+        if self.encoder is not None:
+            self.encoder.close()
+        if self._pump is not None:
+            self._pump.cancel()
         self.packager.end_session()
         await self.pc.close()
 
@@ -208,12 +262,31 @@ class Publisher:
             "audio_kbps": round(self.meter.rates.get("audio_kbps", 0.0)),
             "keyframe_interval_s": round(interval, 2) if interval else None,
             "packet_loss_pct": loss,
-            "transcoding": False,
+            "transcoding": self.encoder is not None,
         }
 
 
-def _never_decode(_mime: str) -> bool:
-    return False
+def _check_offer(sdp: str) -> None:
+    """Refuse, with a reason, offers we cannot take before aiortc sees them."""
+    try:
+        parsed = SessionDescription.parse(sdp)
+    except Exception as exc:
+        raise MediaError("invalid", "bad_sdp", f"the SDP offer cannot be read: {exc}") from exc
+    video = [m for m in parsed.media if m.kind == "video"]
+    if not video:
+        raise MediaError("invalid", "no_video", "the offer has no video to publish")
+    names = {c.mimeType.split("/")[-1].upper() for m in video for c in m.rtp.codecs}
+    if not names & {"H264", "VP8"}:
+        raise MediaError(
+            "invalid",
+            "unsupported_codec",
+            f"publish H.264 (or VP8) video; the offer has {', '.join(sorted(names)) or 'none'}",
+        )
+
+
+def _decode_vp8(mime: str) -> bool:
+    """Which encoded frames continue to aiortc's decoder: VP8 (to transcode)."""
+    return mime == "video/VP8"
 
 
 class MediaPlane:

@@ -108,13 +108,17 @@ class ToneTrack(AudioStreamTrack):
         return frame
 
 
-def prefer_h264(pc: RTCPeerConnection) -> None:
-    """Offer H.264 only, so the server can remux instead of transcoding."""
+def offer_only(pc: RTCPeerConnection, codec: str = "H264") -> None:
+    """Offer one video codec: H.264 (the server remuxes it) or VP8 (transcoded)."""
     caps = RTCRtpSender.getCapabilities("video")
-    h264 = [c for c in caps.codecs if c.mimeType in ("video/H264", "video/rtx")]
+    chosen = [c for c in caps.codecs if c.mimeType in (f"video/{codec}", "video/rtx")]
     for transceiver in pc.getTransceivers():
         if transceiver.kind == "video":
-            transceiver.setCodecPreferences(h264)
+            transceiver.setCodecPreferences(chosen)
+
+
+def prefer_h264(pc: RTCPeerConnection) -> None:
+    offer_only(pc, "H264")
 
 
 @dataclass
@@ -144,6 +148,7 @@ async def publish(
     height: int = 360,
     audio: bool = True,
     label: str = "PASAR",
+    codec: str = "H264",
 ) -> WhipSession:
     """Publish the test pattern (and tone) to ``whip_url``; raises
     ``httpx.HTTPStatusError`` when the server refuses."""
@@ -152,7 +157,7 @@ async def publish(
     pc.addTransceiver(video, direction="sendonly")
     if audio:
         pc.addTransceiver(ToneTrack(), direction="sendonly")
-    prefer_h264(pc)
+    offer_only(pc, codec)
     await pc.setLocalDescription(await pc.createOffer())
     response = await client.post(
         whip_url,

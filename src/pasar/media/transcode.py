@@ -1,0 +1,78 @@
+"""H.264 from decoded pictures, for publishers that cannot send H.264
+(VP8 from a browser that prefers it, some WHIP encoders).
+
+Only used when needed: an H.264 publisher is remuxed, never transcoded. The
+encoder runs on its own thread; its Annex B output (parameter sets repeated on
+every keyframe, so the packager sees them) goes to the packager like a
+publisher's own H.264 would.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import av
+
+log = logging.getLogger(__name__)
+
+# (Annex B access unit, the RTP-clock pts of its picture)
+OnEncoded = Callable[[bytes, int], None]
+
+
+class H264Encoder:
+    def __init__(self, on_encoded: OnEncoded, *, gop_seconds: float, fps: int = 30) -> None:
+        self._on_encoded = on_encoded
+        self._gop = max(1, round(gop_seconds * fps))
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._codec: Any = None
+        self._size: tuple[int, int] | None = None
+        self._thread = threading.Thread(target=self._run, name="h264-encoder", daemon=True)
+        self._thread.start()
+
+    def encode(self, frame: av.VideoFrame) -> None:
+        # a publisher that outruns the encoder loses pictures, not latency
+        if self._inbox.qsize() < 30:
+            self._inbox.put(frame)
+
+    def close(self) -> None:
+        self._inbox.put(None)
+
+    def _open(self, width: int, height: int) -> None:
+        codec = av.CodecContext.create("libx264", "w")
+        codec.width, codec.height = width - width % 2, height - height % 2
+        codec.pix_fmt = "yuv420p"
+        codec.time_base = Fraction(1, 90_000)
+        codec.options = {
+            "preset": "veryfast",
+            "tune": "zerolatency",
+            "profile": "baseline",
+            "g": str(self._gop),
+            "keyint_min": str(self._gop),
+            "sc_threshold": "0",
+            "crf": "23",
+            "maxrate": "3000k",
+            "bufsize": "3000k",
+            "x264-params": "repeat-headers=1:annexb=1",
+        }
+        self._codec = codec
+        self._size = (width, height)
+
+    def _run(self) -> None:
+        while (frame := self._inbox.get()) is not None:
+            try:
+                if self._size != (frame.width, frame.height):
+                    self._open(frame.width, frame.height)
+                picture = frame.reformat(
+                    width=self._codec.width, height=self._codec.height, format="yuv420p"
+                )
+                picture.pts = frame.pts
+                picture.time_base = Fraction(1, 90_000)
+                for packet in self._codec.encode(picture):
+                    self._on_encoded(bytes(packet), int(packet.pts or 0))
+            except (av.FFmpegError, ValueError):
+                log.exception("transcoding a picture failed")
