@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -303,6 +304,25 @@ async def build_world(
     w.stream_key = (await _ok(await client.get(f"{API}/shows/{show['id']}/ingest", headers=h)))[
         "stream_key"
     ]
+    # a recording index as the packager leaves one, so /recording has something to answer
+    await services.storage.put(
+        f"hls/{show['id']}/recording.json",
+        json.dumps(
+            {
+                "show_id": show["id"],
+                "segments": [
+                    {
+                        "msn": 0,
+                        "run": 0,
+                        "uri": "s0.m4s",
+                        "media_time": 0,
+                        "duration": 2.0,
+                        "wall_clock": "2030-01-01T12:00:01+00:00",
+                    }
+                ],
+            }
+        ).encode(),
+    )
     key = await _ok(
         await client.post(
             f"{API}/api-keys",
