@@ -180,7 +180,16 @@ def test_go_live_from_the_browser_watch_and_replay(
     playlist = studio.request.get(f"{live_server.url}/hls/{show_id}/live.m3u8")
     assert playlist.ok and "#EXT-X-ENDLIST" in playlist.text()
 
-    # The watch page plays the recording.
+    # The viewer who watched it live is told (the live playlist turned into the
+    # recording's, with ENDLIST).
+    watch.locator("#status", has_text=re.compile("The show has ended|Replay")).wait_for(
+        timeout=30_000
+    )
+    watch.wait_for_function("() => document.querySelector('video').ended", timeout=30_000)
+    watch.locator("#status", has_text="The show has ended.").wait_for()
+    assert watch.get_by_role("button", name="Watch from the start").is_visible()
+
+    # A fresh watch page plays the recording.
     watch.goto(f"{live_server.url}/watch/{show_id}")
     watch.wait_for_function(PLAYING, arg=[1.0], timeout=60_000)
     watch.locator("#status", has_text="Replay").wait_for(timeout=10_000)
