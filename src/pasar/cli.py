@@ -265,7 +265,6 @@ def _broadcast_when_ready(url: str, stream_key: str) -> None:
         )
         atexit.register(child.terminate)
 
-
     threading.Thread(target=run, name="demo-broadcast", daemon=True).start()
 
 

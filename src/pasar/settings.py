@@ -184,6 +184,14 @@ class Settings(BaseSettings):
             "external media server."
         ),
     )
+    hls_ladder: str = Field(
+        default="",
+        description=(
+            "Extra renditions transcoded from the publisher's video for weak networks, e.g. "
+            "`720p,360p` (only those below the source's height are made; the source is always "
+            "served as is). Empty: no transcoding unless the publisher sends VP8."
+        ),
+    )
     recording_retention_days: int = Field(
         default=0,
         ge=0,
@@ -192,6 +200,13 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )
+
+    @field_validator("hls_ladder")
+    @classmethod
+    def _ladder(cls, v: str) -> str:
+        from pasar.media.ladder import parse_ladder
+
+        return ",".join(f"{h}p" for h in parse_ladder(v))
 
     @field_validator("public_url")
     @classmethod

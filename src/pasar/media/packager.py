@@ -64,9 +64,10 @@ class StorageWriter:
     again before its turn (playlists, several times a second) is written once,
     with the latest bytes, after everything queued before it."""
 
-    def __init__(self, storage: Storage, show_id: str) -> None:
+    def __init__(self, storage: Storage, show_id: str, rendition: str = "") -> None:
         self._storage = storage
         self._show_id = show_id
+        self._dir = f"{rendition}/" if rendition else ""
         self._pending: dict[str, bytes | None] = {}  # None: delete
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -86,7 +87,7 @@ class StorageWriter:
             while self._pending:
                 name = next(iter(self._pending))
                 data = self._pending.pop(name)
-                key = hls_key(self._show_id, name)
+                key = hls_key(self._show_id, self._dir + name)
                 try:
                     if data is None:
                         await self._storage.delete(key)
@@ -109,9 +110,11 @@ class ShowPackager:
         storage: Storage,
         options: PackagerOptions | None = None,
         *,
+        rendition: str = "",
         on_poster: Callable[[bytes], None] | None = None,
     ) -> None:
         self.show_id = show_id
+        self.rendition = rendition  # "" for the source; "360p" etc. for a ladder rung
         self.options = options or PackagerOptions()
         self._storage = storage
         self._on_poster = on_poster
@@ -120,7 +123,7 @@ class ShowPackager:
         self.video: VideoInfo | None = None
         self.runs = 0
         self._changed = asyncio.Event()
-        self._writer = StorageWriter(storage, show_id)
+        self._writer = StorageWriter(storage, show_id, rendition)
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._worker = threading.Thread(
             target=_Worker(self).run, name=f"packager-{show_id}", daemon=True
@@ -132,7 +135,8 @@ class ShowPackager:
     async def resume(self) -> None:
         """Continue a recording this show already has (a node restarted, or the
         publisher came back to another node): numbering goes on after it."""
-        raw = await self._storage.get(hls_key(self.show_id, "recording.json"))
+        prefix = f"{self.rendition}/" if self.rendition else ""
+        raw = await self._storage.get(hls_key(self.show_id, prefix + "recording.json"))
         if not raw:
             return
         for row in json.loads(raw)["segments"]:
@@ -319,7 +323,8 @@ class ShowPackager:
         return json.dumps({"show_id": self.show_id, "segments": rows}).encode()
 
     def _poster(self, jpeg: bytes) -> None:
-        self._write("poster.jpg", jpeg)
+        if not self.rendition:
+            self._write("poster.jpg", jpeg)
         if self._on_poster:
             self._on_poster(jpeg)
 

@@ -27,6 +27,7 @@ from aiortc.sdp import SessionDescription
 from pasar.ids import new_id
 from pasar.media import rtc_adapter
 from pasar.media.errors import MediaError
+from pasar.media.ladder import Ladder, parse_ladder
 from pasar.media.muxer import is_keyframe
 from pasar.media.packager import PackagerOptions, ShowPackager
 from pasar.media.storage import Storage
@@ -88,11 +89,18 @@ class _Meter:
 
 
 class Publisher:
-    def __init__(self, plane: MediaPlane, show_id: str, packager: ShowPackager) -> None:
+    def __init__(
+        self,
+        plane: MediaPlane,
+        show_id: str,
+        packager: ShowPackager,
+        ladder: Ladder | None = None,
+    ) -> None:
         self.id = new_id("whip")
         self.show_id = show_id
         self.plane = plane
         self.packager = packager
+        self.ladder = ladder
         self.pc = RTCPeerConnection()
         self.video_receiver: RTCRtpReceiver | None = None
         self.has_audio = False
@@ -178,6 +186,8 @@ class Publisher:
                 await self.plane._dropped(self)
 
         self.packager.new_session(audio=self.has_audio)
+        if self.ladder is not None:
+            self.ladder.new_session(audio=self.has_audio)
         return self.pc.localDescription.sdp
 
     def _start_transcoding(self) -> None:
@@ -207,6 +217,8 @@ class Publisher:
         if is_keyframe(annexb):
             self.meter.keyframes.append(wall)
         self.packager.video_frame(annexb, wall)
+        if self.ladder is not None:
+            self.ladder.video_frame(annexb, wall)
 
     def _frame(self, mime: str, data: bytes, ts: int) -> None:
         if self.closed:
@@ -224,9 +236,14 @@ class Publisher:
             if is_keyframe(data):
                 self.meter.keyframes.append(wall)
             self.packager.video_frame(data, wall)
+            if self.ladder is not None:
+                self.ladder.video_frame(data, wall)
         elif mime == "audio/opus":
             self.meter.audio_bytes += len(data)
-            self.packager.audio_frame(data, self._audio_clock.wall(ts))
+            wall = self._audio_clock.wall(ts)
+            self.packager.audio_frame(data, wall)
+            if self.ladder is not None:
+                self.ladder.audio_frame(data, wall)
 
     async def close(self) -> None:
         if self.closed:
@@ -237,6 +254,8 @@ class Publisher:
         if self._pump is not None:
             self._pump.cancel()
         self.packager.end_session()
+        if self.ladder is not None:
+            self.ladder.end_session()
         await self.pc.close()
 
     async def health(self) -> dict[str, Any]:
@@ -263,6 +282,11 @@ class Publisher:
             "keyframe_interval_s": round(interval, 2) if interval else None,
             "packet_loss_pct": loss,
             "transcoding": self.encoder is not None,
+            "renditions": sorted(
+                (n for n, p in self.ladder.packagers.items() if p.video), key=lambda n: -int(n[:-1])
+            )
+            if self.ladder
+            else [],
         }
 
 
@@ -306,6 +330,8 @@ class MediaPlane:
         self.on_status = on_status
         self.publishers: dict[str, Publisher] = {}  # show id → current publisher
         self.packagers: dict[str, ShowPackager] = {}
+        self.ladders: dict[str, Ladder] = {}
+        self.ladder_heights = parse_ladder(settings.hls_ladder)
         self._grace: dict[str, asyncio.Task[None]] = {}
         self._watch: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -336,7 +362,11 @@ class MediaPlane:
             packager = ShowPackager(show_id, self.storage, self.options())
             await packager.resume()
             self.packagers[show_id] = packager
-        publisher = Publisher(self, show_id, packager)
+            if self.ladder_heights:
+                ladder = Ladder(show_id, self.storage, self.options(), self.ladder_heights)
+                await ladder.resume()
+                self.ladders[show_id] = ladder
+        publisher = Publisher(self, show_id, packager, self.ladders.get(show_id))
         publisher.user_agent = user_agent
         try:
             await publisher.answer(offer_sdp)
@@ -440,6 +470,8 @@ class MediaPlane:
         if publisher is not None:
             await self.stop_publisher(publisher)
         packager = self.packagers.pop(show_id, None)
+        if ladder := self.ladders.pop(show_id, None):
+            await ladder.finish()
         if packager is None:
             return False
         recorded = bool(await packager.finish())

@@ -14,12 +14,14 @@ import re
 from dataclasses import dataclass
 
 from pasar.media.errors import MediaError
+from pasar.media.ladder import maxrate, rung_name
 from pasar.media.packager import ShowPackager, hls_key
 from pasar.media.plane import MediaPlane
 from pasar.media.playlist import Variant, render_multivariant
 from pasar.media.storage import Storage
 
 CODECS = "avc1.42e01f,mp4a.40.2"
+SOURCE_BANDWIDTH = 3_000_000  # what the publisher sends is not known up front; a ceiling
 POLL_SECONDS = 0.1
 PART_NAME = re.compile(r"^s(\d{1,9})\.(\d{1,4})\.m4s$")
 
@@ -46,34 +48,57 @@ class Playback:
         self.storage = storage
         self.hold_seconds = hold_seconds  # how long a blocking request may wait
 
-    def _local(self, show_id: str) -> ShowPackager | None:
-        packager = self.plane.packagers.get(show_id)
+    def _local(self, show_id: str, rendition: str = "") -> ShowPackager | None:
+        if rendition:
+            ladder = self.plane.ladders.get(show_id)
+            packager = ladder.packagers.get(rendition) if ladder else None
+        else:
+            packager = self.plane.packagers.get(show_id)
         return packager if packager is not None and not packager.finished else None
 
-    async def _get(self, show_id: str, name: str) -> bytes | None:
-        return await self.storage.get(hls_key(show_id, name))
+    async def _get(self, show_id: str, name: str, rendition: str = "") -> bytes | None:
+        key = hls_key(show_id, f"{rendition}/{name}" if rendition else name)
+        return await self.storage.get(key)
 
     async def multivariant(self, show_id: str) -> Playlist:
+        """The source first, then each ladder rung that exists, highest first."""
         packager = self._local(show_id)
         if packager is not None and packager.video is not None:
             size = (packager.video.width, packager.video.height)
-            return Playlist(
-                render_multivariant([Variant("live.m3u8", 3_000_000, CODECS, size)]), False
+            variants = [Variant("live.m3u8", SOURCE_BANDWIDTH, CODECS, size)]
+            ladder = self.plane.ladders.get(show_id)
+            rungs = sorted(
+                ladder.packagers.items() if ladder else [], key=lambda r: -int(r[0][:-1])
             )
+            for name, rung in rungs:
+                if rung.video is not None and not rung.finished:
+                    size = (rung.video.width, rung.video.height)
+                    rate = maxrate(size[1]) * 1000
+                    variants.append(Variant(f"{name}/live.m3u8", rate, CODECS, size))
+            return Playlist(render_multivariant(variants), False)
         vod = await self._get(show_id, "vod.m3u8")
         if vod is None and await self._get(show_id, "live.m3u8") is None:
             raise _not_found("stream")
-        text = render_multivariant([Variant("live.m3u8", 3_000_000, CODECS, None)])
-        return Playlist(text, vod is not None)
+        variants = [Variant("live.m3u8", SOURCE_BANDWIDTH, CODECS, None)]
+        for height in self.plane.ladder_heights:
+            name = rung_name(height)
+            if await self.storage.exists(hls_key(show_id, f"{name}/init0.mp4")):
+                variants.append(Variant(f"{name}/live.m3u8", maxrate(height) * 1000, CODECS, None))
+        return Playlist(render_multivariant(variants), vod is not None)
 
     async def media(
-        self, show_id: str, low_latency: bool, msn: int | None, part: int | None
+        self,
+        show_id: str,
+        low_latency: bool,
+        msn: int | None,
+        part: int | None,
+        rendition: str = "",
     ) -> Playlist | None:
         """The media playlist; None when a blocking request timed out (503)."""
         if part is not None and msn is None:
             raise MediaError("invalid", "bad_request", "_HLS_part needs _HLS_msn")
         blocking = msn is not None and low_latency
-        packager = self._local(show_id)
+        packager = self._local(show_id, rendition)
         if packager is not None:
             if not packager.segments and not await packager.wait(
                 lambda: bool(packager.segments), self.hold_seconds
@@ -87,7 +112,7 @@ class Playback:
                     return None
             return Playlist(packager.live_playlist(low_latency), False)
         name = "live.m3u8" if low_latency else "legacy.m3u8"
-        raw = await self._get(show_id, name)
+        raw = await self._get(show_id, name, rendition)
         if raw is None:
             raise _not_found("stream")
         text = raw.decode()
@@ -102,16 +127,16 @@ class Playback:
                 if loop.time() > deadline:
                     return None
                 await asyncio.sleep(POLL_SECONDS)
-                text = (await self._get(show_id, name) or raw).decode()
+                text = (await self._get(show_id, name, rendition) or raw).decode()
         return Playlist(text, "#EXT-X-ENDLIST" in text)
 
-    async def part(self, show_id: str, name: str) -> bytes:
+    async def part(self, show_id: str, name: str, rendition: str = "") -> bytes:
         """A part; the preload-hinted next part is held until it exists."""
         m = PART_NAME.match(name)
         if m is None:
             raise _not_found("part")
         msn, index = int(m[1]), int(m[2])
-        packager = self._local(show_id)
+        packager = self._local(show_id, rendition)
         if packager is not None:
             if msn <= packager.next_msn and not packager.has(msn, index):
                 await packager.wait(lambda: packager.has(msn, index), self.hold_seconds)
@@ -121,15 +146,15 @@ class Playback:
             return data
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.hold_seconds
-        while (data := await self._get(show_id, name)) is None:
-            live = await self._get(show_id, "live.m3u8")
+        while (data := await self._get(show_id, name, rendition)) is None:
+            live = await self._get(show_id, "live.m3u8", rendition)
             if live is None or b"#EXT-X-ENDLIST" in live or loop.time() > deadline:
                 raise _not_found("part")
             await asyncio.sleep(POLL_SECONDS)
         return data
 
-    async def file(self, show_id: str, name: str) -> bytes:
-        data = await self._get(show_id, name)
+    async def file(self, show_id: str, name: str, rendition: str = "") -> bytes:
+        data = await self._get(show_id, name, rendition)
         if data is None:
             raise _not_found("file")
         return data

@@ -25,8 +25,18 @@ OnEncoded = Callable[[bytes, int], None]
 
 
 class H264Encoder:
-    def __init__(self, on_encoded: OnEncoded, *, gop_seconds: float, fps: int = 30) -> None:
+    def __init__(
+        self,
+        on_encoded: OnEncoded,
+        *,
+        gop_seconds: float,
+        fps: int = 30,
+        height: int | None = None,
+        maxrate_kbps: int = 3000,
+    ) -> None:
         self._on_encoded = on_encoded
+        self._height = height  # scale down to this height (a ladder rung); None: as is
+        self._maxrate = maxrate_kbps
         self._gop = max(1, round(gop_seconds * fps))
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._codec: Any = None
@@ -44,6 +54,8 @@ class H264Encoder:
 
     def _open(self, width: int, height: int) -> None:
         codec = av.CodecContext.create("libx264", "w")
+        if self._height is not None and self._height < height:
+            width, height = round(width * self._height / height / 2) * 2, self._height
         codec.width, codec.height = width - width % 2, height - height % 2
         codec.pix_fmt = "yuv420p"
         codec.time_base = Fraction(1, 90_000)
@@ -55,8 +67,8 @@ class H264Encoder:
             "keyint_min": str(self._gop),
             "sc_threshold": "0",
             "crf": "23",
-            "maxrate": "3000k",
-            "bufsize": "3000k",
+            "maxrate": f"{self._maxrate}k",
+            "bufsize": f"{self._maxrate}k",
             "x264-params": "repeat-headers=1:annexb=1",
         }
         self._codec = codec

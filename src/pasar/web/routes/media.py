@@ -238,33 +238,48 @@ async def hls_index(show_id: str, services: ServicesDep) -> Response:
     return _playlist(playlist.text, VOD_CACHE if playlist.final else PLAYLIST_CACHE)
 
 
+RENDITION = re.compile(r"^\d{3,4}p$")
+
+
+def _rendition(name: str) -> str:
+    if not RENDITION.match(name):
+        raise MediaError("not_found", "not_found", "rendition not found")
+    return name
+
+
 @router.get("/hls/{show_id}/live.m3u8", include_in_schema=False)
 @router.get("/hls/{show_id}/legacy.m3u8", include_in_schema=False)
+@router.get("/hls/{show_id}/{rendition}/live.m3u8", include_in_schema=False)
+@router.get("/hls/{show_id}/{rendition}/legacy.m3u8", include_in_schema=False)
 async def hls_media(
     show_id: str,
     request: Request,
     services: ServicesDep,
+    rendition: str = "",
     msn: Annotated[int | None, Query(alias="_HLS_msn", ge=0, le=10**9)] = None,
     part: Annotated[int | None, Query(alias="_HLS_part", ge=0, le=10**4)] = None,
 ) -> Response:
-    """The live media playlist (Low-Latency HLS with blocking reload), or the
-    recording's VOD playlist once the show has ended."""
+    """The live media playlist (Low-Latency HLS with blocking reload) of the
+    source or a ladder rung, or the recording's VOD playlist once the show has ended."""
     low_latency = request.url.path.endswith("live.m3u8")
-    playlist = await _playback(services).media(show_id, low_latency, msn, part)
+    rendition = _rendition(rendition) if rendition else ""
+    playlist = await _playback(services).media(show_id, low_latency, msn, part, rendition)
     if playlist is None:
         return Response(status_code=503, headers={**HLS_CORS, "Retry-After": "1"})
     return _playlist(playlist.text, VOD_CACHE if playlist.final else PLAYLIST_CACHE)
 
 
 @router.get("/hls/{show_id}/{name}", include_in_schema=False)
-async def hls_file(show_id: str, name: str, services: ServicesDep) -> Response:
+@router.get("/hls/{show_id}/{rendition}/{name}", include_in_schema=False)
+async def hls_file(show_id: str, name: str, services: ServicesDep, rendition: str = "") -> Response:
     """Init segments, segments and parts (immutable), and the poster."""
     playback = _playback(services)
+    rendition = _rendition(rendition) if rendition else ""
     if _PART.match(name):
-        data = await playback.part(show_id, name)
+        data = await playback.part(show_id, name, rendition)
     elif _SEGMENT.match(name) or _INIT.match(name):
-        data = await playback.file(show_id, name)
-    elif name == "poster.jpg":
+        data = await playback.file(show_id, name, rendition)
+    elif name == "poster.jpg" and not rendition:
         data = await playback.file(show_id, name)
         headers = {**HLS_CORS, "Cache-Control": "public, max-age=5"}
         return Response(data, media_type="image/jpeg", headers=headers)
