@@ -41,6 +41,7 @@ async def test_publish_goes_live_plays_as_ll_hls_and_replays(media: Media) -> No
 
         index = await client.get(f"/hls/{show_id}/index.m3u8")
         assert "RESOLUTION=640x360" in index.text and "live.m3u8" in index.text
+        assert re.search(r'CODECS="avc1\.42[0-9a-f]{4},mp4a\.40\.2"', index.text)  # from the SPS
         assert index.headers["access-control-allow-origin"] == "*"
 
         init = await client.get(f"/hls/{show_id}/init0.mp4")

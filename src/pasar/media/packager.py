@@ -52,6 +52,14 @@ class PackagerOptions:
 class VideoInfo:
     width: int
     height: int
+    codec: str = "avc1.42e01f"  # RFC 6381, from the SPS: profile, constraints, level
+
+
+def avc1_codec(sps: bytes) -> str:
+    """The ``CODECS`` string of an H.264 stream from its SPS (header byte first)."""
+    if len(sps) < 4:
+        return "avc1.42e01f"
+    return f"avc1.{sps[1]:02x}{sps[2]:02x}{sps[3]:02x}"
 
 
 def hls_key(show_id: str, name: str) -> str:
@@ -408,7 +416,7 @@ class _Worker:
         frame = self.decode(annexb)
         if frame is None:
             return None
-        info = VideoInfo(frame.width, frame.height)
+        info = VideoInfo(frame.width, frame.height, avc1_codec(params))
         self.run_index += 1
         self.run_start = wall
         self.sps = params

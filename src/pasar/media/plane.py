@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import av
@@ -61,31 +63,34 @@ class _TrackClock:
         return self.wall0 + (ts - self.ts0) / self.clock
 
 
-@dataclass
 class _Meter:
-    """Rolling counters behind the studio's stream-health panel."""
+    """What the publisher sent over the last two seconds, for the studio's
+    stream-health panel (any number of pollers see the same window)."""
 
-    started: float = field(default_factory=time.monotonic)
-    video_bytes: int = 0
-    audio_bytes: int = 0
-    frames: int = 0
-    keyframes: list[float] = field(default_factory=list)
-    window_start: float = field(default_factory=time.monotonic)
-    rates: dict[str, float] = field(default_factory=dict)
+    WINDOW = 2.0
 
-    def roll(self) -> None:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self._samples: deque[tuple[float, int, int]] = deque()  # (when, video, audio) bytes
+        self.keyframes: deque[float] = deque(maxlen=10)
+
+    def video(self, size: int) -> None:
+        self._samples.append((time.monotonic(), size, 0))
+
+    def audio(self, size: int) -> None:
+        self._samples.append((time.monotonic(), 0, size))
+
+    def rates(self) -> dict[str, float]:
         now = time.monotonic()
-        span = now - self.window_start
-        if span < 1.0:
-            return
-        self.rates = {
-            "video_kbps": self.video_bytes * 8 / span / 1000,
-            "audio_kbps": self.audio_bytes * 8 / span / 1000,
-            "fps": self.frames / span,
+        while self._samples and self._samples[0][0] < now - self.WINDOW:
+            self._samples.popleft()
+        span = min(self.WINDOW, now - self.started) or 1.0
+        frames = sum(1 for _, v, _ in self._samples if v)
+        return {
+            "video_kbps": sum(v for _, v, _ in self._samples) * 8 / span / 1000,
+            "audio_kbps": sum(a for _, _, a in self._samples) * 8 / span / 1000,
+            "fps": frames / span,
         }
-        self.video_bytes = self.audio_bytes = self.frames = 0
-        self.window_start = now
-        self.keyframes = self.keyframes[-10:]
 
 
 class Publisher:
@@ -104,7 +109,7 @@ class Publisher:
         self.pc = RTCPeerConnection()
         self.video_receiver: RTCRtpReceiver | None = None
         self.has_audio = False
-        self.connected_at = time.time()
+        self.connected_at = datetime.now(UTC)
         self.last_media = time.monotonic()
         self.meter = _Meter()
         self._video_clock = _TrackClock(VIDEO_CLOCK)
@@ -228,8 +233,7 @@ class Publisher:
                 self.media_started = True
                 self.plane._started(self)
             self.last_media = time.monotonic()
-            self.meter.video_bytes += len(data)
-            self.meter.frames += 1
+            self.meter.video(len(data))
             wall = self._video_clock.wall(ts)
             if mime == "video/VP8":
                 return  # decoded by aiortc, then encoded by us (_encoded)
@@ -239,7 +243,7 @@ class Publisher:
             if self.ladder is not None:
                 self.ladder.video_frame(data, wall)
         elif mime == "audio/opus":
-            self.meter.audio_bytes += len(data)
+            self.meter.audio(len(data))
             wall = self._audio_clock.wall(ts)
             self.packager.audio_frame(data, wall)
             if self.ladder is not None:
@@ -259,7 +263,7 @@ class Publisher:
         await self.pc.close()
 
     async def health(self) -> dict[str, Any]:
-        self.meter.roll()
+        rates = self.meter.rates()
         loss = None
         with contextlib.suppress(Exception):
             report = await self.video_receiver.getStats() if self.video_receiver else {}
@@ -276,9 +280,9 @@ class Publisher:
             "codec": self.video_codec,
             "width": video.width if video else None,
             "height": video.height if video else None,
-            "fps": round(self.meter.rates.get("fps", 0.0), 1),
-            "video_kbps": round(self.meter.rates.get("video_kbps", 0.0)),
-            "audio_kbps": round(self.meter.rates.get("audio_kbps", 0.0)),
+            "fps": round(rates["fps"], 1),
+            "video_kbps": round(rates["video_kbps"]),
+            "audio_kbps": round(rates["audio_kbps"]),
             "keyframe_interval_s": round(interval, 2) if interval else None,
             "packet_loss_pct": loss,
             "transcoding": self.encoder is not None,

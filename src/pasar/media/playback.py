@@ -20,7 +20,8 @@ from pasar.media.plane import MediaPlane
 from pasar.media.playlist import Variant, render_multivariant
 from pasar.media.storage import Storage
 
-CODECS = "avc1.42e01f,mp4a.40.2"
+CODECS = "avc1.42e01f,mp4a.40.2"  # when the stream is not at hand (another node)
+AAC = "mp4a.40.2"
 SOURCE_BANDWIDTH = 3_000_000  # what the publisher sends is not known up front; a ceiling
 POLL_SECONDS = 0.1
 PART_NAME = re.compile(r"^s(\d{1,9})\.(\d{1,4})\.m4s$")
@@ -65,7 +66,8 @@ class Playback:
         packager = self._local(show_id)
         if packager is not None and packager.video is not None:
             size = (packager.video.width, packager.video.height)
-            variants = [Variant("live.m3u8", SOURCE_BANDWIDTH, CODECS, size)]
+            codecs = f"{packager.video.codec},{AAC}"
+            variants = [Variant("live.m3u8", SOURCE_BANDWIDTH, codecs, size)]
             ladder = self.plane.ladders.get(show_id)
             rungs = sorted(
                 ladder.packagers.items() if ladder else [], key=lambda r: -int(r[0][:-1])
@@ -74,7 +76,8 @@ class Playback:
                 if rung.video is not None and not rung.finished:
                     size = (rung.video.width, rung.video.height)
                     rate = maxrate(size[1]) * 1000
-                    variants.append(Variant(f"{name}/live.m3u8", rate, CODECS, size))
+                    codecs = f"{rung.video.codec},{AAC}"
+                    variants.append(Variant(f"{name}/live.m3u8", rate, codecs, size))
             return Playlist(render_multivariant(variants), False)
         vod = await self._get(show_id, "vod.m3u8")
         if vod is None and await self._get(show_id, "live.m3u8") is None:

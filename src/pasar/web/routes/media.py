@@ -138,9 +138,24 @@ async def whip_stop(session_id: str, request: Request, services: ServicesDep) ->
     return Response(status_code=200, headers=WHIP_CORS)
 
 
+class PublisherHealth(BaseModel):
+    session_id: str
+    connected_at: datetime
+    codec: str = Field(description="What the publisher sends: H264 (remuxed) or VP8.")
+    width: int | None
+    height: int | None
+    fps: float
+    video_kbps: int
+    audio_kbps: int
+    keyframe_interval_s: float | None
+    packet_loss_pct: float | None
+    transcoding: bool
+    renditions: list[str] = Field(description="Ladder rungs being made, e.g. ['360p'].")
+
+
 class StreamHealth(BaseModel):
-    state: str
-    publisher: dict[str, Any] | None
+    state: Literal["live", "reconnecting", "offline"]
+    publisher: PublisherHealth | None
 
 
 @router.get(
