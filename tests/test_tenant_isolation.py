@@ -103,6 +103,9 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     "GET /hls/{show_id}/live.m3u8": "HLS playback",
     "GET /hls/{show_id}/legacy.m3u8": "HLS playback",
     "GET /hls/{show_id}/{name}": "HLS playback",
+    "GET /hls/{show_id}/{rendition}/live.m3u8": "HLS playback, a ladder rung",
+    "GET /hls/{show_id}/{rendition}/legacy.m3u8": "HLS playback, a ladder rung",
+    "GET /hls/{show_id}/{rendition}/{name}": "HLS playback, a ladder rung",
     # WHIP sessions answer to the show's stream key (the bearer), not to a vendor's
     # credentials; a session of another show's key is 404 (tests/media/).
     "PATCH /whip/{session_id}": "WHIP, stream key",

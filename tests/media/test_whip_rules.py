@@ -235,3 +235,18 @@ def test_tapping_a_receiver_without_the_internal_queue_fails_loudly() -> None:
 
     with pytest.raises(rtc_adapter.IncompatibleAiortc):
         rtc_adapter.tap_encoded_frames(NotAReceiver(), lambda *a: None, lambda m: False)  # type: ignore[arg-type]
+
+
+async def test_whip_is_refused_when_an_external_media_server_takes_the_streams(
+    media_factory: MediaFactory,
+) -> None:
+    media = await media_factory(
+        media_server="nginx-rtmp",
+        media_server_hls_url="http://media.example/hls/{show_id}/index.m3u8",
+        media_hook_secret="a-long-enough-hook-secret",
+    )
+    show_id, key = await media.new_show()
+    r = await media.client.post("/whip", content=await offer(), headers=whip_headers(key))
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "external_media_server"
+    assert await media.state(show_id) == "scheduled"

@@ -96,6 +96,13 @@ async def whip_publish(request: Request, services: ServicesDep) -> Response:
     """Start publishing: an SDP offer in, the answer out (RFC 9725). The bearer
     token is the show's stream key. A scheduled show goes live when the first
     video arrives."""
+    if services.settings.media_server != "builtin":
+        raise MediaError(
+            "conflict",
+            "external_media_server",
+            "this service takes streams through its media server; publish to the ingest "
+            "URLs that GET /api/v1/shows/{id}/ingest gives",
+        )
     key = _bearer(request)
     offer = await _sdp_body(request)
     show = await _show_for_key(services, key)
