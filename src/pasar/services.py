@@ -12,6 +12,7 @@ from pasar.db.engine import Database
 from pasar.media.external import ExternalMedia
 from pasar.media.lifecycle import ShowLink
 from pasar.media.plane import MediaPlane
+from pasar.media.s3 import S3Config, S3Storage
 from pasar.media.storage import LocalStorage, Storage
 from pasar.metrics import Metrics
 from pasar.realtime.engine import Realtime
@@ -39,7 +40,11 @@ class Services:
         media.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
         secret = settings.resolved_secret_key()
-        storage = LocalStorage(media, settings.resolved_public_url)
+        storage: Storage
+        if settings.storage == "s3":
+            storage = S3Storage(S3Config.from_settings(settings))
+        else:
+            storage = LocalStorage(media, settings.resolved_public_url)
         realtime = Realtime(settings, db)
         link = ShowLink(db, realtime, storage, settings.recording_retention_days)
         plane = MediaPlane(
@@ -69,3 +74,5 @@ class Services:
         await self.shows.close()
         await self.realtime.close()
         await self.db.dispose()
+        if isinstance(self.storage, S3Storage):
+            await self.storage.close()  # its connection pool

@@ -53,6 +53,52 @@ class Settings(BaseSettings):
         default=None,
         description="Directory for uploaded images and media. Unset: `media/` in the data dir.",
     )
+    storage: Literal["local", "s3"] = Field(
+        default="local",
+        description=(
+            "Where images and media (HLS, recordings) are stored: `local` (the media dir, "
+            "served at `/media/`) or `s3` (an S3-compatible bucket that every node shares; "
+            "see docs/operations.md, Media storage and CDN)."
+        ),
+    )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description=(
+            "With `s3`: the endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com`, "
+            "`https://<account>.r2.cloudflarestorage.com`, `http://127.0.0.1:9000` (MinIO). "
+            "Required then."
+        ),
+    )
+    s3_region: str = Field(
+        default="us-east-1",
+        description="With `s3`: the region requests are signed for (`auto` for R2).",
+    )
+    s3_bucket: str | None = Field(default=None, description="With `s3`: the bucket. Required then.")
+    s3_prefix: str | None = Field(
+        default=None,
+        description="With `s3`: a key prefix for everything Pasar stores, e.g. `pasar/`.",
+    )
+    s3_access_key_id: str | None = Field(
+        default=None, description="With `s3`: the access key id. Required then."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="With `s3`: the secret access key. Required then."
+    )
+    s3_public_url: str | None = Field(
+        default=None,
+        description=(
+            "With `s3`: the URL that serves the bucket's objects by key (prefix included), "
+            "e.g. a CDN in front of it: `https://cdn.example.com`. Unset: the bucket's own "
+            "URL at the endpoint."
+        ),
+    )
+    s3_addressing: Literal["path", "virtual"] = Field(
+        default="path",
+        description=(
+            "With `s3`: `path` (`endpoint/bucket/key`; MinIO and most S3-compatible stores) "
+            "or `virtual` (`bucket.endpoint/key`; AWS's preferred style)."
+        ),
+    )
     host: str = Field(default="127.0.0.1", description="Address `pasar serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `pasar serve` binds to.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -247,6 +293,20 @@ class Settings(BaseSettings):
                 f"PASAR_MEDIA_SERVER={self.media_server} needs PASAR_MEDIA_HOOK_SECRET "
                 "(16+ characters)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_storage(self) -> Self:
+        for name in ("s3_endpoint", "s3_public_url"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith(("http://", "https://")):
+                raise ValueError(f"PASAR_{name.upper()} must be an http(s) URL, not {value!r}")
+        if self.storage != "s3":
+            return self
+        required = ("s3_endpoint", "s3_bucket", "s3_access_key_id", "s3_secret_access_key")
+        missing = [f"PASAR_{name.upper()}" for name in required if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"PASAR_STORAGE=s3 needs {', '.join(missing)}")
         return self
 
     @property
