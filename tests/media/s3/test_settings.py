@@ -64,7 +64,10 @@ def test_services_build_s3_storage_from_the_environment(
     services = Services.build(settings)
     storage = services.storage
     assert isinstance(storage, S3Storage)
-    assert storage.config.region == "eu-west-1" and storage.config.secret_access_key == "s3-secret-value"
+    assert (
+        storage.config.region == "eu-west-1"
+        and storage.config.secret_access_key == "s3-secret-value"
+    )
     assert storage.url("hls/sh_1/poster.jpg") == (
         "https://shop-media.s3.eu-west-1.amazonaws.com/pasar/hls/sh_1/poster.jpg"
     )
