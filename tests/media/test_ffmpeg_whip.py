@@ -19,12 +19,20 @@ from tests.media.conftest import LiveServer
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).parents[2]
+TIMEOUT = 30  # seconds per request: a busy CI machine, a server in this process
 
 
 def new_show(server: LiveServer) -> tuple[str, str]:
-    r = httpx.post(f"{server.url}/api/v1/shows", json={"title": "FFmpeg"}, headers=server.headers)
+    r = httpx.post(
+        f"{server.url}/api/v1/shows",
+        json={"title": "FFmpeg"},
+        headers=server.headers,
+        timeout=TIMEOUT,
+    )
     show_id: str = r.json()["id"]
-    r = httpx.get(f"{server.url}/api/v1/shows/{show_id}/ingest", headers=server.headers)
+    r = httpx.get(
+        f"{server.url}/api/v1/shows/{show_id}/ingest", headers=server.headers, timeout=TIMEOUT
+    )
     return show_id, r.json()["stream_key"]
 
 
@@ -34,7 +42,7 @@ def ffmpeg(server: LiveServer, key: str, seconds: float, *cert: Path) -> subproc
 
 
 def state(server: LiveServer, show_id: str) -> str:
-    r = httpx.get(f"{server.url}/api/v1/shows/{show_id}", headers=server.headers)
+    r = httpx.get(f"{server.url}/api/v1/shows/{show_id}", headers=server.headers, timeout=TIMEOUT)
     value: str = r.json()["state"]
     return value
 
@@ -50,19 +58,23 @@ def test_ffmpeg_publishes_with_a_p256_certificate(live_server: LiveServer, tmp_p
         playlist = ""
         while time.monotonic() < deadline and playlist.count("#EXTINF") < 2:
             time.sleep(0.5)
-            r = httpx.get(f"{live_server.url}/hls/{show_id}/live.m3u8")
+            r = httpx.get(f"{live_server.url}/hls/{show_id}/live.m3u8", timeout=TIMEOUT)
             playlist = r.text if r.status_code == 200 else ""
         assert playlist.count("#EXTINF") >= 2, "FFmpeg's stream never reached the playlist"
         assert state(live_server, show_id) == "live"
         health = httpx.get(
-            f"{live_server.url}/api/v1/shows/{show_id}/stream", headers=live_server.headers
+            f"{live_server.url}/api/v1/shows/{show_id}/stream",
+            headers=live_server.headers,
+            timeout=TIMEOUT,
         ).json()
         assert health["publisher"]["width"] == 640
         live_until = 0.0
         while publisher.poll() is None:
             time.sleep(1)
             r = httpx.get(
-                f"{live_server.url}/api/v1/shows/{show_id}/stream", headers=live_server.headers
+                f"{live_server.url}/api/v1/shows/{show_id}/stream",
+                headers=live_server.headers,
+                timeout=TIMEOUT,
             )
             if r.json()["state"] == "live":
                 live_until = time.monotonic() - started
@@ -88,5 +100,5 @@ def test_ffmpeg_default_certificate_fails_and_leaves_the_show_alone(
         publisher.kill()
     time.sleep(0.5)
     assert state(live_server, show_id) == "scheduled"
-    r = httpx.get(f"{live_server.url}/hls/{show_id}/live.m3u8")
+    r = httpx.get(f"{live_server.url}/hls/{show_id}/live.m3u8", timeout=TIMEOUT)
     assert r.status_code == 404
