@@ -26,8 +26,6 @@ one Pasar node (or keep it sticky).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -41,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pasar.db.engine import Database
 from pasar.media.errors import MediaError
+from pasar.media.grace import GraceTimers
 from pasar.media.lifecycle import ShowLink
 from pasar.settings import Settings
 from pasar.shows import service as shows
@@ -193,7 +192,7 @@ class ExternalMedia:
         self._sessions: dict[str, set[str]] = {}
         # token_hash(key) → show id: the end of a publish finds its show after a rotation
         self._keys: dict[str, str] = {}
-        self._grace: dict[str, asyncio.Task[None]] = {}
+        self._grace = GraceTimers(settings.publish_grace_seconds, self._expired)
         self._reads: dict[str, tuple[bool, float]] = {}  # show id → (allowed, until)
 
     # -- MediaMTX -------------------------------------------------------------------
@@ -327,8 +326,7 @@ class ExternalMedia:
         sessions.add(session)
         if key_hash is not None:
             self._keys[key_hash] = show.id
-        if task := self._grace.pop(show.id, None):
-            task.cancel()
+        self._grace.cancel(show.id)
         if state is ShowState.SCHEDULED:
             await self.link.go_live(show.id)
         self._reads.pop(show.id, None)
@@ -346,17 +344,11 @@ class ExternalMedia:
         if show is None or show.state != ShowState.LIVE or show_id in self._grace:
             return
         await self._status(show_id, "reconnecting")
-        self._grace[show_id] = asyncio.create_task(self._grace_period(show_id))
+        self._grace.start(show_id)
 
-    async def _grace_period(self, show_id: str) -> None:
-        await asyncio.sleep(self.settings.publish_grace_seconds)
-        self._grace.pop(show_id, None)
-        log.info("show %s: publisher did not come back; ending the show", show_id)
-        try:
-            await self.link.end(show_id)
-        except Exception:
-            log.exception("show %s: could not end the show after its grace", show_id)
-            return
+    async def _expired(self, show_id: str) -> None:
+        """The grace ran out: end the show (failures are logged by GraceTimers)."""
+        await self.link.end(show_id)
         self._reads.pop(show_id, None)
         await self._status(show_id, "ended")
 
@@ -368,10 +360,4 @@ class ExternalMedia:
 
     async def close(self) -> None:
         """Shut down without ending any show: the grace timers are dropped."""
-        tasks = list(self._grace.values())
-        self._grace.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._grace.close()

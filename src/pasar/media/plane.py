@@ -29,6 +29,7 @@ from aiortc.sdp import SessionDescription
 from pasar.ids import new_id
 from pasar.media import rtc_adapter
 from pasar.media.errors import MediaError
+from pasar.media.grace import GraceTimers
 from pasar.media.ladder import Ladder, parse_ladder
 from pasar.media.muxer import is_keyframe
 from pasar.media.packager import PackagerOptions, ShowPackager
@@ -336,7 +337,7 @@ class MediaPlane:
         self.packagers: dict[str, ShowPackager] = {}
         self.ladders: dict[str, Ladder] = {}
         self.ladder_heights = parse_ladder(settings.hls_ladder)
-        self._grace: dict[str, asyncio.Task[None]] = {}
+        self._grace = GraceTimers(settings.publish_grace_seconds, self._expired)
         self._watch: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -379,8 +380,7 @@ class MediaPlane:
             await publisher.pc.close()
             raise
         self.publishers[show_id] = publisher
-        if task := self._grace.pop(show_id, None):
-            task.cancel()
+        self._grace.cancel(show_id)
         self._watch[publisher.id] = asyncio.create_task(self._watchdog(publisher))
         return publisher
 
@@ -445,12 +445,10 @@ class MediaPlane:
             del self.publishers[show_id]  # never got going: nothing to hold open
             return
         await self._status(show_id, "reconnecting")
-        self._grace[show_id] = asyncio.create_task(self._grace_period(show_id))
+        self._grace.start(show_id)
 
-    async def _grace_period(self, show_id: str) -> None:
-        await asyncio.sleep(self.settings.publish_grace_seconds)
-        self._grace.pop(show_id, None)
-        log.info("show %s: publisher did not come back; ending the show", show_id)
+    async def _expired(self, show_id: str) -> None:
+        """The grace ran out without the publisher coming back."""
         if self.on_expired is not None:
             await self.on_expired(show_id)
         else:
@@ -468,8 +466,7 @@ class MediaPlane:
     async def end_show(self, show_id: str) -> bool:
         """Stop the show's publisher and close its recording. Returns whether
         there was a recording (so the caller can announce the replay)."""
-        if task := self._grace.pop(show_id, None):
-            task.cancel()
+        self._grace.cancel(show_id)
         publisher = self.publishers.pop(show_id, None)
         if publisher is not None:
             await self.stop_publisher(publisher)
@@ -498,8 +495,7 @@ class MediaPlane:
     async def close(self) -> None:
         """Shut down: drop publishers (they reconnect elsewhere) and close the
         packagers' recordings without ending any show."""
-        for task in list(self._grace.values()):
-            task.cancel()
+        await self._grace.close()
         for publisher in list(self.publishers.values()):
             await self.stop_publisher(publisher)
         for packager in list(self.packagers.values()):
