@@ -1,7 +1,8 @@
 """Where uploaded files live. One interface; the local-disk backend is the default.
 
 Keys are relative paths such as ``vendors/ven_…/images/img_….jpg``; a backend
-turns a key into a public URL. An object-store backend slots in beside this one.
+turns a key into a public URL. The object-store backend (``PASAR_STORAGE=s3``) is
+:class:`pasar.media.s3.S3Storage`.
 """
 
 from __future__ import annotations
