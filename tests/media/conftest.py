@@ -6,9 +6,6 @@ import asyncio
 import contextlib
 import io
 import shutil
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +14,6 @@ from typing import Any
 import av
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from pasar.app import create_app
@@ -25,6 +21,7 @@ from pasar.bootstrap import add_vendor_with_owner, open_services
 from pasar.settings import Settings
 from tests.conftest import _truncate as truncate
 from tests.conftest import make_settings
+from tests.servers import free_port, serving
 
 # Media timings short enough for tests: a dropped publisher is noticed after
 # 1.5 s; the grace is long unless a test shortens it.
@@ -154,12 +151,6 @@ class LiveServer:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
     port = free_port()
@@ -180,14 +171,5 @@ def live_server(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
 
     key = asyncio.run(seed())
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", app, key)
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(app, port):
+        yield LiveServer(f"http://127.0.0.1:{port}", app, key)

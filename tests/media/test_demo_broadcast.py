@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.media.conftest import decode, free_port
+from tests.media.conftest import decode
+from tests.servers import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -19,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 
 from pasar.app import create_app
@@ -36,6 +34,7 @@ from pasar.bootstrap import add_vendor_with_owner
 from pasar.services import Services
 from pasar.settings import Settings
 from tests.conftest import service_missing
+from tests.servers import free_port, serving
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -43,12 +42,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "nginx-hook-secret-0123456789"
 GRACE = 4.0
 pytestmark = pytest.mark.timeout(180)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the two servers -------------------------------------------------------------------
@@ -134,23 +127,8 @@ http {{
 
 @contextlib.contextmanager
 def pasar_server(settings: Settings) -> Iterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the Pasar test server did not start")
-        time.sleep(0.05)
-    try:
+    with serving(create_app(settings), settings.port):
         yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @contextlib.contextmanager
