@@ -13,7 +13,7 @@ import time
 from fractions import Fraction
 
 import av
-import numpy as np
+from PIL import Image, ImageDraw
 
 
 def push(url: str, seconds: float, fps: int = 25) -> None:
@@ -27,17 +27,16 @@ def push(url: str, seconds: float, fps: int = 25) -> None:
         start = time.monotonic()
         samples = 0
         for n in range(round(seconds * fps)):
-            image = np.zeros((180, 320, 3), np.uint8)
+            image = Image.new("RGB", (320, 180))
             x = (n * 4) % 300
-            image[:, x : x + 20] = 255
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            ImageDraw.Draw(image).rectangle([x, 0, x + 19, 179], fill=(255, 255, 255))
+            frame = av.VideoFrame.from_image(image)
             frame.pts, frame.time_base = n, Fraction(1, fps)
             for packet in video.encode(frame):
                 out.mux(packet)
             while samples < (n + 1) * 44100 // fps:
-                chunk = av.AudioFrame.from_ndarray(
-                    np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-                )
+                chunk = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+                chunk.planes[0].update(bytes(4 * 1024))  # silence
                 chunk.sample_rate, chunk.pts = 44100, samples
                 samples += 1024
                 for packet in audio.encode(chunk):
