@@ -296,7 +296,8 @@ def bench(
             say(f"profile: collapsed stacks in {profile}")
         else:
             say("profile: py-spy wrote nothing (may it ptrace this process?)")
-    transcode = "yes" if p.get("transcoding") else "no"
+    # transcoding: the source itself (VP8 in) or the ladder's rungs (PASAR_HLS_LADDER)
+    transcode = "yes" if p.get("transcoding") or p.get("renditions") else "no"
     print(f"ingest_cpu: cores={cores:.3f} transcode={transcode}", flush=True)
 
 
@@ -321,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="veryfast", help="the publisher's libx264 preset")
     p.add_argument("--no-audio", action="store_true", help="publish video only")
     p.add_argument(
+        "--ladder", default="", help="PASAR_HLS_LADDER for the server, e.g. 360p (transcodes)"
+    )
+    p.add_argument(
         "--profile", help="write a py-spy profile of the server's window here (pip install py-spy)"
     )
     p.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
@@ -339,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     server = _media.Server("ingest", keep=args.keep)
+    if args.ladder:
+        server.extra_env["PASAR_HLS_LADDER"] = args.ladder
     pub: list[_media.Publisher] = []
     profilers: list[subprocess.Popen[bytes]] = []
     try:
