@@ -577,12 +577,17 @@ def bench(args: argparse.Namespace, server: _media.Server, pub: list[_media.Publ
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--mode", choices=["llhls", "hls", "both"], default="llhls")
+    p.add_argument(
+        "--mode",
+        choices=["llhls", "hls", "both"],
+        default="llhls",
+        help="llhls: live.m3u8 with parts; hls: legacy.m3u8, whole segments; both: hls first",
+    )
     p.add_argument("--seconds", type=float, default=30.0, help="playing time measured per mode")
     p.add_argument("--session", type=float, default=3.0, help="seconds each viewer watches")
     p.add_argument("--warmup", type=float, default=3.0, help="publish this long before playing")
     p.add_argument("--size", default="1280x720", help="picture size WxH")
-    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--fps", type=int, default=30, help="frames per second")
     p.add_argument("--kbps", type=int, default=2500, help="video bitrate")
     p.add_argument("--preset", default="veryfast", help="the publisher's libx264 preset")
     p.add_argument("--no-audio", action="store_true", help="publish video only")
