@@ -128,6 +128,13 @@ class ShowPackager:
         self._on_poster = on_poster
         self._loop = asyncio.get_running_loop()
         self.segments: list[Segment] = []
+        # Rendered once per change, not per request (players reload several
+        # times a second each).
+        self._rendered: dict[bool, str] = {}
+        # recording.json grows by one row per segment; keep each row's JSON so a
+        # long show does not rebuild the whole index on the loop every 2 s.
+        self._index_rows: list[str] = []
+        self._index_media_time = 0.0
         self.video: VideoInfo | None = None
         self.runs = 0
         self._changed = asyncio.Event()
@@ -157,6 +164,7 @@ class ShowPackager:
             )
             seg.gap_before = bool(self.segments) and self.segments[-1].run != seg.run
             self.segments.append(seg)
+            self._index(seg)
         if self.segments:
             self.runs = self.segments[-1].run + 1
             self._inbox.put(("first_run", self.runs))
@@ -205,15 +213,17 @@ class ShowPackager:
     # -- output (event loop) --------------------------------------------------
 
     def live_playlist(self, low_latency: bool = True) -> str:
-        return render_live(
-            self.segments,
-            LiveOptions(
-                target_duration=max(1, round(self.options.segment_seconds)),
-                part_target=self.options.part_seconds,
-                window=self.options.window,
-                low_latency=low_latency,
-            ),
-        )
+        if low_latency not in self._rendered:
+            self._rendered[low_latency] = render_live(
+                self.segments,
+                LiveOptions(
+                    target_duration=max(1, round(self.options.segment_seconds)),
+                    part_target=self.options.part_seconds,
+                    window=self.options.window,
+                    low_latency=low_latency,
+                ),
+            )
+        return self._rendered[low_latency]
 
     def has(self, msn: int, part: int | None) -> bool:
         """Whether segment ``msn`` (or its part ``part``) is available."""
@@ -256,6 +266,7 @@ class ShowPackager:
 
     def _notify(self) -> None:
         """Wake blocked players here, and publish the playlists for other nodes."""
+        self._rendered.clear()
         event, self._changed = self._changed, asyncio.Event()
         event.set()
         if self.segments and not self.finished:
@@ -299,7 +310,9 @@ class ShowPackager:
 
     def _complete(self, seg: Segment) -> None:
         seg.complete = True
+        self._rendered.clear()
         self._write(seg.uri, b"".join(p.data for p in seg.parts))
+        self._index(seg)
         self._write("recording.json", self._manifest())
         # Parts are only fetched near the live edge: free older ones, here and
         # in storage (the segment holds the same bytes).
@@ -310,25 +323,23 @@ class ShowPackager:
                     p.data = b""
                     self._write(p.uri(old.msn), None)
 
+    def _index(self, seg: Segment) -> None:
+        """Add a complete segment to the recording's index."""
+        row = {
+            "msn": seg.msn,
+            "run": seg.run,
+            "uri": seg.uri,
+            "media_time": round(self._index_media_time, 3),
+            "duration": round(seg.duration, 3),
+            "wall_clock": seg.started_at.isoformat(),
+        }
+        self._index_rows.append(json.dumps(row))
+        self._index_media_time += seg.duration
+
     def _manifest(self) -> bytes:
         """The recording's index: each segment's media time and wall-clock start."""
-        media_time = 0.0
-        rows = []
-        for seg in self.segments:
-            if not seg.complete:
-                continue
-            rows.append(
-                {
-                    "msn": seg.msn,
-                    "run": seg.run,
-                    "uri": seg.uri,
-                    "media_time": round(media_time, 3),
-                    "duration": round(seg.duration, 3),
-                    "wall_clock": seg.started_at.isoformat(),
-                }
-            )
-            media_time += seg.duration
-        return json.dumps({"show_id": self.show_id, "segments": rows}).encode()
+        rows = ", ".join(self._index_rows)
+        return f'{{"show_id": {json.dumps(self.show_id)}, "segments": [{rows}]}}'.encode()
 
     def _poster(self, jpeg: bytes) -> None:
         if not self.rendition:
