@@ -5,5 +5,13 @@ from pasar.db.base import Base
 from pasar.shows import models as show_models
 from pasar.vendors import models as vendor_models
 from pasar.web import idempotency as idempotency_models
+from pasar.webhooks import models as webhook_models
 
-__all__ = ["Base", "catalog_models", "idempotency_models", "show_models", "vendor_models"]
+__all__ = [
+    "Base",
+    "catalog_models",
+    "idempotency_models",
+    "show_models",
+    "vendor_models",
+    "webhook_models",
+]

@@ -1,0 +1,5 @@
+from pasar.errors import DomainError
+
+
+class WebhookError(DomainError):
+    """Anything wrong with webhook endpoints, secrets or deliveries."""
