@@ -75,14 +75,19 @@ export interface CountData {
   count: number;
 }
 
+/** A flash deal. Sent when it is announced: claims open at ``starts_at`` (show a countdown while it is in the future) and close at ``ends_at``. */
 export interface DealData {
   deal_id: string;
   product_id: string;
   variant_ids: string[];
+  title: string;
+  /** Deal price per unit, minor units of `currency`. */
   price: number;
   currency: string;
   quantity: number;
   units_left: number;
+  per_shopper_limit: number;
+  signed_in_only: boolean;
   starts_at: string;
   ends_at: string;
 }
@@ -125,6 +130,27 @@ export interface Ping {
   type: "ping";
 }
 
+export interface PinnedProduct {
+  id: string;
+  title: string;
+  /** The product's page on the vendor's site. */
+  url: string | null;
+  image_url: string | null;
+  currency: string;
+  variants: PinnedVariant[];
+}
+
+export interface PinnedVariant {
+  id: string;
+  /** The option values joined, e.g. 'M / Red'; '' for one variant. */
+  title: string;
+  /** Minor units of the product's currency. */
+  price: number;
+  compare_at_price: number | null;
+  /** False: sold out, show it as such. */
+  available: boolean;
+}
+
 export interface Poll {
   id: string;
   question: string;
@@ -156,6 +182,8 @@ export interface PollVote {
 export interface ProductPinnedData {
   product_id: string;
   pin_id: string;
+  pinned_at: string;
+  product: PinnedProduct;
 }
 
 export interface ProductUnpinnedData {
@@ -178,8 +206,10 @@ export interface SnapshotData {
   /** The last 50 visible messages, oldest first. */
   chat: ChatMessage[];
   pinned_message: ChatMessage | null;
+  /** Oldest pin first (at most 3). */
   pinned_products: ProductPinnedData[];
-  deal: DealData | null;
+  /** Deals announced and not yet ended. */
+  deals: DealData[];
   poll: Poll | null;
   viewers: number;
   likes: number;
@@ -208,6 +238,15 @@ export interface UserMutedData {
   banned: boolean;
 }
 
+/** Units came back and you were next in line: they are held for you. */
+export interface WaitlistGrantedData {
+  deal_id: string;
+  reservation_id: string;
+  variant_id: string;
+  quantity: number;
+  expires_at: string;
+}
+
 /** Server → client events by type. */
 export interface ServerEvents {
   "snapshot": SnapshotData;
@@ -228,6 +267,7 @@ export interface ServerEvents {
   "like.count": CountData;
   "viewers.count": CountData;
   "user.muted": UserMutedData;
+  "waitlist.granted": WaitlistGrantedData;
   "ack": AckData;
   "error": ErrorData;
   "pong": EmptyData;
@@ -253,6 +293,7 @@ export const EVENT_KINDS = {
   "like.count": "state",
   "viewers.count": "state",
   "user.muted": "direct",
+  "waitlist.granted": "direct",
   "ack": "direct",
   "error": "direct",
   "pong": "direct",

@@ -20,16 +20,19 @@ from pasar.services import Services
 from pasar.settings import Settings
 from pasar.validation import NUL
 from pasar.web import errors, pages
+from pasar.web.cors import StorefrontCors
 from pasar.web.errors import ErrorResponse
 from pasar.web.idempotency import purge_expired
 from pasar.web.limits import MAX_JSON_BODY_BYTES, JsonTooLarge
 from pasar.web.routes import (
     catalog,
+    commerce,
     imports,
     media,
     media_hooks,
     realtime,
     shows,
+    storefront,
     system,
     vendors,
 )
@@ -47,7 +50,7 @@ Money is integer minor units of the ISO 4217 currency; times are UTC, ISO 8601.
 
 class PasarAPI(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
-        return JsonTooLarge(super().build_middleware_stack())
+        return StorefrontCors(JsonTooLarge(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await purge_expired(db, timedelta(hours=settings.idempotency_ttl_hours))
         await services.realtime.start()
         await services.shows.start()
+        await services.commerce.start()
         log.info(
             "pasar ready",
             public_url=settings.resolved_public_url,
@@ -85,7 +89,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for module in (system, vendors, catalog, imports, shows, realtime, media, media_hooks):
+    for module in (
+        system,
+        vendors,
+        catalog,
+        imports,
+        shows,
+        commerce,
+        storefront,
+        realtime,
+        media,
+        media_hooks,
+    ):
         app.include_router(module.router)
     pages.install(app)
     app.mount(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pasar.commerce.live import Commerce
 from pasar.db.engine import Database
 from pasar.media.external import ExternalMedia
 from pasar.media.lifecycle import ShowLink
@@ -31,6 +32,7 @@ class Services:
     media: MediaPlane
     shows: ShowLink
     external: ExternalMedia
+    commerce: Commerce
     server_secret: str
 
     @classmethod
@@ -51,16 +53,18 @@ class Services:
             settings, storage, on_started=link.go_live, on_expired=link.end, on_status=link.status
         )
         link.plane = plane
+        box = SecretBox(secret)
         return cls(
             settings=settings,
             db=db,
-            box=SecretBox(secret),
+            box=box,
             storage=storage,
             metrics=Metrics(),
             realtime=realtime,
             media=plane,
             shows=link,
             external=ExternalMedia(settings, db, link),
+            commerce=Commerce(settings, db, realtime, box),
             server_secret=secret,
         )
 
@@ -69,6 +73,7 @@ class Services:
         return timedelta(hours=self.settings.session_ttl_hours)
 
     async def close(self) -> None:
+        await self.commerce.close()
         await self.external.close()
         await self.media.close()
         await self.shows.close()

@@ -130,6 +130,21 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long an `Idempotency-Key` answer is remembered."
     )
+    stock_engine: Literal["sql", "redis"] = Field(
+        default="sql",
+        description=(
+            "How flash-deal claims are admitted: `sql` (the database alone, batched) or "
+            "`redis` (an atomic Redis script first, for festival rates; needs "
+            "`PASAR_REDIS_URL`). Either way every reservation is recorded in the database "
+            "before the shopper is answered."
+        ),
+    )
+    deal_hold_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=86_400,
+        description="How long a claimed deal unit is held for checkout unless the deal says.",
+    )
     ws_tick_ms: int = Field(
         default=100,
         ge=10,

@@ -55,7 +55,7 @@ async def test_a_fresh_client_gets_a_snapshot_first(
     assert data["pinned_message"]["id"] == ids[-1]
     assert data["viewers"] == 2  # the early viewer and this one
     assert data["likes"] == 7
-    assert data["poll"] is None and data["deal"] is None and data["pinned_products"] == []
+    assert data["poll"] is None and data["deals"] == [] and data["pinned_products"] == []
     assert data["slow_mode_seconds"] == 0
     me = data["me"]
     assert me["role"] == "guest" and me["id"].startswith("guest:") and me["name"]

@@ -24,6 +24,7 @@ NOT_EMITTED_YET = {
     "deal.started": "flash deals come with the commerce issue",
     "deal.updated": "flash deals come with the commerce issue",
     "deal.ended": "flash deals come with the commerce issue",
+    "waitlist.granted": "flash deals come with the commerce issue",
 }
 
 

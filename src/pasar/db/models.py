@@ -1,6 +1,7 @@
 """Imports every domain's tables so ``Base.metadata`` is complete for Alembic."""
 
 from pasar.catalog import models as catalog_models
+from pasar.commerce import models as commerce_models
 from pasar.db.base import Base
 from pasar.shows import models as show_models
 from pasar.vendors import models as vendor_models
@@ -10,6 +11,7 @@ from pasar.webhooks import models as webhook_models
 __all__ = [
     "Base",
     "catalog_models",
+    "commerce_models",
     "idempotency_models",
     "show_models",
     "vendor_models",

@@ -71,9 +71,28 @@ class StreamStatusData(BaseModel):
     )
 
 
+class PinnedVariant(BaseModel):
+    id: str
+    title: str = Field(description="The option values joined, e.g. 'M / Red'; '' for one variant.")
+    price: int = Field(description="Minor units of the product's currency.")
+    compare_at_price: int | None
+    available: bool = Field(description="False: sold out, show it as such.")
+
+
+class PinnedProduct(BaseModel):
+    id: str
+    title: str
+    url: str | None = Field(description="The product's page on the vendor's site.")
+    image_url: str | None
+    currency: str
+    variants: list[PinnedVariant]
+
+
 class ProductPinnedData(BaseModel):
     product_id: str
     pin_id: str
+    pinned_at: datetime
+    product: PinnedProduct
 
 
 class ProductUnpinnedData(BaseModel):
@@ -82,13 +101,19 @@ class ProductUnpinnedData(BaseModel):
 
 
 class DealData(BaseModel):
+    """A flash deal. Sent when it is announced: claims open at ``starts_at``
+    (show a countdown while it is in the future) and close at ``ends_at``."""
+
     deal_id: str
     product_id: str
     variant_ids: list[str]
-    price: int
+    title: str
+    price: int = Field(description="Deal price per unit, minor units of `currency`.")
     currency: str
     quantity: int
     units_left: int
+    per_shopper_limit: int
+    signed_in_only: bool
     starts_at: datetime
     ends_at: datetime
 
@@ -118,6 +143,16 @@ class UserMutedData(BaseModel):
     until: datetime | None = Field(description="null: until lifted.")
     reason: str
     banned: bool
+
+
+class WaitlistGrantedData(BaseModel):
+    """Units came back and you were next in line: they are held for you."""
+
+    deal_id: str
+    reservation_id: str
+    variant_id: str
+    quantity: int
+    expires_at: datetime
 
 
 class AckData(BaseModel):
@@ -150,8 +185,8 @@ class SnapshotData(BaseModel):
     me: Me
     chat: list[ChatMessage] = Field(description="The last 50 visible messages, oldest first.")
     pinned_message: ChatMessage | None
-    pinned_products: list[ProductPinnedData]
-    deal: DealData | None
+    pinned_products: list[ProductPinnedData] = Field(description="Oldest pin first (at most 3).")
+    deals: list[DealData] = Field(description="Deals announced and not yet ended.")
     poll: Poll | None
     viewers: int
     likes: int
@@ -183,6 +218,7 @@ SERVER_EVENTS: dict[str, tuple[type[BaseModel], EventKind]] = {
     "like.count": (CountData, "state"),
     "viewers.count": (CountData, "state"),
     "user.muted": (UserMutedData, "direct"),
+    "waitlist.granted": (WaitlistGrantedData, "direct"),
     "ack": (AckData, "direct"),
     "error": (ErrorData, "direct"),
     "pong": (EmptyData, "direct"),

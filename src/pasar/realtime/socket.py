@@ -211,6 +211,7 @@ async def _snapshot(session: Session, state: str, position: Position) -> bytes:
         settings = await service.chat_settings(db, vendor_id, show_id)
         poll = await service.open_poll(db, vendor_id, show_id)
         poll_counts = await service.poll_counts(db, poll) if poll else []
+        shop = await session.services.commerce.on_screen(db, show_id, session.services.storage)
     likes = (await rt.broker.likes([show_id]))[show_id]
     viewers = (await rt.broker.viewers([show_id]))[show_id] + rt.hub.viewers_here(show_id)
     who = session.who
@@ -220,8 +221,8 @@ async def _snapshot(session: Session, state: str, position: Position) -> bytes:
         "me": {"id": who.id, "name": who.name, "role": who.role, "guest_token": who.guest_token},
         "chat": [service.message_data(m) for m in chat],
         "pinned_message": service.message_data(pinned) if pinned else None,
-        "pinned_products": [],
-        "deal": None,
+        "pinned_products": shop.pinned_products,
+        "deals": shop.deals,
         "poll": service.poll_data(poll, poll_counts) if poll else None,
         "viewers": viewers,
         "likes": likes,

@@ -22,6 +22,8 @@ class Vendor(Timestamps, Base):
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     # Signs shopper tokens the vendor vouches for (realtime issue); kept encrypted.
     shopper_secret_encrypted: Mapped[str] = mapped_column(String(400), nullable=False)
+    # Where shoppers go to pay (commerce/checkout.py explains the placeholders).
+    checkout_url_template: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
 
 class StaffUser(TenantMixin, Timestamps, Base):

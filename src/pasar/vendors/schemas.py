@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from pasar.commerce.checkout import check_template
 from pasar.validation import Strict
 from pasar.vendors.scopes import Role, Scope
 
@@ -20,6 +21,7 @@ class VendorOut(BaseModel):
     default_locale: str
     default_currency: str
     allowed_origins: list[str]
+    checkout_url_template: str | None
     created_at: datetime
 
 
@@ -30,6 +32,20 @@ class VendorPatch(Strict):
     allowed_origins: Annotated[list[Origin], Field(max_length=50)] | None = Field(
         default=None, description="Pages allowed to embed the player, e.g. https://toko.example"
     )
+    checkout_url_template: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None,
+        description=(
+            "Your checkout URL with placeholders Pasar fills in: {lines} (SKU:qty,…), "
+            "{reservation_ids}, {variant_ids}, {show_id}. e.g. "
+            "https://toko.example/cart/add?items={lines}&pasar={reservation_ids}. "
+            "An empty string removes it."
+        ),
+    )
+
+    @field_validator("checkout_url_template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        return check_template(value) if value else value
 
 
 class StaffOut(BaseModel):

@@ -64,6 +64,8 @@ async def update_vendor(body: VendorPatch, ctx: Settings) -> dict[str, Any]:
         vendor.default_currency = validate_currency(body.default_currency)
     if body.allowed_origins is not None:
         vendor.allowed_origins = sorted({o.rstrip("/").lower() for o in body.allowed_origins})
+    if body.checkout_url_template is not None:
+        vendor.checkout_url_template = body.checkout_url_template or None
     await ctx.db.flush()
     out = serialize.vendor(vendor)
     await ctx.db.commit()

@@ -1,0 +1,58 @@
+"""Hand-off to the vendor's checkout: a URL template per vendor.
+
+The template is the vendor's own cart or checkout URL with placeholders that
+Pasar fills in, URL-encoded, e.g.
+``https://toko.example/cart/add?items={lines}&ref={reservation_ids}``:
+
+- ``{lines}``            ``SKU:quantity`` pairs, comma separated (the variant id
+                          when a variant has no SKU)
+- ``{reservation_ids}``  the reservations the checkout must confirm, comma separated
+- ``{variant_ids}``      Pasar variant ids, comma separated
+- ``{show_id}``          the show the shopper bought from (attribution)
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+PLACEHOLDERS = frozenset({"lines", "reservation_ids", "variant_ids", "show_id"})
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    variant_id: str
+    sku: str | None
+    quantity: int
+    reservation_id: str | None = None
+
+
+def check_template(template: str) -> str:
+    """The template, or ValueError saying what is wrong with it."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"the checkout URL template does not parse: {exc}") from None
+    unknown = sorted(names - PLACEHOLDERS)
+    if unknown:
+        raise ValueError(f"unknown placeholders {unknown}; use {sorted(PLACEHOLDERS)}")
+    if not names & {"lines", "reservation_ids", "variant_ids"}:
+        raise ValueError("the template needs {lines}, {variant_ids} or {reservation_ids}")
+    parts = urlsplit(template.replace("{", "").replace("}", ""))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("the checkout URL template must be an http(s) URL")
+    return template
+
+
+def render(template: str, lines: Sequence[Line], show_id: str | None) -> str:
+    def joined(values: Sequence[str]) -> str:
+        return quote(",".join(values), safe=",:")
+
+    return template.format(
+        lines=joined([f"{line.sku or line.variant_id}:{line.quantity}" for line in lines]),
+        reservation_ids=joined([line.reservation_id for line in lines if line.reservation_id]),
+        variant_ids=joined([line.variant_id for line in lines]),
+        show_id=quote(show_id or "", safe=""),
+    )

@@ -1,0 +1,202 @@
+"""The database record of a deal's units: every claim that reserves is written
+here, in batches, before the shopper is answered.
+
+One batch is one transaction for one deal: lock the deal's stock row, read the
+batch's idempotency keys and shoppers' holdings, decide every claim in arrival
+order, then write the new count, the holdings and all the reservations with a
+handful of statements (group commit). Batches for one deal, from any node,
+queue on the row lock, so the decision is never made on a stale count: a deal
+cannot oversell whatever the engine in front of it believes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pasar.commerce.models import DealShopper, DealStock, Reservation
+from pasar.ids import new_id
+
+RESERVATION_COLUMNS = tuple(c.name for c in Reservation.__table__.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class DealTerms:
+    """What a claim is checked against; immutable for the deal's life (cached)."""
+
+    id: str
+    vendor_id: str
+    show_id: str
+    product_id: str
+    variant_ids: tuple[str, ...]
+    price: int
+    currency: str
+    quantity: int
+    per_shopper_limit: int
+    signed_in_only: bool
+    hold_seconds: int
+    starts_at: datetime
+    ends_at: datetime
+    skus: tuple[tuple[str, str | None], ...] = ()  # variant id → SKU, for checkout URLs
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    shopper_id: str
+    variant_id: str
+    quantity: int
+    claim_key: str
+    fingerprint: str
+    pin_id: str | None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A claim's answer: a reservation (new or replayed) or a refusal."""
+
+    reservation: dict[str, Any] | None = None
+    refusal: str | None = None
+    replayed: bool = False
+    conflict: bool = False  # the idempotency key was used with another request
+    units_left: int = 0
+    held: int = 0  # units held by others when refused: the waitlist may serve it
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def claim_key(shopper_id: str, idempotency_key: str) -> str:
+    """Idempotency keys are the shopper's: the same key from two shoppers is two claims."""
+    return hashlib.sha256(f"{shopper_id}\0{idempotency_key}".encode()).hexdigest()
+
+
+def fingerprint(variant_id: str, quantity: int, pin_id: str | None) -> str:
+    return hashlib.sha256(f"{variant_id}\0{quantity}\0{pin_id or ''}".encode()).hexdigest()
+
+
+def upsert(db: AsyncSession, table: Any) -> Any:
+    """``INSERT … ON CONFLICT`` for whichever database the session talks to."""
+    dialect = db.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+async def lock_stock(db: AsyncSession, deal_id: str) -> DealStock | None:
+    """Take the deal's row lock (a write, so SQLite and PostgreSQL both serialise here)."""
+    row = (
+        await db.execute(
+            update(DealStock)
+            .where(DealStock.deal_id == deal_id)
+            .values(version=DealStock.version + 1)
+            .returning(DealStock.remaining, DealStock.sold, DealStock.open)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return DealStock(deal_id=deal_id, remaining=row[0], sold=row[1], open=row[2])
+
+
+async def holdings(db: AsyncSession, deal_id: str, shoppers: Sequence[str]) -> dict[str, int]:
+    rows = await db.execute(
+        select(DealShopper.shopper_id, DealShopper.units).where(
+            DealShopper.deal_id == deal_id, DealShopper.shopper_id.in_(set(shoppers))
+        )
+    )
+    return {shopper: units for shopper, units in rows}
+
+
+async def set_holdings(db: AsyncSession, deal_id: str, units: dict[str, int]) -> None:
+    if not units:
+        return
+    stmt = upsert(db, DealShopper.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["deal_id", "shopper_id"], set_={"units": stmt.excluded.units}
+    )
+    await db.execute(
+        stmt, [{"deal_id": deal_id, "shopper_id": s, "units": n} for s, n in units.items()]
+    )
+
+
+async def reserve_batch(
+    db: AsyncSession, terms: DealTerms, claims: Sequence[Claim], now: datetime
+) -> list[Outcome]:
+    """Decide and record a batch of claims for one deal (the caller commits)."""
+    stock = await lock_stock(db, terms.id)
+    if stock is None:
+        return [Outcome(refusal="ended") for _ in claims]
+    keys = {c.claim_key for c in claims}
+    existing = {
+        row.claim_key: dict(row._mapping)
+        for row in await db.execute(
+            select(*Reservation.__table__.columns).where(
+                Reservation.deal_id == terms.id, Reservation.claim_key.in_(keys)
+            )
+        )
+    }
+    held_by = await holdings(db, terms.id, [c.shopper_id for c in claims])
+    remaining = stock.remaining
+    changed: dict[str, int] = {}
+    new_rows: list[dict[str, Any]] = []
+    fingerprints: dict[str, str] = {k: r["fingerprint"] for k, r in existing.items()}
+    outcomes: list[Outcome] = []
+    expires = now + timedelta(seconds=terms.hold_seconds)
+    for claim in claims:
+        if claim.claim_key in fingerprints:
+            conflict = fingerprints[claim.claim_key] != claim.fingerprint
+            outcomes.append(Outcome(replayed=not conflict, conflict=conflict))
+            continue
+        have = held_by.get(claim.shopper_id, 0)
+        if not stock.open:
+            outcomes.append(Outcome(refusal="ended", extra={"holding": have}))
+        elif have + claim.quantity > terms.per_shopper_limit:
+            outcomes.append(Outcome(refusal="limit_reached", extra={"holding": have}))
+        elif remaining < claim.quantity:
+            outcomes.append(Outcome(refusal="sold_out", extra={"holding": have}))
+        else:
+            remaining -= claim.quantity
+            held_by[claim.shopper_id] = changed[claim.shopper_id] = have + claim.quantity
+            row = {
+                "id": new_id("rsv"),
+                "vendor_id": terms.vendor_id,
+                "deal_id": terms.id,
+                "show_id": terms.show_id,
+                "shopper_id": claim.shopper_id,
+                "product_id": terms.product_id,
+                "variant_id": claim.variant_id,
+                "quantity": claim.quantity,
+                "unit_price": terms.price,
+                "currency": terms.currency,
+                "status": "held",
+                "claim_key": claim.claim_key,
+                "fingerprint": claim.fingerprint,
+                "pin_id": claim.pin_id,
+                "created_at": now,
+                "expires_at": expires,
+                "settled_at": None,
+                "order_ref": None,
+                "order_amount": None,
+                "order_currency": None,
+            }
+            new_rows.append(row)
+            fingerprints[claim.claim_key] = claim.fingerprint
+            existing[claim.claim_key] = row
+            outcomes.append(Outcome(reservation=row))
+    # Replays answer with the reservation as it stands (it may be confirmed by now).
+    for claim, outcome in zip(claims, outcomes, strict=True):
+        if outcome.replayed:
+            outcome.reservation = existing[claim.claim_key]
+    if new_rows:
+        await db.execute(
+            update(DealStock).where(DealStock.deal_id == terms.id).values(remaining=remaining)
+        )
+        await set_holdings(db, terms.id, changed)
+        await db.execute(insert(Reservation), new_rows)
+    held = terms.quantity - remaining - stock.sold
+    for outcome in outcomes:
+        outcome.units_left = remaining
+        outcome.held = held
+    return outcomes

@@ -1,0 +1,245 @@
+"""The Redis stock engine: an atomic Lua admission in front of the ledger.
+
+Per deal (one hash tag, so a Redis Cluster keeps both on one shard):
+
+- ``stock:{deal}:left``      units Redis believes can be claimed; ``-1`` once closed
+- ``stock:{deal}:shoppers``  hash shopper id → units held or bought
+
+A claim runs one script: refuse (sold out, over the limit, closed) or take the
+units from both counters. Only admitted claims reach the database, which
+decides again under the deal's row lock and records the reservation before the
+shopper is answered. When the two disagree the record wins and Redis is put
+right: units given back for a claim the record refused or replayed or could
+not write, the counter set from the record when it refused as sold out.
+
+Redis losing its data (restart, failover, eviction) makes the script answer
+"unknown"; the engine loads both counters from the record and claims go on.
+A node killed between Redis and the database leaves units taken in Redis that
+no reservation holds: the reconciler finds a counter that disagrees with the
+record and has not moved for a while, and sets it from the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from pasar.commerce.groupcommit import GroupCommit
+from pasar.commerce.ledger import Claim, DealTerms, Outcome
+from pasar.commerce.models import DealShopper, DealStock
+from pasar.db.engine import Database
+
+log = structlog.get_logger()
+
+_ADMIT = """
+local left = redis.call('GET', KEYS[1])
+if not left then return {-3, 0} end
+left = tonumber(left)
+if left < 0 then return {-2, 0} end
+local qty = tonumber(ARGV[1])
+if left < qty then return {0, left} end
+local have = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+if have + qty > tonumber(ARGV[3]) then return {-1, left} end
+redis.call('HINCRBY', KEYS[2], ARGV[2], qty)
+return {1, redis.call('DECRBY', KEYS[1], qty)}
+"""
+
+# Give units back, unless Redis lost the deal meanwhile (a reload is exact).
+_GIVE_BACK = """
+local left = redis.call('GET', KEYS[1])
+if not left or tonumber(left) < 0 then return 0 end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' then
+  local have = redis.call('HINCRBY', KEYS[2], ARGV[2], -tonumber(ARGV[1]))
+  if have <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
+end
+return 1
+"""
+
+# Load from the record: shoppers first, so no claim sees the count without them.
+# ARGV: remaining, expected current value ('' = only if missing), shopper, units, …
+_LOAD = """
+local cur = redis.call('GET', KEYS[1])
+if ARGV[2] == '' then
+  if cur then return 0 end
+elseif cur ~= ARGV[2] then
+  return 0
+end
+redis.call('DEL', KEYS[2])
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+# Set the count from the record when it is still what the caller read.
+_SET_IF = """
+local cur = redis.call('GET', KEYS[1])
+if not cur or tonumber(cur) < 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+_SET_SHOPPER = """
+if not redis.call('GET', KEYS[1]) then return 0 end
+if tonumber(ARGV[2]) <= 0 then redis.call('HDEL', KEYS[2], ARGV[1])
+else redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
+return 1
+"""
+
+CLOSED = -1
+
+
+def _keys(deal_id: str) -> list[str]:
+    return [f"stock:{{{deal_id}}}:left", f"stock:{{{deal_id}}}:shoppers"]
+
+
+class RedisStock:
+    name = "redis"
+
+    def __init__(
+        self, url: str, db: Database, group: GroupCommit, *, quiet_seconds: float = 5.0
+    ) -> None:
+        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        self.db = db
+        self.group = group
+        self.quiet_seconds = quiet_seconds
+        self._admit = self.redis.register_script(_ADMIT)
+        self._give_back = self.redis.register_script(_GIVE_BACK)
+        self._load = self.redis.register_script(_LOAD)
+        self._set_if = self.redis.register_script(_SET_IF)
+        self._set_shopper = self.redis.register_script(_SET_SHOPPER)
+        # deal id → (redis count, record count) seen at the last reconcile pass
+        self._suspect: dict[str, tuple[int, int]] = {}
+        self._deals: set[str] = set()
+        self.reloads = 0
+        self.repairs = 0
+
+    async def claim(self, terms: DealTerms, claim: Claim) -> Outcome:
+        keys = _keys(terms.id)
+        args: list[str | int] = [claim.quantity, claim.shopper_id, terms.per_shopper_limit]
+        code, left = await self._admit(keys=keys, args=args)
+        if code == -3:
+            await self._load_from_record(terms.id, expect=None)
+            code, left = await self._admit(keys=keys, args=args)
+        self._deals.add(terms.id)
+        if code == 0:
+            return Outcome(refusal="sold_out", units_left=int(left), held=-1)
+        if code == -1:
+            return Outcome(refusal="limit_reached", units_left=int(left))
+        if code == -2:
+            return Outcome(refusal="ended")
+        if code != 1:  # still unknown: the deal is gone from the record too
+            return Outcome(refusal="ended")
+        try:
+            outcome = await self.group.submit(terms, claim)
+        except BaseException:
+            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id])
+            raise
+        await self._settle(terms, claim, outcome)
+        return outcome
+
+    async def _settle(self, terms: DealTerms, claim: Claim, outcome: Outcome) -> None:
+        """Put Redis right where the record decided otherwise than the script."""
+        keys = _keys(terms.id)
+        if outcome.reservation is not None and not outcome.replayed:
+            return
+        if outcome.replayed or outcome.conflict:
+            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id])
+        elif outcome.refusal == "sold_out":
+            await self._set_if(keys=keys, args=[outcome.units_left])
+            await self._set_shopper(
+                keys=keys, args=[claim.shopper_id, outcome.extra.get("holding", 0)]
+            )
+        elif outcome.refusal == "limit_reached":
+            await self._give_back(keys=keys, args=[claim.quantity, ""])
+            await self._set_shopper(keys=keys, args=[claim.shopper_id, outcome.extra["holding"]])
+        elif outcome.refusal == "ended":
+            await self.closed(terms.id)
+
+    async def _record(self, deal_id: str) -> tuple[int, bool, dict[str, int]] | None:
+        async with self.db.session() as db:
+            stock = (
+                await db.execute(
+                    select(DealStock.remaining, DealStock.open).where(DealStock.deal_id == deal_id)
+                )
+            ).one_or_none()
+            if stock is None:
+                return None
+            rows = await db.execute(
+                select(DealShopper.shopper_id, DealShopper.units).where(
+                    DealShopper.deal_id == deal_id, DealShopper.units > 0
+                )
+            )
+            return stock[0], stock[1], {s: n for s, n in rows}
+
+    async def _load_from_record(self, deal_id: str, expect: int | None) -> bool:
+        record = await self._record(deal_id)
+        if record is None:
+            return False
+        remaining, is_open, shoppers = record
+        args: list[str | int] = [remaining if is_open else CLOSED, "" if expect is None else expect]
+        for shopper, units in shoppers.items():
+            args += [shopper, units]
+        loaded = bool(await self._load(keys=_keys(deal_id), args=args))
+        if loaded:
+            self.reloads += expect is None
+            log.info("deal stock loaded into redis", deal_id=deal_id, remaining=remaining)
+        return loaded
+
+    async def units_left(self, deal_id: str) -> int | None:
+        left = await self.redis.get(_keys(deal_id)[0])
+        if left is None:
+            record = await self._record(deal_id)
+            return None if record is None else record[0]
+        return max(int(left), 0)
+
+    async def returned(self, deal_id: str, remaining: int, by_shopper: Mapping[str, int]) -> None:
+        # Exact values from the record, written under no lock: a claim admitted
+        # in between may be counted twice here, which the record refuses and
+        # the sold-out path corrects; never a unit too few for good.
+        keys = _keys(deal_id)
+        await self._set_if(keys=keys, args=[remaining])
+        for shopper, units in by_shopper.items():
+            await self._set_shopper(keys=keys, args=[shopper, units])
+
+    async def closed(self, deal_id: str) -> None:
+        keys = _keys(deal_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys[0], CLOSED, ex=7 * 86_400)
+            pipe.delete(keys[1])
+            await pipe.execute()
+        self._deals.discard(deal_id)
+        self._suspect.pop(deal_id, None)
+
+    async def reconcile(self) -> None:
+        """Repair counters that disagree with the record and have stayed put.
+
+        A disagreement while claims flow is normal (admitted, not yet
+        written); one that survives ``quiet_seconds`` unchanged is a leak."""
+        for deal_id in list(self._deals):
+            left = await self.redis.get(_keys(deal_id)[0])
+            record = await self._record(deal_id)
+            if left is None or record is None:
+                self._suspect.pop(deal_id, None)
+                if record is None:
+                    self._deals.discard(deal_id)
+                continue
+            seen = (int(left), record[0] if record[1] else CLOSED)
+            if seen[0] == seen[1]:
+                self._suspect.pop(deal_id, None)
+            elif self._suspect.get(deal_id) == seen:
+                if await self._load_from_record(deal_id, expect=seen[0]):
+                    self.repairs += 1
+                    log.warning("deal stock repaired from the record", deal_id=deal_id, seen=seen)
+                self._suspect.pop(deal_id, None)
+            else:
+                self._suspect[deal_id] = seen
+
+    async def close(self) -> None:
+        await self.group.close()
+        await self.redis.aclose()

@@ -1,0 +1,255 @@
+"""The Storefront API: what a shopper's browser (the embed) calls.
+
+No vendor credentials here. A shopper is either a guest, known by the signed
+guest token the show socket hands out (or ``POST /storefront/guests``), sent as
+``X-Pasar-Guest``; or a shopper the vendor's site vouches for with a short-lived
+JWT signed with the vendor's shopper secret, sent as ``X-Pasar-Shopper``. Both
+are explicit headers, never cookies, so any origin may call (CORS ``*``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+
+from pasar.commerce import deals as deal_service
+from pasar.commerce import reservations as rsv
+from pasar.commerce.errors import CommerceError
+from pasar.commerce.ledger import DealTerms
+from pasar.commerce.live import Shopper
+from pasar.commerce.models import Reservation
+from pasar.commerce.schemas import (
+    ClaimIn,
+    DealOut,
+    GuestOut,
+    ReservationOut,
+    WaitlistIn,
+    WaitlistOut,
+)
+from pasar.realtime import identity
+from pasar.services import Services
+from pasar.web.deps import get_services
+from pasar.web.errors import error_response, responses
+from pasar.web.idempotency import REPLAY_HEADER
+
+router = APIRouter(prefix="/api/v1/storefront", tags=["storefront"])
+REFUSAL_STATUS = {"not_allowed": 403}
+REFUSAL_MESSAGES = {
+    "sold_out": "every unit of this deal is taken",
+    "limit_reached": "you already hold as many units of this deal as one shopper may",
+    "not_started": "the deal has not started yet",
+    "ended": "the deal has ended",
+    "not_allowed": "sign in on the shop's site to claim this deal",
+}
+GuestHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Pasar-Guest",
+        max_length=200,
+        description="A guest token (from the show socket's snapshot or POST /storefront/guests).",
+    ),
+]
+ShopperHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Pasar-Shopper",
+        max_length=4000,
+        description="A shopper token your site signs (HS256 JWT with `sub`, `exp`).",
+    ),
+]
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def _shopper(
+    services: Services, vendor_id: str, guest: str | None, token: str | None
+) -> Shopper:
+    try:
+        if token:
+            secret = await services.commerce.shopper_secret(vendor_id)
+            who = identity.shopper_from_jwt(secret, token)
+            return Shopper(who.id, signed_in=True)
+        if guest:
+            return Shopper(identity.guest_from_token(services.server_secret, guest).id, False)
+    except identity.IdentityError as exc:
+        raise CommerceError("unauthorized", "bad_shopper_token", str(exc)) from exc
+    raise CommerceError(
+        "unauthorized",
+        "shopper_required",
+        "send X-Pasar-Guest (a guest token) or X-Pasar-Shopper (a token your site signs)",
+    )
+
+
+async def _terms(services: Services, deal_id: str) -> DealTerms:
+    if not 1 <= len(deal_id) <= 40:
+        raise CommerceError.not_found("deal")
+    return await services.commerce.terms(deal_id)
+
+
+@router.post("/guests", response_model=GuestOut, status_code=201)
+async def new_guest(services: ServicesDep) -> dict[str, Any]:
+    who = identity.new_guest(services.server_secret)
+    return {"guest_token": who.guest_token, "id": who.id, "name": who.name}
+
+
+@router.get("/deals/{deal_id}", response_model=DealOut, responses=responses(404))
+async def get_deal(services: ServicesDep, deal_id: str) -> dict[str, Any]:
+    terms = await _terms(services, deal_id)
+    async with services.db.session() as db:
+        deal = await deal_service.get_deal(db, terms.vendor_id, terms.id)
+        stock = (await deal_service.stock_of(db, [deal.id])).get(deal.id)
+    data = deal_service.out(deal, stock)
+    left = await services.commerce.engine.units_left(deal.id)
+    if left is not None:
+        data["units_left"] = left
+    return data
+
+
+@router.post(
+    "/deals/{deal_id}/claims",
+    response_model=ReservationOut,
+    status_code=201,
+    responses=responses(400, 401, 403, 404, 409, 422, 503),
+    description=(
+        "Claim units of a flash deal. `Idempotency-Key` is required: retrying with it "
+        "never reserves twice and answers with the same reservation (200, "
+        "`Idempotent-Replayed: true`). A refusal is 409 (403 for `not_allowed`) with "
+        "`error.code` one of `sold_out`, `limit_reached`, `not_started`, `ended`, "
+        "`not_allowed`; `details.waitlist` says whether joining the waitlist can help. "
+        "Refusals are not remembered: the same key may succeed later."
+    ),
+)
+async def claim(
+    services: ServicesDep,
+    deal_id: str,
+    body: ClaimIn,
+    guest: GuestHeader = None,
+    shopper_token: ShopperHeader = None,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JSONResponse:
+    terms = await _terms(services, deal_id)
+    who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    if not idempotency_key:
+        raise CommerceError(
+            "invalid",
+            "idempotency_key_required",
+            "send an Idempotency-Key header (a new random value per tap; the same on retry)",
+        )
+    outcome = await services.commerce.claim(
+        terms, who, idempotency_key, body.variant_id, body.quantity, body.pin_id
+    )
+    if outcome.conflict:
+        return error_response(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different claim",
+        )
+    if outcome.reservation is not None:
+        data = ReservationOut.model_validate(
+            rsv.row_out(
+                outcome.reservation,
+                await services.commerce.checkout_url([outcome.reservation], terms.show_id),
+            )
+        ).model_dump(mode="json")
+        if outcome.replayed:
+            return JSONResponse(data, status_code=200, headers={REPLAY_HEADER: "true"})
+        return JSONResponse(data, status_code=201)
+    reason = outcome.refusal or "ended"
+    details: dict[str, Any] = {"reason": reason}
+    if reason == "sold_out":
+        details["units_left"] = outcome.units_left
+        details["waitlist"] = outcome.held != 0
+    return error_response(
+        REFUSAL_STATUS.get(reason, 409), reason, REFUSAL_MESSAGES[reason], details
+    )
+
+
+@router.post(
+    "/deals/{deal_id}/waitlist",
+    response_model=WaitlistOut,
+    status_code=201,
+    responses=responses(400, 401, 403, 404, 409, 422),
+    description="Wait for units other shoppers hold: when a hold runs out or is released, "
+    "the next shopper in line gets a reservation (`waitlist.granted` on their socket).",
+)
+async def join_waitlist(
+    services: ServicesDep,
+    deal_id: str,
+    body: WaitlistIn,
+    guest: GuestHeader = None,
+    shopper_token: ShopperHeader = None,
+) -> JSONResponse:
+    terms = await _terms(services, deal_id)
+    who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    variant_id = services.commerce.pick_variant(terms, body.variant_id)
+    if body.quantity > terms.per_shopper_limit:
+        raise CommerceError(
+            "invalid", "over_limit", f"at most {terms.per_shopper_limit} per shopper"
+        )
+    if terms.signed_in_only and not who.signed_in:
+        raise CommerceError("forbidden", "not_allowed", REFUSAL_MESSAGES["not_allowed"])
+    async with services.db.session() as db:
+        deal = await deal_service.get_deal(db, terms.vendor_id, terms.id)
+        if deal_service.status(deal) == "ended":
+            raise CommerceError("conflict", "ended", REFUSAL_MESSAGES["ended"])
+        entry, created = await rsv.join_waitlist(db, deal, who.id, variant_id, body.quantity)
+        position = await rsv.waitlist_position(db, entry)
+        await db.commit()
+    data = WaitlistOut.model_validate(rsv.waitlist_out(entry, position)).model_dump(mode="json")
+    return JSONResponse(data, status_code=201 if created else 200)
+
+
+async def _own_reservation(
+    services: Services, reservation_id: str, guest: str | None, token: str | None
+) -> Reservation:
+    """The caller's reservation; anyone else's is 'not found'. (The shopper is
+    identified outside any open session: SQLite allows one writer at a time.)"""
+    if not 1 <= len(reservation_id) <= 40:
+        raise CommerceError.not_found("reservation")
+    async with services.db.session() as db:
+        row = await db.get(Reservation, reservation_id)
+    if row is None:
+        raise CommerceError.not_found("reservation")
+    who = await _shopper(services, row.vendor_id, guest, token)
+    if row.shopper_id != who.id:
+        raise CommerceError.not_found("reservation")
+    return row
+
+
+@router.get(
+    "/reservations/{reservation_id}",
+    response_model=ReservationOut,
+    responses=responses(401, 404),
+)
+async def my_reservation(
+    services: ServicesDep,
+    reservation_id: str,
+    guest: GuestHeader = None,
+    shopper_token: ShopperHeader = None,
+) -> dict[str, Any]:
+    row = await _own_reservation(services, reservation_id, guest, shopper_token)
+    data = rsv.row_out(row)
+    if row.status == "held":
+        data["checkout_url"] = await services.commerce.checkout_url(
+            [{**data, "vendor_id": row.vendor_id}], row.show_id
+        )
+    return data
+
+
+@router.post(
+    "/reservations/{reservation_id}/release",
+    response_model=ReservationOut,
+    responses=responses(401, 404, 409),
+)
+async def release_mine(
+    services: ServicesDep,
+    reservation_id: str,
+    guest: GuestHeader = None,
+    shopper_token: ShopperHeader = None,
+) -> dict[str, Any]:
+    mine = await _own_reservation(services, reservation_id, guest, shopper_token)
+    async with services.db.session() as db:
+        row = await rsv.get_reservation(db, mine.vendor_id, mine.id)
+        await services.commerce.release(db, row)
+    return rsv.row_out(row)
