@@ -19,8 +19,8 @@ from pasar.commerce.schemas import (
     DealEndIn,
     DealIn,
     DealOut,
-    ProductPinIn,
     PinOut,
+    ProductPinIn,
     ReservationOut,
     ReservationStatus,
 )
