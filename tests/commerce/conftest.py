@@ -4,14 +4,50 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from tests.conftest import VendorCtx, product_body
+from pasar.app import create_app
+from tests.conftest import (
+    REDIS_URL,
+    VendorCtx,
+    _truncate,
+    make_settings,
+    product_body,
+    service_missing,
+)
+
+
+@pytest.fixture(params=["sql", pytest.param("redis", marks=pytest.mark.redis)])
+def stock_engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def app(database_url: str, tmp_path: Path, stock_engine: str) -> AsyncIterator[FastAPI]:
+    """The app on each database with each stock engine (the Redis one on the real server)."""
+    extra: dict[str, Any] = {}
+    if stock_engine == "redis":
+        redis = Redis.from_url(REDIS_URL)
+        try:
+            await redis.ping()
+        except Exception as exc:
+            service_missing("Redis", f"{REDIS_URL}: {exc}")
+        finally:
+            await redis.aclose()
+        extra = {"stock_engine": "redis", "redis_url": REDIS_URL}
+    application = create_app(make_settings(database_url, tmp_path / "data", **extra))
+    await _truncate(application.state.services.db)
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @dataclass
@@ -36,6 +72,8 @@ class Shop:
             "per_shopper_limit": 2,
         }
         body.update(over)
+        if "per_shopper_limit" not in over:
+            body["per_shopper_limit"] = min(2, body["quantity"])
         return await self.api(
             "POST", f"/api/v1/shows/{self.show_id}/deals", status=status, json=body
         )

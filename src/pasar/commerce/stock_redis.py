@@ -4,6 +4,8 @@ Per deal (one hash tag, so a Redis Cluster keeps both on one shard):
 
 - ``stock:{deal}:left``      units Redis believes can be claimed; ``-1`` once closed
 - ``stock:{deal}:shoppers``  hash shopper id → units held or bought
+- ``stock:{deal}:claims``    set of the claims' idempotency keys (hashed) that took
+                             units, so a retry is a replay, never a second claim
 
 A claim runs one script: refuse (sold out, over the limit, closed) or take the
 units from both counters. Only admitted claims reach the database, which
@@ -29,7 +31,7 @@ from sqlalchemy import select
 
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome
-from pasar.commerce.models import DealShopper, DealStock
+from pasar.commerce.models import DealShopper, DealStock, Reservation
 from pasar.db.engine import Database
 
 log = structlog.get_logger()
@@ -38,17 +40,21 @@ _ADMIT = """
 local left = redis.call('GET', KEYS[1])
 if not left then return {-3, 0} end
 left = tonumber(left)
+if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 1 then return {2, left} end
 if left < 0 then return {-2, 0} end
 local qty = tonumber(ARGV[1])
 if left < qty then return {0, left} end
 local have = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
 if have + qty > tonumber(ARGV[3]) then return {-1, left} end
 redis.call('HINCRBY', KEYS[2], ARGV[2], qty)
+redis.call('SADD', KEYS[3], ARGV[4])
 return {1, redis.call('DECRBY', KEYS[1], qty)}
 """
 
-# Give units back, unless Redis lost the deal meanwhile (a reload is exact).
+# Give units back, unless Redis lost the deal meanwhile (a reload is exact);
+# forget the claim key (ARGV[3], '' for none) so a retry is judged afresh.
 _GIVE_BACK = """
+if ARGV[3] ~= '' then redis.call('SREM', KEYS[3], ARGV[3]) end
 local left = redis.call('GET', KEYS[1])
 if not left or tonumber(left) < 0 then return 0 end
 redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -95,7 +101,15 @@ CLOSED = -1
 
 
 def _keys(deal_id: str) -> list[str]:
-    return [f"stock:{{{deal_id}}}:left", f"stock:{{{deal_id}}}:shoppers"]
+    return [
+        f"stock:{{{deal_id}}}:left",
+        f"stock:{{{deal_id}}}:shoppers",
+        f"stock:{{{deal_id}}}:claims",
+    ]
+
+
+def _short(claim_key: str) -> str:
+    return claim_key[:32]  # 128 bits: enough to tell one shopper's keys apart
 
 
 class RedisStock:
@@ -121,7 +135,8 @@ class RedisStock:
 
     async def claim(self, terms: DealTerms, claim: Claim) -> Outcome:
         keys = _keys(terms.id)
-        args: list[str | int] = [claim.quantity, claim.shopper_id, terms.per_shopper_limit]
+        key = _short(claim.claim_key)
+        args: list[str | int] = [claim.quantity, claim.shopper_id, terms.per_shopper_limit, key]
         code, left = await self._admit(keys=keys, args=args)
         if code == -3:
             await self._load_from_record(terms.id, expect=None)
@@ -133,12 +148,14 @@ class RedisStock:
             return Outcome(refusal="limit_reached", units_left=int(left))
         if code == -2:
             return Outcome(refusal="ended")
+        if code == 2:  # a retry: the record answers with the reservation, taking nothing
+            return await self.group.submit(terms, claim)
         if code != 1:  # still unknown: the deal is gone from the record too
             return Outcome(refusal="ended")
         try:
             outcome = await self.group.submit(terms, claim)
         except BaseException:
-            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id])
+            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id, key])
             raise
         await self._settle(terms, claim, outcome)
         return outcome
@@ -149,14 +166,17 @@ class RedisStock:
         if outcome.reservation is not None and not outcome.replayed:
             return
         if outcome.replayed or outcome.conflict:
-            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id])
-        elif outcome.refusal == "sold_out":
+            # Taken twice in Redis for one reservation (Redis had lost the key).
+            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id, ""])
+            return
+        await self.redis.srem(keys[2], _short(claim.claim_key))
+        if outcome.refusal == "sold_out":
             await self._set_if(keys=keys, args=[outcome.units_left])
             await self._set_shopper(
                 keys=keys, args=[claim.shopper_id, outcome.extra.get("holding", 0)]
             )
         elif outcome.refusal == "limit_reached":
-            await self._give_back(keys=keys, args=[claim.quantity, ""])
+            await self._give_back(keys=keys, args=[claim.quantity, "", ""])
             await self._set_shopper(keys=keys, args=[claim.shopper_id, outcome.extra["holding"]])
         elif outcome.refusal == "ended":
             await self.closed(terms.id)
@@ -182,10 +202,21 @@ class RedisStock:
         if record is None:
             return False
         remaining, is_open, shoppers = record
+        keys = _keys(deal_id)
+        if expect is None:
+            # Every claim the record holds, so their retries stay replays; added
+            # before the count appears, as no claim is admitted without a count.
+            async with self.db.session() as db:
+                rows = await db.execute(
+                    select(Reservation.claim_key).where(Reservation.deal_id == deal_id)
+                )
+                claim_keys = [_short(k) for (k,) in rows]
+            for i in range(0, len(claim_keys), 5_000):
+                await self.redis.sadd(keys[2], *claim_keys[i : i + 5_000])
         args: list[str | int] = [remaining if is_open else CLOSED, "" if expect is None else expect]
         for shopper, units in shoppers.items():
             args += [shopper, units]
-        loaded = bool(await self._load(keys=_keys(deal_id), args=args))
+        loaded = bool(await self._load(keys=keys, args=args))
         if loaded:
             self.reloads += expect is None
             log.info("deal stock loaded into redis", deal_id=deal_id, remaining=remaining)
@@ -211,7 +242,7 @@ class RedisStock:
         keys = _keys(deal_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(keys[0], CLOSED, ex=7 * 86_400)
-            pipe.delete(keys[1])
+            pipe.delete(keys[1], keys[2])
             await pipe.execute()
         self._deals.discard(deal_id)
         self._suspect.pop(deal_id, None)
