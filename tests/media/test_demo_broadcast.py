@@ -3,6 +3,8 @@ show through the real WHIP path, and the live show plays as HLS."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -10,12 +12,51 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.media.conftest import decode
 from tests.servers import free_port
+
+
+async def _snapshot(ws: Any) -> dict[str, Any]:
+    while True:
+        event = json.loads(await ws.recv())
+        for e in event if isinstance(event, list) else [event]:
+            if e["type"] == "snapshot":
+                return dict(e["data"])
+
+
+async def _shoppers_on_the_demo_show(base: str, show_id: str) -> None:
+    """As the embed will do it: one shopper sees the pinned product and claims the
+    deal over HTTP, getting the checkout URL; another's socket sees units fall."""
+    ws_url = "ws" + base.removeprefix("http") + f"/ws/shows/{show_id}"
+    async with connect(ws_url) as first, connect(ws_url) as second:
+        seen = await _snapshot(first)
+        await _snapshot(second)
+        assert seen["pinned_products"], "the demo pins a product"
+        assert seen["pinned_products"][0]["product"]["variants"]
+        deal = seen["deals"][0]
+        guest = {"X-Pasar-Guest": seen["me"]["guest_token"], "Idempotency-Key": "demo-tap-1"}
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            r = await http.post(
+                f"/api/v1/storefront/deals/{deal['deal_id']}/claims", json={}, headers=guest
+            )
+        assert r.status_code == 201, r.text
+        reservation = r.json()
+        assert reservation["id"] in (reservation["checkout_url"] or "")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            frame = json.loads(await asyncio.wait_for(second.recv(), timeout=30))
+            for e in frame if isinstance(frame, list) else [frame]:
+                if e["type"] == "deal.updated" and e["data"]["deal_id"] == deal["deal_id"]:
+                    assert e["data"]["units_left"] == deal["units_left"] - 1
+                    return
+        raise AssertionError("the second shopper never saw the units fall")
+
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,6 +104,7 @@ def test_demo_serves_a_live_synthetic_show(tmp_path: Path) -> None:
         data = httpx.get(f"{base}/hls/{show_id[1]}/{segment}").content
         decoded = decode(init + data)
         assert decoded.video_frames > 10 and decoded.audio_frames > 10
+        asyncio.run(_shoppers_on_the_demo_show(base, show_id[1]))
     finally:
         os.killpg(demo.pid, signal.SIGTERM)
         demo.wait(30)

@@ -15,12 +15,15 @@ from importlib import resources
 
 from PIL import Image, ImageDraw
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.bootstrap import add_vendor_with_owner, open_services
 from pasar.catalog import service as catalog
 from pasar.catalog.images import clean_image
 from pasar.catalog.schemas import ProductIn
 from pasar.clock import utcnow
+from pasar.commerce import deals, pins
+from pasar.commerce.schemas import DealIn
 from pasar.money import to_minor
 from pasar.settings import Settings
 from pasar.shows import service as shows
@@ -28,13 +31,14 @@ from pasar.shows.models import Show
 from pasar.shows.schemas import ShowIn
 from pasar.vendors import service as vendors
 from pasar.vendors.errors import VendorError
-from pasar.vendors.models import ApiKey, StaffUser
+from pasar.vendors.models import ApiKey, StaffUser, Vendor
 from pasar.vendors.scopes import ALL_SCOPES
 
 SLUG = "toko-demo"
 EMAIL = "owner@toko-demo.example"
 SHOW_TITLE = "Harbolnas 12.12 — Batik & Beauty Live"
 LIVE_TITLE = "Live now: Toko Demo studio (synthetic broadcast)"
+CHECKOUT_TEMPLATE = "https://toko-demo.example/checkout?items={lines}&pasar={reservation_ids}"
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ async def seed_demo(settings: Settings) -> DemoInfo:
                     product_ids=product_ids[8:] + product_ids[:2],
                 ),
             )
+        await _shop_window(db, vendor, live, settings)
         await db.commit()
         return DemoInfo(
             EMAIL,
@@ -159,6 +164,34 @@ async def seed_demo(settings: Settings) -> DemoInfo:
             len(product_ids),
             live.id,
             shows.reveal_stream_key(services.box, live),
+        )
+
+
+async def _shop_window(db: AsyncSession, vendor: Vendor, live: Show, settings: Settings) -> None:
+    """What a shopper meets on the live show: a pinned product, a running flash
+    deal, and a checkout to be handed to (a placeholder shop on a reserved domain)."""
+    if vendor.checkout_url_template is None:
+        vendor.checkout_url_template = CHECKOUT_TEMPLATE
+    await db.refresh(live, ["lineup"])
+    first = live.lineup[0].product_id
+    if not await pins.active_pins(db, live.id):
+        await pins.pin_product(db, live, first, "demo", None)
+    if not await deals.running_deals(db, live.id):
+        product = await catalog.get_product(db, vendor.id, first)
+        await deals.create_deal(
+            db,
+            live,
+            DealIn(
+                product_id=first,
+                variant_ids=[product.variants[0].id],
+                title=f"Flash deal: {product.title}",
+                price=product.variants[0].price * 7 // 10 // 100 * 100,  # 30 % off, round
+                currency=product.currency,
+                quantity=50,
+                per_shopper_limit=2,
+                duration_seconds=6 * 3600,
+            ),
+            settings.deal_hold_seconds,
         )
 
 
