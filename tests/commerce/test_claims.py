@@ -122,3 +122,31 @@ async def test_bad_claims_are_4xx_and_change_nothing(shop: Shop) -> None:
     r = await shop.claim("deal_unknown", who)
     assert r.status_code == 404
     assert (await shop.api("GET", f"/api/v1/deals/{deal['id']}"))["held"] == 0
+
+
+async def test_claims_are_credited_to_the_pin_on_screen(shop: Shop) -> None:
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]])
+    unpinned = await shop.claim(deal["id"], await shop.guest())
+    assert unpinned.json()["pin_id"] is None
+    on_show = f"/api/v1/shows/{shop.show_id}/pins"
+    pin = await shop.api("POST", on_show, status=201, json={"product_id": shop.product_id})
+    r = await shop.claim(deal["id"], await shop.guest())
+    assert r.json()["pin_id"] == pin["id"]  # the embed did not say: the pin on screen now
+    r = await shop.claim(deal["id"], await shop.guest(), pin_id=pin["id"])
+    assert r.status_code == 201 and r.json()["pin_id"] == pin["id"]
+    r = await shop.claim(deal["id"], await shop.guest(), pin_id="pin_01NOTAPINOFTHISSHOW00000")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_pin"
+
+
+async def test_a_banned_shopper_is_not_allowed(shop: Shop) -> None:
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]])
+    who = await shop.shopper("troll-7")
+    assert (await shop.claim(deal["id"], who)).status_code == 201  # the show is now cached
+    await shop.api(
+        "POST",
+        f"/api/v1/shows/{shop.show_id}/sanctions",
+        status=201,
+        json={"user_id": "shopper:troll-7", "ban": True, "reason": "spam"},
+    )
+    r = await shop.claim(deal["id"], who, quantity=1)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_allowed"

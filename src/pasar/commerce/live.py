@@ -40,6 +40,7 @@ from pasar.commerce.stock import StockEngine
 from pasar.commerce.stock_sql import SqlStock
 from pasar.db.engine import Database
 from pasar.media.storage import Storage
+from pasar.realtime import service as realtime_service
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
 from pasar.vendors.credentials import SecretBox
@@ -52,6 +53,7 @@ TICK_SECONDS = 0.25  # deal.updated at most 4 times a second per deal and node
 LOOP_SECONDS = 1.0
 TERMS_CACHE = 10_000
 VENDOR_CACHE_SECONDS = 10.0  # a rotated shopper secret or a new template applies within this
+SHOW_CACHE_SECONDS = 2.0  # a ban or a pin made on another node counts within this
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,15 @@ class Shopper:
 class OnScreen:
     pinned_products: list[dict[str, Any]]
     deals: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _ShowFacts:
+    """What a claim checks about its show, refreshed every few seconds per node."""
+
+    banned: frozenset[str]
+    pins: tuple[tuple[str, str, bool], ...]  # (pin id, product id, on screen now)
+    fetched: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +111,7 @@ class Commerce:
         self.nudge_webhooks: Callable[[], None] = lambda: None
         self._terms: OrderedDict[str, DealTerms] = OrderedDict()
         self._vendors: dict[str, _VendorBits] = {}
+        self._shows: dict[str, _ShowFacts] = {}
         self._dirty: dict[str, str] = {}  # deal id → show id, awaiting deal.updated
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -153,6 +165,28 @@ class Commerce:
         self._vendors[vendor_id] = bits
         return bits
 
+    async def _show(self, vendor_id: str, show_id: str) -> _ShowFacts:
+        cached = self._shows.get(show_id)
+        now = time.monotonic()
+        if cached is not None and now - cached.fetched < SHOW_CACHE_SECONDS:
+            return cached
+        async with self.db.session() as db:
+            banned = await realtime_service.banned_subjects(db, vendor_id, show_id)
+            pins = await pin_service.list_pins(db, vendor_id, show_id)
+        facts = _ShowFacts(
+            frozenset(banned),
+            tuple((p.id, p.product_id, p.unpinned_at is None) for p in pins),
+            now,
+        )
+        if len(self._shows) > TERMS_CACHE:
+            self._shows.clear()
+        self._shows[show_id] = facts
+        return facts
+
+    def show_changed(self, show_id: str) -> None:
+        """Pins or bans changed on this node: the next claim reads them afresh."""
+        self._shows.pop(show_id, None)
+
     async def shopper_secret(self, vendor_id: str) -> str:
         return (await self._vendor(vendor_id)).shopper_secret
 
@@ -203,8 +237,10 @@ class Commerce:
         variant_id = self.pick_variant(terms, variant_id)
         if quantity > terms.per_shopper_limit:
             return Outcome(refusal="limit_reached", extra={"holding": None})
+        facts = await self._show(terms.vendor_id, terms.show_id)
+        pin_id = self._attribute(facts, terms, pin_id)
         now = utcnow()
-        if shopper.signed_in is False and terms.signed_in_only:
+        if (shopper.signed_in is False and terms.signed_in_only) or shopper.id in facts.banned:
             return Outcome(refusal="not_allowed")
         if now < terms.starts_at:
             return Outcome(refusal="not_started")
@@ -228,6 +264,19 @@ class Commerce:
                 "stock_unavailable",
                 "the claim could not be recorded; retry with the same Idempotency-Key",
             ) from exc
+
+    @staticmethod
+    def _attribute(facts: _ShowFacts, terms: DealTerms, pin_id: str | None) -> str | None:
+        """The pin the claim is credited to: the one the embed showed when the
+        shopper tapped, or else the deal's product's pin on screen now."""
+        if pin_id is not None:
+            if not any(p == pin_id and product == terms.product_id for p, product, _ in facts.pins):
+                raise CommerceError(
+                    "invalid", "unknown_pin", "pin_id is not a pin of this deal's product"
+                )
+            return pin_id
+        on_screen = [p for p, product, now in facts.pins if now and product == terms.product_id]
+        return on_screen[-1] if on_screen else None
 
     async def _record_events(
         self, db: AsyncSession, terms: DealTerms, outcomes: list[Outcome]

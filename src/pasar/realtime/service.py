@@ -182,6 +182,19 @@ async def active_sanction(
     return rows[0] if rows else None
 
 
+async def banned_subjects(db: AsyncSession, vendor_id: str, show_id: str) -> set[str]:
+    """Everyone banned from this show (vendor-wide bans included), by shopper id."""
+    rows = await db.execute(
+        select(Sanction.subject).where(
+            Sanction.vendor_id == vendor_id,
+            or_(Sanction.show_id.is_(None), Sanction.show_id == show_id),
+            Sanction.banned.is_(True),
+            _active(utcnow()),
+        )
+    )
+    return {subject for (subject,) in rows}
+
+
 async def sanction(
     db: AsyncSession,
     vendor_id: str,

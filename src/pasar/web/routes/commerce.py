@@ -86,6 +86,7 @@ async def pin_product(ctx: Write, show_id: str, body: ProductPinIn) -> JSONRespo
     if created:
         await enqueue(ctx.db, ctx.vendor_id, "product.pinned", {**data, "show_id": show.id})
     await ctx.db.commit()
+    ctx.services.commerce.show_changed(show.id)
     if created:
         await ctx.services.realtime.publish(show.id, "product.pinned", data)
         ctx.services.commerce.nudge_webhooks()
@@ -105,6 +106,7 @@ async def unpin(ctx: Write, show_id: str, pin_id: str) -> Response:
             {"show_id": show_id, "pin_id": pin.id, "product_id": pin.product_id},
         )
     await ctx.db.commit()
+    ctx.services.commerce.show_changed(show_id)
     if changed:
         await ctx.services.realtime.publish(
             show_id, "product.unpinned", {"product_id": pin.product_id, "pin_id": pin.id}

@@ -195,6 +195,7 @@ async def add_sanction(show_id: str, body: SanctionIn, ctx: Moderate) -> dict[st
         shows = list(rows.scalars())
     await ctx.db.commit()
     for target in shows:
+        ctx.services.commerce.show_changed(target)  # a ban also stops their claims
         await ctx.services.realtime.send_to(
             target,
             body.user_id,
