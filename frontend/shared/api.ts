@@ -18,8 +18,13 @@ export function setCsrf(token: string): void {
   csrfToken = token;
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   const res = await fetch(path, {
@@ -106,6 +111,39 @@ export interface StreamPublisher {
 export interface StreamHealth {
   state: "live" | "reconnecting" | "offline";
   publisher: StreamPublisher | null;
+}
+
+/** A product on screen in a show (GET /api/v1/shows/{id}/pins). */
+export interface Pin {
+  id: string;
+  show_id: string;
+  product_id: string;
+  pinned_at: string;
+  unpinned_at: string | null;
+  media_time: number | null;
+}
+
+/** A flash deal (GET /api/v1/shows/{id}/deals). Prices are minor units of `currency`. */
+export interface Deal {
+  id: string;
+  show_id: string;
+  product_id: string;
+  variant_ids: string[];
+  title: string;
+  price: number;
+  currency: string;
+  quantity: number;
+  units_left: number;
+  sold: number;
+  held: number;
+  per_shopper_limit: number;
+  signed_in_only: boolean;
+  hold_seconds: number;
+  starts_at: string;
+  ends_at: string;
+  status: "upcoming" | "live" | "ended";
+  end_reason: string | null;
+  created_at: string;
 }
 
 export interface Page<T> {

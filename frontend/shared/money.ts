@@ -12,6 +12,34 @@ export function exponent(currency: string): number {
 }
 
 export function formatMoney(minor: number, currency: string, locale?: string): string {
-  const amount = minor / 10 ** exponent(currency);
-  return new Intl.NumberFormat(locale?.replace("_", "-"), { style: "currency", currency }).format(amount);
+  const digits = exponent(currency);
+  const options: Intl.NumberFormatOptions = { style: "currency", currency };
+  // Intl shows some currencies without decimals (IDR: "Rp 62.301"); an amount that
+  // has minor units keeps them all ("Rp 62.300,50").
+  if (minor % 10 ** digits !== 0) options.minimumFractionDigits = options.maximumFractionDigits = digits;
+  return new Intl.NumberFormat(locale?.replace("_", "-"), options).format(minor / 10 ** digits);
+}
+
+/** An amount typed in major units ("62300", "19.5"; "." as the decimal point, as
+ * <input type="number"> gives it) as integer minor units of `currency`, or null
+ * when it is not a plain non-negative amount or has more decimals than the
+ * currency has minor-unit digits. Exact: no floating point on the way. */
+export function toMinor(amount: string, currency: string): number | null {
+  const digits = exponent(currency);
+  const m = /^\s*(\d+)(?:\.(\d*))?\s*$/.exec(amount);
+  if (!m) return null;
+  const fraction = (m[2] ?? "").replace(/0+$/, "");
+  if (fraction.length > digits) return null;
+  const minor = Number(m[1] + fraction.padEnd(digits, "0"));
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
+/** Minor units as a major-unit amount for an input field ("62300", "19.5"). */
+export function toMajorInput(minor: number, currency: string): string {
+  const digits = exponent(currency);
+  const sign = minor < 0 ? "-" : "";
+  const text = String(Math.abs(minor)).padStart(digits + 1, "0");
+  const whole = text.slice(0, text.length - digits);
+  const fraction = text.slice(text.length - digits).replace(/0+$/, "");
+  return sign + whole + (fraction ? "." + fraction : "");
 }

@@ -1,10 +1,12 @@
 import { LitElement, css, html } from "lit";
 import { ApiError, api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
 import { shared } from "./styles";
+import "./controlroom";
 import "./golive";
 
+// State changes only: video goes out from the go-live panel (or OBS).
 const NEXT: Record<string, { to: string; label: string } | undefined> = {
-  scheduled: { to: "live", label: "Go live" },
+  scheduled: { to: "live", label: "Mark as live" },
   live: { to: "ended", label: "End show" },
   ended: { to: "replay", label: "Publish replay" },
 };
@@ -22,7 +24,7 @@ export class StudioShows extends LitElement {
   static styles = [
     shared,
     css`
-      .grid { display: grid; grid-template-columns: 1fr 1.3fr; gap: 20px; align-items: start; }
+      .grid { display: grid; grid-template-columns: 1fr 1.6fr; gap: 20px; align-items: start; }
       @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
       .show { display: grid; gap: 4px; padding: 12px; border-radius: 10px; cursor: pointer;
         border: 1px solid transparent; }
@@ -132,11 +134,18 @@ export class StudioShows extends LitElement {
         <span class="pill ${show.state}">${show.state}</span></div>
       <p class="muted">${this.when(show.scheduled_at)}</p>
       ${show.description ? html`<p>${show.description}</p>` : ""}
-      ${next ? html`<button @click=${() => this.advance(show, next.to)}>${next.label}</button>` : ""}
-      <div class="section">
-        <h3>Line-up (${show.lineup.length})</h3>
-        <ol>${show.lineup.map((item) => html`<li>${this.products.get(item.product_id)?.title ?? item.product_id}</li>`)}</ol>
-      </div>
+      ${next
+        ? html`<div class="row">
+            <button class=${show.state === "scheduled" ? "secondary" : ""} @click=${() => this.advance(show, next.to)}>
+              ${next.label}</button>
+            ${show.state === "scheduled" && canIngest
+              ? html`<span class="muted">Changes the show's state only. To broadcast, use
+                  <em>Go live from this browser</em> or OBS below.</span>`
+              : ""}
+          </div>`
+        : ""}
+      <studio-control-room .show=${show} .session=${this.session} .products=${this.products}
+        @show-changed=${(e: CustomEvent<Show>) => this.replace(e.detail)}></studio-control-room>
       ${canIngest
         ? html`<studio-go-live .show=${show} .session=${this.session}
               @show-changed=${(e: CustomEvent<Show>) => this.replace(e.detail)}></studio-go-live>

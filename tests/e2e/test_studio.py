@@ -34,7 +34,7 @@ def test_sign_in_and_manage_a_show(live_server: LiveServer, browser: Any) -> Non
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "studio-shows.png"), full_page=True)
 
-    page.get_by_role("button", name="Go live").click()
+    page.get_by_role("button", name="Mark as live").click()
     page.locator("studio-shows .pill.live").first.wait_for()
 
     page.click("text=Products")
