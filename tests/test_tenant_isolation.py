@@ -71,6 +71,9 @@ PATH_PARAMS: dict[str, str] = {
     "pin_id": "pin",
     "deal_id": "deal",
     "reservation_id": "reservation",
+    "order_id": "order",
+    "coupon_id": "coupon",
+    "cart_token": "cart_token",
 }
 
 # Where one route needs an object of the same parameter in a particular state:
@@ -121,6 +124,16 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     "POST /api/v1/storefront/deals/{deal_id}/waitlist": "storefront, shopper's waitlist",
     "GET /api/v1/storefront/reservations/{reservation_id}": "storefront, shopper's own",
     "POST /api/v1/storefront/reservations/{reservation_id}/release": "storefront, shopper's own",
+    # A click names a product of the show's line-up, and a show's posted coupons are
+    # what every viewer is shown: both public by show id, like the show socket. The
+    # hosted cart is the calling shopper's own at the shop named by its public slug
+    # (tests/commerce/test_carts.py).
+    "POST /api/v1/storefront/shows/{show_id}/clicks": "storefront, a shopper's tap",
+    "GET /api/v1/storefront/shows/{show_id}/coupons": "storefront, posted to every viewer",
+    "GET /api/v1/storefront/vendors/{vendor_slug}/cart": "storefront, shopper's own cart",
+    "PUT /api/v1/storefront/vendors/{vendor_slug}/cart": "storefront, shopper's own cart",
+    "DELETE /api/v1/storefront/vendors/{vendor_slug}/cart": "storefront, shopper's own cart",
+    "POST /api/v1/storefront/vendors/{vendor_slug}/cart/checkout": "storefront, shopper's own",
 }
 
 # Body fields that point at another object: field name -> kind. A `_ids` field
@@ -133,12 +146,16 @@ REFERENCE_FIELDS: dict[str, str] = {
     "show_id": "show",  # a blocked term for one show only
     "product_id": "product",  # a pin or a deal
     "variant_ids": "variant",  # a deal's variants
+    "pin_id": "pin",  # the pin an order was bought from
+    "reservation_ids": "reservation",  # an order's reservations
+    "variant_id": "variant",  # an order line's variant (lines[].variant_id)
 }
 # Fields named like ids that do not point at a Pasar object.
 NOT_REFERENCES = frozenset(
     {
         "external_id",  # the vendor's own id in its store
         "user_id",  # a sanction's subject: a guest or the vendor's own shopper id
+        "shopper_id",  # an order's or redemption's shopper: the vendor's own naming
     }
 )
 
@@ -190,6 +207,28 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     },
     "DealEndIn": lambda w: {"reason": "cancelled"},
     "ConfirmIn": lambda w: {"order_ref": f"{w.tag}-order", "amount": 1_000, "currency": "IDR"},
+    # Orders and coupons are unique by reference or code: a fresh one for every call.
+    "OrderIn": lambda w: {
+        "order_ref": f"{w.tag}-{new_id('ref')}",
+        "amount": 38_900_000,
+        "currency": "IDR",
+        "lines": [{"variant_id": w.ids["variant"], "quantity": 1, "unit_price": 38_900_000}],
+    },
+    "CouponIn": lambda w: {"code": new_id("C"), "kind": "percent", "value": 5},
+    "CouponPatch": lambda w: {"description": "Changed by someone", "usage_limit": 1},
+    "RedeemIn": lambda w: {
+        "code": w.texts["coupon code"],
+        "order_ref": f"{w.tag}-{new_id('ref')}",
+        "amount": 100_000,
+        "currency": "IDR",
+        "show_id": w.ids["show"],
+    },
+    "ValidateIn": lambda w: {
+        "code": w.texts["coupon code"],
+        "amount": 100_000,
+        "currency": "IDR",
+        "show_id": w.ids["show"],
+    },
 }
 
 # Create bodies sent twice with one Idempotency-Key, once by each vendor. They are
@@ -198,6 +237,13 @@ CREATE_BODIES: dict[str, dict[str, Any]] = {
     "ProductIn": product_body(handle="idempotency-probe"),
     "ShowIn": {"title": "Idempotency probe"},
     "ApiKeyIn": {"name": "idempotency probe", "scopes": ["catalog:read"]},
+    "OrderIn": {
+        "order_ref": "idempotency-probe",
+        "amount": 1_000,
+        "currency": "IDR",
+        "lines": [{"sku": "PROBE", "quantity": 1, "unit_price": 1_000}],
+    },
+    "CouponIn": {"code": "PROBE10", "kind": "percent", "value": 10},
     # Staff emails are unique across vendors (sign-in is by email), so A's copy
     # answers 409 email_taken; what matters is that it is not B's replayed answer.
     "StaffIn": {
@@ -360,6 +406,7 @@ async def build_world(
     w.ids["api_key"] = key["id"]
     w.key_prefix = key["prefix"]
     await _seed_realtime(client, services, w)
+    await _seed_sales(client, w)  # after the realtime seed, which sets w.texts anew
     return w
 
 
@@ -394,6 +441,59 @@ async def _seed_commerce(client: httpx.AsyncClient, w: World) -> None:
     )
     w.ids["reservation"] = reservation["id"]
     w.ids["shopper"] = reservation["shopper_id"]
+
+
+async def _seed_sales(client: httpx.AsyncClient, w: World) -> None:
+    """A coupon for the show, an order from it, and a hosted cart handed to checkout."""
+    h, show_id = w.headers, w.ids["show"]
+    w.texts["coupon code"] = f"{w.tag}-hemat".upper()
+    coupon = await _ok(
+        await client.post(
+            f"{API}/coupons",
+            json={
+                "code": w.texts["coupon code"],
+                "kind": "percent",
+                "value": 10,
+                "show_id": show_id,
+            },
+            headers=h,
+        )
+    )
+    w.ids["coupon"] = coupon["id"]
+    order = await _ok(
+        await client.post(
+            f"{API}/orders",
+            json={
+                "order_ref": f"{w.tag}-inv-1",
+                "amount": 38_900_000,
+                "currency": "IDR",
+                "show_id": show_id,
+                "lines": [
+                    {"variant_id": w.ids["variant"], "quantity": 1, "unit_price": 38_900_000}
+                ],
+            },
+            headers=h,
+        )
+    )
+    w.ids["order"] = order["id"]
+    await _ok(
+        await client.patch(
+            f"{API}/vendor",
+            json={"checkout_url_template": "https://toko.example/pasar?cart={cart_token}"},
+            headers=h,
+        )
+    )
+    guest_token = (await _ok(await client.post(f"{API}/storefront/guests")))["guest_token"]
+    guest = {"X-Pasar-Guest": guest_token}
+    cart = f"{API}/storefront/vendors/{w.vendor.slug}/cart"
+    await _ok(
+        await client.put(
+            cart, json={"lines": [{"variant_id": w.ids["variant"], "quantity": 1}]}, headers=guest
+        )
+    )
+    w.ids["cart_token"] = (await _ok(await client.post(f"{cart}/checkout", headers=guest)))[
+        "cart_token"
+    ]
 
 
 async def _seed_realtime(client: httpx.AsyncClient, services: Services, w: World) -> None:
@@ -891,8 +991,11 @@ async def test_ids_under_another_parent_are_not_found(
     assert not changed, f"B's objects changed: {sorted(changed)}"
 
 
-def _reference_fields(openapi: dict[str, Any], schema: dict[str, Any], where: str) -> Iterator[str]:
-    """Top-level body fields that name another object; fails on any it cannot place."""
+def _reference_fields(
+    openapi: dict[str, Any], schema: dict[str, Any], where: str, nested: bool = False
+) -> Iterator[str]:
+    """Body fields that name another object: top-level ones, and those of the objects in
+    a top-level list (as ``lines[].variant_id``); fails on any it cannot place."""
     schemas = openapi["components"]["schemas"]
     for name, prop in schema.get("properties", {}).items():
         if name in REFERENCE_FIELDS:
@@ -903,12 +1006,29 @@ def _reference_fields(openapi: dict[str, Any], schema: dict[str, Any], where: st
                 "add it to REFERENCE_FIELDS or NOT_REFERENCES"
             )
         else:
-            nested = [prop, *prop.get("anyOf", []), prop.get("items", {})]
-            for sub in nested:
-                ref = _ref_name(sub) or _ref_name(sub.get("items", {}))
-                if ref:
-                    for inner in _reference_fields(openapi, schemas[ref], f"{where}.{name}"):
+            refs: dict[str, bool] = {}  # schema name -> whether it is in a list
+            for sub in [prop, *prop.get("anyOf", [])]:
+                if _ref_name(sub):
+                    refs[_ref_name(sub)] = False
+                if _ref_name(sub.get("items", {})):
+                    refs[_ref_name(sub["items"])] = True
+            for ref, in_list in refs.items():
+                for inner in _reference_fields(
+                    openapi, schemas[ref], f"{where}.{name}", nested=True
+                ):
+                    if nested or not in_list:
                         pytest.fail(f"{where}.{name}.{inner}: nested references are not probed yet")
+                    yield f"{name}[].{inner}"
+
+
+def _with_reference(base: dict[str, Any], ref_field: str, value: str) -> dict[str, Any]:
+    """``base`` with the field (or, for ``lines[].variant_id``, the first line's) naming
+    ``value``."""
+    outer, _, inner = ref_field.partition("[].")
+    if inner:
+        first, *rest = base[outer]
+        return {**base, outer: [{**first, inner: value}, *rest]}
+    return {**base, ref_field: [value] if ref_field.endswith("_ids") else value}
 
 
 async def test_bodies_cannot_point_at_another_vendors_objects(
@@ -935,15 +1055,14 @@ async def test_bodies_cannot_point_at_another_vendors_objects(
                     pytest.fail(f"{method.upper()} {path}: no body for {name}; add it to BODIES")
                 params = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
                 url = fill(path, {p: a.ids[kind_of(path, p)] for p in params})
-                kind = REFERENCE_FIELDS[ref_field]
+                kind = REFERENCE_FIELDS[ref_field.rpartition("[].")[2]]
 
                 base = BODIES[name](a)
 
                 def with_ref(
                     w: World, ref_field: str = ref_field, kind: str = kind, base: Any = base
                 ) -> dict[str, Any]:
-                    value = w.ids[kind]
-                    return {**base, ref_field: [value] if ref_field.endswith("_ids") else value}
+                    return _with_reference(base, ref_field, w.ids[kind])
 
                 probed += 1
                 got = await client.request(method, url, json=with_ref(b), headers=a.headers)

@@ -75,6 +75,21 @@ export interface CountData {
   count: number;
 }
 
+/** Staff posted a coupon: show the code with a one-tap copy button. */
+export interface CouponPostedData {
+  coupon_id: string;
+  /** What the shopper types at the shop's checkout. */
+  code: string;
+  description: string;
+  kind: "percent" | "fixed";
+  /** percent: 1–100; fixed: minor units of `currency`. */
+  value: number;
+  /** null for a percentage. */
+  currency: string | null;
+  /** null: no end date. */
+  ends_at: string | null;
+}
+
 /** A flash deal. Sent when it is announced: claims open at ``starts_at`` (show a countdown while it is in the future) and close at ``ends_at``. */
 export interface DealData {
   deal_id: string;
@@ -263,6 +278,7 @@ export interface ServerEvents {
   "deal.ended": DealEndedData;
   "poll.started": PollData;
   "poll.closed": PollData;
+  "coupon.posted": CouponPostedData;
   "poll.results": PollData;
   "like.count": CountData;
   "viewers.count": CountData;
@@ -289,6 +305,7 @@ export const EVENT_KINDS = {
   "deal.ended": "history",
   "poll.started": "history",
   "poll.closed": "history",
+  "coupon.posted": "history",
   "poll.results": "state",
   "like.count": "state",
   "viewers.count": "state",

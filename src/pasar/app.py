@@ -36,6 +36,9 @@ from pasar.web.routes import (
     system,
     vendors,
 )
+from pasar.web.routes import coupons as coupon_routes
+from pasar.web.routes import orders as order_routes
+from pasar.web.routes import shopping as shopping_routes
 
 log = structlog.get_logger()
 
@@ -101,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media,
         media_hooks,
     ):
+        app.include_router(module.router)
+    for module in (order_routes, coupon_routes, shopping_routes):
         app.include_router(module.router)
     pages.install(app)
     app.mount(

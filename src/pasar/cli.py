@@ -307,7 +307,9 @@ def contract_cmd(
         bool, typer.Option(help="Rewrite the generated files in this checkout.")
     ] = False,
 ) -> None:
-    """The real-time contract: docs/realtime.md's event tables and frontend/shared/events.ts."""
+    """The real-time contract: docs/realtime.md's event tables and frontend/shared/events.ts
+    (and the embed's cart events, docs/embed-events.md)."""
+    from pasar.commerce import embed_contract
     from pasar.realtime.contract import replace_generated, typescript
 
     root = Path(__file__).resolve().parents[2]
@@ -317,7 +319,9 @@ def contract_cmd(
         return
     doc.write_text(replace_generated(doc.read_text()))
     types.write_text(typescript())
-    console.print(f"wrote {doc} and {types}")
+    embed = root / "docs" / "embed-events.md"
+    embed.write_text(embed_contract.markdown())
+    console.print(f"wrote {doc}, {types} and {embed}")
 
 
 def main() -> None:

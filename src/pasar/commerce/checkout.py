@@ -9,6 +9,9 @@ Pasar fills in, URL-encoded, e.g.
 - ``{reservation_ids}``  the reservations the checkout must confirm, comma separated
 - ``{variant_ids}``      Pasar variant ids, comma separated
 - ``{show_id}``          the show the shopper bought from (attribution)
+- ``{cart_token}``       a short-lived signed token naming a hosted-cart checkout; the
+                          vendor's server reads the lines with ``GET /api/v1/carts/{token}``
+                          (empty where there is no hosted cart, e.g. a deal claim's URL)
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-PLACEHOLDERS = frozenset({"lines", "reservation_ids", "variant_ids", "show_id"})
+PLACEHOLDERS = frozenset({"lines", "reservation_ids", "variant_ids", "show_id", "cart_token"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +41,17 @@ def check_template(template: str) -> str:
     unknown = sorted(names - PLACEHOLDERS)
     if unknown:
         raise ValueError(f"unknown placeholders {unknown}; use {sorted(PLACEHOLDERS)}")
-    if not names & {"lines", "reservation_ids", "variant_ids"}:
-        raise ValueError("the template needs {lines}, {variant_ids} or {reservation_ids}")
+    if not names & {"lines", "reservation_ids", "variant_ids", "cart_token"}:
+        raise ValueError(
+            "the template needs {lines}, {variant_ids}, {reservation_ids} or {cart_token}"
+        )
     parts = urlsplit(template.replace("{", "").replace("}", ""))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("the checkout URL template must be an http(s) URL")
     return template
 
 
-def render(template: str, lines: Sequence[Line], show_id: str | None) -> str:
+def render(template: str, lines: Sequence[Line], show_id: str | None, cart_token: str = "") -> str:
     def joined(values: Sequence[str]) -> str:
         return quote(",".join(values), safe=",:")
 
@@ -55,4 +60,5 @@ def render(template: str, lines: Sequence[Line], show_id: str | None) -> str:
         reservation_ids=joined([line.reservation_id for line in lines if line.reservation_id]),
         variant_ids=joined([line.variant_id for line in lines]),
         show_id=quote(show_id or "", safe=""),
+        cart_token=quote(cart_token, safe=""),
     )

@@ -2,6 +2,7 @@
 
 from pasar.catalog import models as catalog_models
 from pasar.commerce import models as commerce_models
+from pasar.commerce import sales_models as commerce_sales_models
 from pasar.db.base import Base
 from pasar.shows import models as show_models
 from pasar.vendors import models as vendor_models
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "catalog_models",
     "commerce_models",
+    "commerce_sales_models",
     "idempotency_models",
     "show_models",
     "vendor_models",

@@ -132,6 +132,18 @@ class PollData(Poll):
     pass
 
 
+class CouponPostedData(BaseModel):
+    """Staff posted a coupon: show the code with a one-tap copy button."""
+
+    coupon_id: str
+    code: str = Field(description="What the shopper types at the shop's checkout.")
+    description: str
+    kind: Literal["percent", "fixed"]
+    value: int = Field(description="percent: 1–100; fixed: minor units of `currency`.")
+    currency: str | None = Field(description="null for a percentage.")
+    ends_at: datetime | None = Field(description="null: no end date.")
+
+
 # -- server → client: state and direct events --------------------------------
 
 
@@ -214,6 +226,7 @@ SERVER_EVENTS: dict[str, tuple[type[BaseModel], EventKind]] = {
     "deal.ended": (DealEndedData, "history"),
     "poll.started": (PollData, "history"),
     "poll.closed": (PollData, "history"),
+    "coupon.posted": (CouponPostedData, "history"),
     "poll.results": (PollData, "state"),
     "like.count": (CountData, "state"),
     "viewers.count": (CountData, "state"),

@@ -36,7 +36,8 @@ class VendorPatch(Strict):
         default=None,
         description=(
             "Your checkout URL with placeholders Pasar fills in: {lines} (SKU:qty,…), "
-            "{reservation_ids}, {variant_ids}, {show_id}. e.g. "
+            "{reservation_ids}, {variant_ids}, {show_id}, {cart_token} (a hosted cart, read "
+            "with GET /api/v1/carts/{cart_token}). e.g. "
             "https://toko.example/cart/add?items={lines}&pasar={reservation_ids}. "
             "An empty string removes it."
         ),

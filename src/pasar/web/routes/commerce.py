@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pasar.catalog.models import Product
 from pasar.clock import utcnow
 from pasar.commerce import deals as deal_service
+from pasar.commerce import orders
 from pasar.commerce import pins as pin_service
 from pasar.commerce import reservations as rsv
 from pasar.commerce.schemas import (
@@ -211,12 +212,14 @@ async def get_reservation(ctx: Read, reservation_id: str) -> dict[str, Any]:
     responses=responses(400, 404, 409, 422),
     description="Your checkout took the order: the units are sold. 409 `reservation_expired` "
     "when the hold ran out first (its units went back to the deal). Repeating the call "
-    "with the same `order_ref` changes nothing.",
+    "with the same `order_ref` changes nothing. Also records the order (or adds the "
+    "reservation to the order with this `order_ref`), attributed to the deal's show.",
 )
 async def confirm(ctx: Orders, reservation_id: str, body: ConfirmIn) -> dict[str, Any]:
     row = await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id)
     if await rsv.confirm(ctx.db, row, body):
         await enqueue(ctx.db, ctx.vendor_id, "reservation.confirmed", rsv.row_out(row))
+        await orders.announce(ctx.db, await orders.record_confirmation(ctx.db, row, body))
         await ctx.services.commerce.confirmed(ctx.db, row)
     return rsv.row_out(row)
 
