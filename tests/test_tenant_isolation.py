@@ -68,6 +68,8 @@ PATH_PARAMS: dict[str, str] = {
     "sanction_id": "sanction",
     "term_id": "blocked_term",
     "poll_id": "poll",
+    "endpoint_id": "webhook_endpoint",
+    "delivery_id": "webhook_delivery",
     "pin_id": "pin",
     "deal_id": "deal",
     "reservation_id": "reservation",
@@ -198,6 +200,7 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     "SanctionIn": lambda w: {"user_id": w.guest, "ban": True, "reason": "banned by someone"},
     "BlockedTermIn": lambda w: {"kind": "word", "term": f"{w.tag}-probe", "show_id": None},
     "PollIn": lambda w: {"question": "Asked by someone?", "options": ["Ya", "Tidak"]},
+    "EndpointPatch": lambda w: {"description": "Changed by someone", "event_types": ["deal.ended"]},
     "ProductPinIn": lambda w: {"product_id": w.ids["product"]},
     "DealIn": lambda w: {
         "product_id": w.ids["product"],
@@ -236,6 +239,7 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
 CREATE_BODIES: dict[str, dict[str, Any]] = {
     "ProductIn": product_body(handle="idempotency-probe"),
     "ShowIn": {"title": "Idempotency probe"},
+    "EndpointIn": {"url": "https://hooks.probe.example/pasar", "event_types": ["show.live"]},
     "ApiKeyIn": {"name": "idempotency probe", "scopes": ["catalog:read"]},
     "OrderIn": {
         "order_ref": "idempotency-probe",
@@ -407,7 +411,34 @@ async def build_world(
     w.key_prefix = key["prefix"]
     await _seed_realtime(client, services, w)
     await _seed_sales(client, w)  # after the realtime seed, which sets w.texts anew
+    await _seed_webhooks(client, services, w)
     return w
+
+
+async def _seed_webhooks(client: httpx.AsyncClient, services: Services, w: World) -> None:
+    """An endpoint with one delivery (its test event). Nothing is sent: the worker is
+    stopped, so the delivery log changes only through the calls under test (and no
+    request leaves the machine)."""
+    await services.webhooks.stop()
+    w.texts["webhook description"] = f"{w.tag} order sync"
+    endpoint = await _ok(
+        await client.post(
+            f"{API}/webhooks/endpoints",
+            json={
+                "url": f"https://hooks.{w.tag}.example/pasar",
+                "description": w.texts["webhook description"],
+                "event_types": ["show.live", "show.ended"],
+            },
+            headers={**w.headers, "Idempotency-Key": f"endpoint-{w.tag}"},
+        )
+    )
+    w.ids["webhook_endpoint"] = endpoint["id"]
+    w.texts["webhook secret"] = endpoint["secret"]
+    test = await _ok(
+        await client.post(f"{API}/webhooks/endpoints/{endpoint['id']}/test", headers=w.headers)
+    )
+    w.ids["webhook_delivery"] = test["id"]
+    w.ids["webhook_message"] = test["message_id"]
 
 
 async def _seed_commerce(client: httpx.AsyncClient, w: World) -> None:

@@ -35,6 +35,7 @@ from pasar.web.routes import (
     storefront,
     system,
     vendors,
+    webhooks,
 )
 from pasar.web.routes import coupons as coupon_routes
 from pasar.web.routes import orders as order_routes
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await purge_expired(db, timedelta(hours=settings.idempotency_ttl_hours))
         await services.realtime.start()
         await services.shows.start()
+        await services.webhooks.start()
         await services.commerce.start()
         log.info(
             "pasar ready",
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media_hooks,
     ):
         app.include_router(module.router)
+    app.include_router(webhooks.router)
     for module in (order_routes, coupon_routes, shopping_routes):
         app.include_router(module.router)
     pages.install(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import datetime
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -25,3 +26,9 @@ def new_id(prefix: str) -> str:
     millis = time.time_ns() // 1_000_000
     body = _b32(millis, 10) + _b32(secrets.randbits(80), 16)
     return f"{prefix}_{body}"
+
+
+def id_at(prefix: str, when: datetime) -> str:
+    """The smallest id of this kind made at ``when``: ``id < id_at(…)`` is "made before"."""
+    millis = int(when.timestamp() * 1000)
+    return f"{prefix}_{_b32(millis, 10)}{'0' * 16}"

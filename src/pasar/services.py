@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from pasar.commerce.live import Commerce
 from pasar.db.engine import Database
-from pasar.media.external import ExternalMedia
+from pasar.media.external import ExternalMedia, show_playback_url
 from pasar.media.lifecycle import ShowLink
 from pasar.media.plane import MediaPlane
 from pasar.media.s3 import S3Config, S3Storage
@@ -19,6 +20,7 @@ from pasar.metrics import Metrics
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
 from pasar.vendors.credentials import SecretBox
+from pasar.webhooks.dispatcher import Dispatcher
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Services:
     media: MediaPlane
     shows: ShowLink
     external: ExternalMedia
+    webhooks: Dispatcher
     commerce: Commerce
     server_secret: str
 
@@ -53,6 +56,14 @@ class Services:
             settings, storage, on_started=link.go_live, on_expired=link.end, on_status=link.status
         )
         link.plane = plane
+        dispatcher = Dispatcher(
+            db,
+            SecretBox(secret),
+            allow_private=settings.webhook_allow_private_networks,
+            concurrency=settings.webhook_concurrency,
+        )
+        link.webhooks = dispatcher
+        link.playback_url = partial(show_playback_url, settings)
         box = SecretBox(secret)
         return cls(
             settings=settings,
@@ -64,6 +75,7 @@ class Services:
             media=plane,
             shows=link,
             external=ExternalMedia(settings, db, link),
+            webhooks=dispatcher,
             commerce=Commerce(settings, db, realtime, box),
             server_secret=secret,
         )
@@ -73,6 +85,7 @@ class Services:
         return timedelta(hours=self.settings.session_ttl_hours)
 
     async def close(self) -> None:
+        await self.webhooks.close()
         await self.commerce.close()
         await self.external.close()
         await self.media.close()

@@ -258,6 +258,23 @@ class Settings(BaseSettings):
         ge=0,
         description="Delete recordings this many days after the show ends. 0: keep forever.",
     )
+    webhook_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Let webhook endpoints be loopback, private, link-local or other non-public "
+            "addresses (off: such URLs are refused when saved and every connection to such "
+            "an address is refused, against SSRF). Only for development and tests."
+        ),
+    )
+    webhook_concurrency: int = Field(
+        default=16,
+        ge=0,
+        le=256,
+        description=(
+            "Webhook requests one node sends at once (at most a quarter of them to one "
+            "endpoint). 0: this node sends none; other nodes do."
+        ),
+    )
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )

@@ -69,6 +69,13 @@ def playback_url(settings: Settings, show_id: str) -> str | None:
     return settings.media_server_hls_url.format(show_id=show_id)
 
 
+def show_playback_url(settings: Settings, show_id: str) -> str:
+    """The show's public HLS URL, wherever it is served."""
+    return playback_url(settings, show_id) or (
+        f"{settings.resolved_public_url}/hls/{show_id}/index.m3u8"
+    )
+
+
 def rtmp_url(settings: Settings, show_id: str, stream_key: str) -> str | None:
     """The RTMP ingest URL for the studio (only with an external media server)."""
     if settings.media_server == "builtin" or not settings.media_server_rtmp_url:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -22,9 +23,11 @@ from pasar.media.plane import MediaPlane
 from pasar.media.recording import Exporter
 from pasar.media.storage import Storage
 from pasar.realtime.engine import Realtime
+from pasar.shows import events as show_events
 from pasar.shows import service as shows
 from pasar.shows.models import Show
 from pasar.shows.states import ShowState
+from pasar.webhooks.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class ShowLink:
         self.exporter = Exporter(storage)
         self.retention_days = retention_days
         self.plane: MediaPlane | None = None
+        self.webhooks: Dispatcher | None = None
+        self.playback_url: Callable[[str], str] | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -62,7 +67,9 @@ class ShowLink:
             if show is None or show.state != ShowState.SCHEDULED:
                 return
             await shows.transition(session, show, ShowState.LIVE)
+            await show_events.emit(session, show)
             await session.commit()
+        self._nudge()
         await self.realtime.publish(show_id, "show.state", {"state": "live"})
 
     async def end(self, show_id: str) -> None:
@@ -71,7 +78,9 @@ class ShowLink:
             show = await session.get(Show, show_id)
             if show is not None and show.state == ShowState.LIVE:
                 await shows.transition(session, show, ShowState.ENDED)
+                await show_events.emit(session, show)
                 await session.commit()
+                self._nudge()
                 await self.realtime.publish(show_id, "show.state", {"state": "ended"})
         await self.ended(show_id)
 
@@ -86,9 +95,16 @@ class ShowLink:
             if show is None or show.state != ShowState.ENDED:
                 return
             await shows.transition(session, show, ShowState.REPLAY)
+            url = self.playback_url(show_id) if self.playback_url else None
+            await show_events.emit(session, show, url)
             await session.commit()
+        self._nudge()
         await self.realtime.publish(show_id, "show.state", {"state": "replay"})
         self.exporter.start(show_id)  # the vendor's MP4 download
+
+    def _nudge(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.nudge()
 
     async def forget(self, show_id: str) -> None:
         """The show was deleted: its recording goes too."""

@@ -12,11 +12,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import as_utc, utcnow
-from pasar.ids import new_id
+from pasar.ids import id_at, new_id
 from pasar.webhooks.events import EVENT_TYPES
 from pasar.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
@@ -40,7 +40,7 @@ def render(event_type: str, data: dict[str, Any], at: datetime) -> str:
 
 async def add_message(
     db: AsyncSession, vendor_id: str, event_type: str, data: dict[str, Any], endpoint_ids: list[str]
-) -> WebhookMessage:
+) -> list[WebhookDelivery]:
     """Write one message with a pending, due-now delivery to each endpoint given."""
     now = utcnow()
     message = WebhookMessage(
@@ -52,23 +52,24 @@ async def add_message(
     )
     db.add(message)
     await db.flush()  # no relationship orders the inserts: the message goes first
-    for endpoint_id in endpoint_ids:
-        db.add(
-            WebhookDelivery(
-                id=new_id("dlv"),
-                vendor_id=vendor_id,
-                message_id=message.id,
-                endpoint_id=endpoint_id,
-                event_type=event_type,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                next_trigger="scheduled",
-                created_at=now,
-            )
+    deliveries = [
+        WebhookDelivery(
+            id=new_id("dlv"),
+            vendor_id=vendor_id,
+            message_id=message.id,
+            endpoint_id=endpoint_id,
+            event_type=event_type,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            next_trigger="scheduled",
+            created_at=now,
         )
+        for endpoint_id in endpoint_ids
+    ]
+    db.add_all(deliveries)
     await db.flush()
-    return message
+    return deliveries
 
 
 async def enqueue(db: AsyncSession, vendor_id: str, event_type: str, data: dict[str, Any]) -> None:
@@ -85,3 +86,23 @@ async def enqueue(db: AsyncSession, vendor_id: str, event_type: str, data: dict[
     targets = [endpoint_id for endpoint_id, types in rows if event_type in types]
     if targets:
         await add_message(db, vendor_id, event_type, data, targets)
+
+
+async def message_bodies(db: AsyncSession, message_ids: set[str]) -> dict[str, str]:
+    rows = await db.execute(
+        select(WebhookMessage.id, WebhookMessage.body).where(WebhookMessage.id.in_(message_ids))
+    )
+    return {message_id: body for message_id, body in rows}
+
+
+async def purge(db: AsyncSession, before: datetime) -> int:
+    """Delete messages created before ``before`` (their deliveries and attempts go by
+    cascade) unless one is still waiting to be sent. Ids are time-sortable ULIDs, so
+    "older than" is a primary-key range, no extra index."""
+    boundary = id_at("msg", before)
+    waiting = exists().where(
+        WebhookDelivery.message_id == WebhookMessage.id,
+        WebhookDelivery.next_attempt_at.is_not(None),
+    )
+    result = await db.execute(delete(WebhookMessage).where(WebhookMessage.id < boundary, ~waiting))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pasar.catalog.images import clean_image
 from pasar.ids import new_id
 from pasar.media import external
+from pasar.shows import events as show_events
 from pasar.shows import service as shows
 from pasar.shows.errors import ShowError
 from pasar.shows.models import Show
@@ -69,7 +70,11 @@ async def create_show(body: ShowIn, ctx: Write, idem: IdempotencyDep) -> JSONRes
     if replay := await idem.replay(ctx):
         return replay
     show = await shows.create_show(ctx.db, ctx.services.box, ctx.vendor_id, body)
-    return await idem.commit(ctx, 201, _out(ctx, show))
+    out = _out(ctx, show)
+    await show_events.emit(ctx.db, show, out["playback_url"])
+    response = await idem.commit(ctx, 201, out)
+    ctx.services.webhooks.nudge()
+    return response
 
 
 @router.get("/{show_id}", response_model=ShowOut, responses=responses(404))
@@ -116,7 +121,9 @@ async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, 
     show = await shows.get_show(ctx.db, ctx.vendor_id, show_id)
     await shows.transition(ctx.db, show, body.to)
     out = _out(ctx, show)
+    await show_events.emit(ctx.db, show, out["playback_url"])
     await ctx.db.commit()
+    ctx.services.webhooks.nudge()
     await ctx.services.realtime.publish(show_id, "show.state", {"state": show.state})
     if show.state == ShowState.ENDED:
         await ctx.services.shows.ended(show_id)  # stop the publisher, close the recording
