@@ -83,7 +83,7 @@ async def test_a_shopper_sees_the_pin_claims_and_gets_the_checkout_url(
     reservation = r.json()
     url = unquote(reservation["checkout_url"])
     assert url == f"https://toko.example/cart?items=KB-M:1&hold={reservation['id']}"
-    assert reservation["pin_id"] is None  # the embed passes the pin it showed; none here
+    assert reservation["pin_id"] == pin["id"]  # credited to the pin on screen
     await second.wait_for("deal.updated", lambda e: e["data"]["units_left"] == 2)
 
     others = [(await _shopper(clients, show))[1] for _ in range(3)]
