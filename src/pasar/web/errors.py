@@ -10,6 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from pasar.errors import DomainError, ErrorKind
@@ -92,10 +95,44 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(exc.status_code, code, message, headers=exc.headers)
 
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not _backing_service_down(exc):
+            raise exc  # a real bug: on to _unexpected, a 500 with its traceback logged
+        # The database or Redis is unreachable (restarting, failing over): say so
+        # with a 503 the client may retry, and log one line, not a traceback.
+        log.warning("backing service unavailable", path=request.url.path, error=repr(exc))
+        return error_response(
+            503,
+            "service_unavailable",
+            "a backing service is unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+    for kind in (OSError, DBAPIError, RedisError):
+        app.add_exception_handler(kind, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
         return error_response(500, "internal_error", "something went wrong on our side")
+
+
+def _backing_service_down(exc: BaseException) -> bool:
+    """A lost or refused connection to the database or Redis, however wrapped."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionError | TimeoutError | RedisConnectionError):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, OperationalError | InterfaceError) and (
+            "connect" in str(seen).lower() or "closed" in str(seen).lower()
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
