@@ -6,10 +6,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
 
 from pasar.web.idempotency import IdempotencyRecord
 from tests.conftest import MakeVendor, VendorCtx, product_body
@@ -348,3 +350,36 @@ async def test_oversized_json_body_is_refused_before_reading(
     assert response.json()["error"]["code"] == "too_large"
     listed = await client.get("/api/v1/products", headers=vendor.headers)
     assert listed.json()["data"] == []
+
+
+# --------------------------------------------------------------------------- backing services
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (asyncpg.exceptions.CannotConnectNowError("not yet accepting connections"), 503),
+        (asyncpg.exceptions.AdminShutdownError("the database system is shutting down"), 503),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), 503),
+        (ConnectionRefusedError(111, "Connection refused"), 503),
+        (asyncpg.exceptions.UndefinedTableError('relation "x" does not exist'), 500),
+    ],
+)
+async def test_a_database_that_is_down_answers_503_and_a_bug_500(
+    app: FastAPI, error: Exception, status: int
+) -> None:
+    """A restarting database is the client's cue to retry; a broken query is ours to fix."""
+
+    async def failing() -> None:
+        raise DBAPIError("SELECT 1", None, error)
+
+    app.add_api_route("/__test/failing", failing)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        r = await c.get("/__test/failing")
+    body = envelope(r, status)
+    if status == 503:
+        assert body["code"] == "service_unavailable"
+        assert r.headers["retry-after"] == "1"
+    else:
+        assert body["code"] == "internal_error"

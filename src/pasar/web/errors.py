@@ -127,12 +127,25 @@ def _backing_service_down(exc: BaseException) -> bool:
             return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
+        if _sqlstate_says_unavailable(seen):
+            return True
         if isinstance(seen, OperationalError | InterfaceError) and (
             "connect" in str(seen).lower() or "closed" in str(seen).lower()
         ):
             return True
-        seen = seen.__cause__ or seen.__context__
+        # SQLAlchemy keeps the driver's error in .orig, not always as the cause
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
     return False
+
+
+# PostgreSQL's "connection exception" class, and the server shutting down or still
+# starting up (57P01-57P03): all mean "try again shortly", none is a bug of ours.
+_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03")
+
+
+def _sqlstate_says_unavailable(error: object) -> bool:
+    state = getattr(error, "sqlstate", None)
+    return isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_SQLSTATES)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
