@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -18,9 +17,9 @@ from pasar import __version__
 from pasar.db import migrate
 from pasar.services import Services
 from pasar.settings import Settings
-from pasar.validation import NUL
 from pasar.web import errors, pages
 from pasar.web.cors import StorefrontCors
+from pasar.web.edge import Edge
 from pasar.web.errors import ErrorResponse
 from pasar.web.idempotency import purge_expired
 from pasar.web.limits import MAX_JSON_BODY_BYTES, JsonTooLarge
@@ -115,37 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/media", StaticFiles(directory=settings.resolved_media_dir, check_dir=False), name="media"
     )
 
-    @app.middleware("http")
-    async def refuse_nul(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """PostgreSQL can neither store nor compare NUL characters, and no id, search
-        or filter needs one: refuse them in the path and query (bodies: pasar.validation)."""
-        where = "path" if NUL in request.scope["path"] else None
-        for name, value in request.query_params.multi_items():
-            if NUL in name or NUL in value:
-                where = f"query.{name.replace(NUL, '?')}"
-        if where:
-            detail = {"field": where, "message": "NUL characters are not allowed", "type": "nul"}
-            return errors.error_response(
-                422, "validation_failed", "the request is not valid", [detail]
-            )
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        services.metrics.http_requests.labels(
-            template, request.method, str(response.status_code)
-        ).inc()
-        services.metrics.http_latency.labels(template).observe(time.perf_counter() - started)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+    app.add_middleware(Edge, metrics=services.metrics)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

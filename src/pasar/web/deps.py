@@ -31,7 +31,9 @@ API_KEY_SCHEME = HTTPBearer(
 ApiKeyDoc = Annotated[HTTPAuthorizationCredentials | None, Security(API_KEY_SCHEME)]
 
 
-def get_services(connection: HTTPConnection) -> Services:
+# Dependencies are ``async def`` even when they never await: FastAPI runs a plain
+# ``def`` dependency in a worker thread, a thread hop on every request.
+async def get_services(connection: HTTPConnection) -> Services:
     services: Services = connection.app.state.services
     return services
 
@@ -110,7 +112,7 @@ class PageParams:
     limit: int
 
 
-def page_params(
+async def page_params(
     cursor: Annotated[str | None, Query(max_length=200, description="From `next_cursor`.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> PageParams:
