@@ -1,21 +1,20 @@
 """Group commit: claims for one deal arriving together share one transaction.
 
-Each deal has at most one writer task per process. While it commits a batch,
-new claims queue; the next batch takes all of them (up to ``max_batch``), so
-the batch size follows the arrival rate without any timer: one claim alone is
-written at once, a burst of thousands is written a few hundred at a time.
+Each deal has at most one transaction under way per process; claims arriving
+meanwhile go together in the next one (``batching.Batcher``, up to
+``max_batch``): one claim alone is written at once, a burst of thousands a few
+hundred at a time, one deal-row lock and one commit per batch.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
+from pasar.commerce.batching import Batcher
 from pasar.commerce.ledger import Claim, DealTerms, Outcome, reserve_batch
 from pasar.db.engine import Database
 
@@ -28,12 +27,6 @@ AfterCommit = Callable[[DealTerms, Sequence[Claim], Sequence[Outcome]], Awaitabl
 InTransaction = Callable[[AsyncSession, DealTerms, list[Outcome]], Awaitable[None]]
 
 
-@dataclass(slots=True)
-class _Pending:
-    claim: Claim
-    future: asyncio.Future[Outcome]
-
-
 class GroupCommit:
     def __init__(
         self,
@@ -44,39 +37,26 @@ class GroupCommit:
         after_commit: AfterCommit | None = None,
     ) -> None:
         self.db = db
-        self.max_batch = max_batch
         self.in_transaction = in_transaction
         self.after_commit = after_commit
-        self._queues: dict[str, list[_Pending]] = {}
-        self._writers: dict[str, asyncio.Task[None]] = {}
-        self.batches = 0
-        self.claims = 0
+        self._batcher: Batcher[tuple[DealTerms, Claim], Outcome] = Batcher(
+            self._commit, max_batch=max_batch, name="pasar-claims"
+        )
+
+    @property
+    def batches(self) -> int:
+        return self._batcher.batches
+
+    @property
+    def claims(self) -> int:
+        return self._batcher.items
 
     async def submit(self, terms: DealTerms, claim: Claim) -> Outcome:
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(terms.id, []).append(_Pending(claim, future))
-        if terms.id not in self._writers:
-            self._writers[terms.id] = asyncio.create_task(
-                self._write(terms), name=f"pasar-claims-{terms.id}"
-            )
-        return await future
+        return await self._batcher.submit(terms.id, (terms, claim))
 
-    async def _write(self, terms: DealTerms) -> None:
-        queue = self._queues[terms.id]
-        try:
-            while queue:
-                batch = queue[: self.max_batch]
-                del queue[: self.max_batch]
-                await self._commit(terms, batch)
-        finally:
-            del self._writers[terms.id]
-            if queue:  # arrived between the loop's check and here: keep going
-                self._writers[terms.id] = asyncio.create_task(self._write(terms))
-            else:
-                self._queues.pop(terms.id, None)
-
-    async def _commit(self, terms: DealTerms, batch: list[_Pending]) -> None:
-        claims = [p.claim for p in batch]
+    async def _commit(self, _: str, batch: list[tuple[DealTerms, Claim]]) -> list[Outcome]:
+        terms = batch[0][0]
+        claims = [claim for _, claim in batch]
         try:
             async with self.db.session() as db:
                 outcomes = await reserve_batch(db, terms, claims, utcnow())
@@ -87,21 +67,13 @@ class GroupCommit:
             # Nothing of this batch is known to be recorded: every claim in it
             # fails (retrying with the same key is safe, whatever happened).
             log.warning("claim batch failed", deal_id=terms.id, size=len(batch), error=str(exc))
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(exc)
-            return
-        self.batches += 1
-        self.claims += len(batch)
+            raise
         if self.after_commit is not None:
             try:
                 await self.after_commit(terms, claims, outcomes)
             except Exception:
                 log.exception("after-commit hook failed", deal_id=terms.id)
-        for p, outcome in zip(batch, outcomes, strict=True):
-            if not p.future.done():
-                p.future.set_result(outcome)
+        return outcomes
 
     async def close(self) -> None:
-        for task in list(self._writers.values()):
-            await asyncio.gather(task, return_exceptions=True)
+        await self._batcher.close()

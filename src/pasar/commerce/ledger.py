@@ -15,9 +15,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -194,7 +194,8 @@ async def reserve_batch(
             update(DealStock).where(DealStock.deal_id == terms.id).values(remaining=remaining)
         )
         await set_holdings(db, terms.id, changed)
-        await db.execute(insert(Reservation), new_rows)
+        # Core, not the ORM's bulk path: the rows are complete dicts already
+        await db.execute(insert(cast(Table, Reservation.__table__)), new_rows)
     held = terms.quantity - remaining - stock.sold
     for outcome in outcomes:
         outcome.units_left = remaining

@@ -31,6 +31,7 @@ from pasar.commerce import checkout
 from pasar.commerce import deals as deal_service
 from pasar.commerce import pins as pin_service
 from pasar.commerce import reservations as rsv
+from pasar.commerce.batching import SingleFlight
 from pasar.commerce.checkout import Line
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.groupcommit import GroupCommit
@@ -45,7 +46,7 @@ from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
 from pasar.vendors.credentials import SecretBox
 from pasar.vendors.models import Vendor
-from pasar.webhooks import enqueue
+from pasar.webhooks import enqueue, enqueue_many
 
 log = structlog.get_logger()
 
@@ -112,6 +113,10 @@ class Commerce:
         self._terms: OrderedDict[str, DealTerms] = OrderedDict()
         self._vendors: dict[str, _VendorBits] = {}
         self._shows: dict[str, _ShowFacts] = {}
+        self._loading_terms: SingleFlight[DealTerms] = SingleFlight()
+        self._loading_vendor: SingleFlight[_VendorBits] = SingleFlight()
+        self._loading_show: SingleFlight[_ShowFacts] = SingleFlight()
+        self._show_generation = 0  # bumped by show_changed()
         self._dirty: dict[str, str] = {}  # deal id → show id, awaiting deal.updated
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -136,6 +141,9 @@ class Commerce:
         cached = self._terms.get(deal_id)
         if cached is not None:
             return cached
+        return await self._loading_terms.load(deal_id, lambda: self._load_terms(deal_id))
+
+    async def _load_terms(self, deal_id: str) -> DealTerms:
         async with self.db.session() as db:
             deal = await deal_service.public_deal(db, deal_id)
             if deal is None:
@@ -155,6 +163,10 @@ class Commerce:
         now = time.monotonic()
         if cached is not None and now - cached.fetched < VENDOR_CACHE_SECONDS:
             return cached
+        return await self._loading_vendor.load(vendor_id, lambda: self._load_vendor(vendor_id))
+
+    async def _load_vendor(self, vendor_id: str) -> _VendorBits:
+        now = time.monotonic()
         async with self.db.session() as db:
             vendor = await db.get(Vendor, vendor_id)
         if vendor is None:
@@ -170,6 +182,11 @@ class Commerce:
         now = time.monotonic()
         if cached is not None and now - cached.fetched < SHOW_CACHE_SECONDS:
             return cached
+        return await self._loading_show.load(show_id, lambda: self._load_show(vendor_id, show_id))
+
+    async def _load_show(self, vendor_id: str, show_id: str) -> _ShowFacts:
+        now = time.monotonic()
+        generation = self._show_generation
         async with self.db.session() as db:
             banned = await realtime_service.banned_subjects(db, vendor_id, show_id)
             pins = await pin_service.list_pins(db, vendor_id, show_id)
@@ -180,12 +197,15 @@ class Commerce:
         )
         if len(self._shows) > TERMS_CACHE:
             self._shows.clear()
-        self._shows[show_id] = facts
+        if generation == self._show_generation:  # else a change may have come after the read
+            self._shows[show_id] = facts
         return facts
 
     def show_changed(self, show_id: str) -> None:
         """Pins or bans changed on this node: the next claim reads them afresh."""
         self._shows.pop(show_id, None)
+        self._show_generation += 1
+        self._loading_show.forget(show_id)
 
     async def shopper_secret(self, vendor_id: str) -> str:
         return (await self._vendor(vendor_id)).shopper_secret
@@ -283,9 +303,11 @@ class Commerce:
     ) -> None:
         """In the batch's transaction: the outbox rows for what it reserved."""
         new = [o.reservation for o in outcomes if o.reservation is not None and not o.replayed]
-        for row in new:
-            assert row is not None
-            await enqueue(db, terms.vendor_id, "reservation.created", reservation_webhook(row))
+        await enqueue_many(
+            db,
+            terms.vendor_id,
+            [("reservation.created", reservation_webhook(row)) for row in new if row is not None],
+        )
         if new and outcomes[-1].units_left == 0:
             won = await db.execute(
                 update(DealStock)

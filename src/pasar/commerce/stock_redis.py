@@ -7,12 +7,14 @@ Per deal (one hash tag, so a Redis Cluster keeps both on one shard):
 - ``stock:{deal}:claims``    set of the claims' idempotency keys (hashed) that took
                              units, so a retry is a replay, never a second claim
 
-A claim runs one script: refuse (sold out, over the limit, closed) or take the
-units from both counters. Only admitted claims reach the database, which
-decides again under the deal's row lock and records the reservation before the
-shopper is answered. When the two disagree the record wins and Redis is put
-right: units given back for a claim the record refused or replayed or could
-not write, the counter set from the record when it refused as sold out.
+A claim is judged by one script: refuse (sold out, over the limit, closed) or
+take the units from both counters. Claims for a deal arriving together share one
+script call (``batching.Batcher``), so a burst costs a round trip per batch.
+Only admitted claims reach the database, which decides again under the deal's
+row lock and records the reservation before the shopper is answered. When the
+two disagree the record wins and Redis is put right: units given back for a
+claim the record refused or replayed or could not write, the counter set from
+the record when it refused as sold out.
 
 Redis losing its data (restart, failover, eviction) makes the script answer
 "unknown"; the engine loads both counters from the record and claims go on.
@@ -26,9 +28,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import select
 
+from pasar.commerce.batching import Batcher
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome
 from pasar.commerce.models import DealShopper, DealStock, Reservation
@@ -36,19 +39,33 @@ from pasar.db.engine import Database
 
 log = structlog.get_logger()
 
+# Judge a batch of claims for one deal. ARGV[1]: the per-shopper limit; then per
+# claim: quantity, shopper, claim key. Returns per claim: code, units left after it.
 _ADMIT = """
 local left = redis.call('GET', KEYS[1])
 if not left then return {-3, 0} end
 left = tonumber(left)
-if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 1 then return {2, left} end
-if left < 0 then return {-2, 0} end
-local qty = tonumber(ARGV[1])
-if left < qty then return {0, left} end
-local have = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
-if have + qty > tonumber(ARGV[3]) then return {-1, left} end
-redis.call('HINCRBY', KEYS[2], ARGV[2], qty)
-redis.call('SADD', KEYS[3], ARGV[4])
-return {1, redis.call('DECRBY', KEYS[1], qty)}
+local limit = tonumber(ARGV[1])
+local taken = 0
+local out = {}
+for i = 2, #ARGV, 3 do
+  local qty, shopper, key = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2]
+  local code = 1
+  if redis.call('SISMEMBER', KEYS[3], key) == 1 then code = 2
+  elseif left < 0 then code = -2
+  elseif left < qty then code = 0
+  elseif tonumber(redis.call('HGET', KEYS[2], shopper) or '0') + qty > limit then code = -1
+  else
+    redis.call('HINCRBY', KEYS[2], shopper, qty)
+    redis.call('SADD', KEYS[3], key)
+    left = left - qty
+    taken = taken + qty
+  end
+  out[#out + 1] = code
+  out[#out + 1] = left
+end
+if taken > 0 then redis.call('DECRBY', KEYS[1], taken) end
+return out
 """
 
 # Give units back, unless Redis lost the deal meanwhile (a reload is exact);
@@ -118,7 +135,20 @@ class RedisStock:
     def __init__(
         self, url: str, db: Database, group: GroupCommit, *, quiet_seconds: float = 5.0
     ) -> None:
-        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        # A burst waits for a connection instead of failing with "Too many
+        # connections"; a dead connection fails a command instead of hanging it.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=64,
+            timeout=10,
+            socket_timeout=15,
+            socket_connect_timeout=5,
+        )
+        self.redis: Redis = Redis.from_pool(pool)
+        self._admitter: Batcher[tuple[DealTerms, Claim], tuple[int, int]] = Batcher(
+            self._admit_batch, max_batch=500, name="pasar-admit"
+        )
         self.db = db
         self.group = group
         self.quiet_seconds = quiet_seconds
@@ -133,14 +163,25 @@ class RedisStock:
         self.reloads = 0
         self.repairs = 0
 
+    async def _admit_batch(
+        self, deal_id: str, batch: list[tuple[DealTerms, Claim]]
+    ) -> list[tuple[int, int]]:
+        keys = _keys(deal_id)
+        args: list[str | int] = [batch[0][0].per_shopper_limit]
+        for _, claim in batch:
+            args += [claim.quantity, claim.shopper_id, _short(claim.claim_key)]
+        found = await self._admit(keys=keys, args=args)
+        if len(found) == 2 and found[0] == -3:  # Redis does not know the deal (lost it)
+            await self._load_from_record(deal_id, expect=None)
+            found = await self._admit(keys=keys, args=args)
+            if len(found) == 2 and found[0] == -3:
+                return [(-3, 0)] * len(batch)
+        return [(int(found[i]), int(found[i + 1])) for i in range(0, len(found), 2)]
+
     async def claim(self, terms: DealTerms, claim: Claim) -> Outcome:
         keys = _keys(terms.id)
         key = _short(claim.claim_key)
-        args: list[str | int] = [claim.quantity, claim.shopper_id, terms.per_shopper_limit, key]
-        code, left = await self._admit(keys=keys, args=args)
-        if code == -3:
-            await self._load_from_record(terms.id, expect=None)
-            code, left = await self._admit(keys=keys, args=args)
+        code, left = await self._admitter.submit(terms.id, (terms, claim))
         self._deals.add(terms.id)
         if code == 0:
             return Outcome(refusal="sold_out", units_left=int(left), held=-1)
@@ -272,5 +313,6 @@ class RedisStock:
                 self._suspect[deal_id] = seen
 
     async def close(self) -> None:
+        await self._admitter.close()
         await self.group.close()
         await self.redis.aclose()

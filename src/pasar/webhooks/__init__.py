@@ -5,6 +5,6 @@ their own transaction; the ``Dispatcher`` on ``Services`` sends them.
 """
 
 from pasar.webhooks.events import EVENT_TYPES
-from pasar.webhooks.outbox import enqueue
+from pasar.webhooks.outbox import enqueue, enqueue_many
 
-__all__ = ["EVENT_TYPES", "enqueue"]
+__all__ = ["EVENT_TYPES", "enqueue", "enqueue_many"]

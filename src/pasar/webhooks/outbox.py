@@ -1,4 +1,4 @@
-"""``enqueue``: how every domain emits a webhook event (the transactional outbox).
+"""``enqueue``/``enqueue_many``: how every domain emits a webhook event (the outbox).
 
 The message and its deliveries are added to the caller's session and never committed
 here, so they exist exactly when the caller's change does. After committing, the
@@ -9,6 +9,7 @@ at its next poll.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,29 +43,39 @@ async def add_message(
     db: AsyncSession, vendor_id: str, event_type: str, data: dict[str, Any], endpoint_ids: list[str]
 ) -> list[WebhookDelivery]:
     """Write one message with a pending, due-now delivery to each endpoint given."""
+    return await _add_messages(db, vendor_id, [(event_type, data, endpoint_ids)])
+
+
+async def _add_messages(
+    db: AsyncSession, vendor_id: str, messages: Sequence[tuple[str, dict[str, Any], list[str]]]
+) -> list[WebhookDelivery]:
     now = utcnow()
-    message = WebhookMessage(
-        id=new_id("msg"),
-        vendor_id=vendor_id,
-        event_type=event_type,
-        body=render(event_type, data, now),
-        created_at=now,
-    )
-    db.add(message)
-    await db.flush()  # no relationship orders the inserts: the message goes first
+    rows = [
+        WebhookMessage(
+            id=new_id("msg"),
+            vendor_id=vendor_id,
+            event_type=event_type,
+            body=render(event_type, data, now),
+            created_at=now,
+        )
+        for event_type, data, _ in messages
+    ]
+    db.add_all(rows)
+    await db.flush()  # no relationship orders the inserts: the messages go first
     deliveries = [
         WebhookDelivery(
             id=new_id("dlv"),
             vendor_id=vendor_id,
             message_id=message.id,
             endpoint_id=endpoint_id,
-            event_type=event_type,
+            event_type=message.event_type,
             status="pending",
             attempts=0,
             next_attempt_at=now,
             next_trigger="scheduled",
             created_at=now,
         )
+        for message, (_, _, endpoint_ids) in zip(rows, messages, strict=True)
         for endpoint_id in endpoint_ids
     ]
     db.add_all(deliveries)
@@ -76,16 +87,32 @@ async def enqueue(db: AsyncSession, vendor_id: str, event_type: str, data: dict[
     """Emit ``event_type`` to every enabled endpoint of the vendor subscribed to it, in
     the caller's transaction (no commit). A vendor without such endpoints costs one
     indexed SELECT and writes nothing."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown webhook event type {event_type!r}")  # a typo in the caller
+    await enqueue_many(db, vendor_id, [(event_type, data)])
+
+
+async def enqueue_many(
+    db: AsyncSession, vendor_id: str, events: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """``enqueue`` for several events of one vendor with one look at its endpoints
+    (a flash sale's group commit records hundreds of reservations at once)."""
+    for event_type, _ in events:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown webhook event type {event_type!r}")  # a typo in the caller
+    if not events:
+        return
     rows = await db.execute(
         select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
             WebhookEndpoint.vendor_id == vendor_id, WebhookEndpoint.enabled.is_(True)
         )
     )
-    targets = [endpoint_id for endpoint_id, types in rows if event_type in types]
-    if targets:
-        await add_message(db, vendor_id, event_type, data, targets)
+    endpoints = list(rows)
+    messages = [
+        (event_type, data, targets)
+        for event_type, data in events
+        if (targets := [endpoint_id for endpoint_id, types in endpoints if event_type in types])
+    ]
+    if messages:
+        await _add_messages(db, vendor_id, messages)
 
 
 async def message_bodies(db: AsyncSession, message_ids: set[str]) -> dict[str, str]:
