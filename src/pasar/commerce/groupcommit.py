@@ -3,7 +3,10 @@
 Each deal has at most one transaction under way per process; claims arriving
 meanwhile go together in the next one (``batching.Batcher``, up to
 ``max_batch``): one claim alone is written at once, a burst of thousands a few
-hundred at a time, one deal-row lock and one commit per batch.
+hundred at a time, one deal-row lock and one commit per batch. The lock is
+taken at the end of the transaction (``ledger.try_reserve_batch``), so batches
+from several nodes overlap; a batch that met another writer's change is redone
+with the lock taken first (``ledger.reserve_batch``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
 from pasar.commerce.batching import Batcher
-from pasar.commerce.ledger import Claim, DealTerms, Outcome, reserve_batch
+from pasar.commerce.ledger import Claim, DealTerms, Outcome, reserve_batch, try_reserve_batch
 from pasar.db.engine import Database
 
 log = structlog.get_logger()
@@ -39,6 +42,7 @@ class GroupCommit:
         self.db = db
         self.in_transaction = in_transaction
         self.after_commit = after_commit
+        self.redone = 0  # batches whose lock-free attempt had to be redone under the lock
         self._batcher: Batcher[tuple[DealTerms, Claim], Outcome] = Batcher(
             self._commit, max_batch=max_batch, name="pasar-claims"
         )
@@ -59,7 +63,13 @@ class GroupCommit:
         claims = [claim for _, claim in batch]
         try:
             async with self.db.session() as db:
-                outcomes = await reserve_batch(db, terms, claims, utcnow())
+                now = utcnow()
+                found = await try_reserve_batch(db, terms, claims, now)
+                if found is None:  # another writer came between the reads and the lock
+                    await db.rollback()
+                    self.redone += 1
+                    found = await reserve_batch(db, terms, claims, now)
+                outcomes = found
                 if self.in_transaction is not None:
                     await self.in_transaction(db, terms, outcomes)
                 await db.commit()

@@ -1,12 +1,15 @@
 """The database record of a deal's units: every claim that reserves is written
 here, in batches, before the shopper is answered.
 
-One batch is one transaction for one deal: lock the deal's stock row, read the
-batch's idempotency keys and shoppers' holdings, decide every claim in arrival
-order, then write the new count, the holdings and all the reservations with a
-handful of statements (group commit). Batches for one deal, from any node,
-queue on the row lock, so the decision is never made on a stale count: a deal
-cannot oversell whatever the engine in front of it believes.
+One batch is one transaction for one deal: read the batch's idempotency keys,
+the shoppers' holdings and the count, decide every claim in arrival order, then
+write all the reservations, the new count and the holdings with a handful of
+statements (group commit). The count is taken by an ``UPDATE`` guarded by what
+was read (``try_reserve_batch``), so the deal's row lock is held only from that
+statement to the commit; when another writer changed the count, the holdings or
+recorded one of the same claims in between, the batch is redone with the lock
+taken first (``reserve_batch``). Either way the decision is never made on a
+stale count: a deal cannot oversell whatever the engine in front of it believes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pasar.commerce.models import DealShopper, DealStock, Reservation
 from pasar.ids import new_id
 
 RESERVATION_COLUMNS = tuple(c.name for c in Reservation.__table__.columns)
+_RESERVATIONS = cast(Table, Reservation.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,23 +125,36 @@ async def set_holdings(db: AsyncSession, deal_id: str, units: dict[str, int]) ->
     )
 
 
-async def reserve_batch(
-    db: AsyncSession, terms: DealTerms, claims: Sequence[Claim], now: datetime
-) -> list[Outcome]:
-    """Decide and record a batch of claims for one deal (the caller commits)."""
-    stock = await lock_stock(db, terms.id)
-    if stock is None:
-        return [Outcome(refusal="ended") for _ in claims]
-    keys = {c.claim_key for c in claims}
-    existing = {
-        row.claim_key: dict(row._mapping)
-        for row in await db.execute(
-            select(*Reservation.__table__.columns).where(
-                Reservation.deal_id == terms.id, Reservation.claim_key.in_(keys)
-            )
+@dataclass(slots=True)
+class _Decision:
+    outcomes: list[Outcome]
+    new_rows: list[dict[str, Any]]
+    holdings: dict[str, int]  # shopper → units after this batch (changed ones only)
+    taken: int
+
+
+async def _existing(
+    db: AsyncSession, deal_id: str, claims: Sequence[Claim]
+) -> dict[str, dict[str, Any]]:
+    """The batch's claims already recorded (retries), by claim key."""
+    rows = await db.execute(
+        select(*Reservation.__table__.columns).where(
+            Reservation.deal_id == deal_id,
+            Reservation.claim_key.in_({c.claim_key for c in claims}),
         )
-    }
-    held_by = await holdings(db, terms.id, [c.shopper_id for c in claims])
+    )
+    return {row.claim_key: dict(row._mapping) for row in rows}
+
+
+def _decide(
+    terms: DealTerms,
+    claims: Sequence[Claim],
+    stock: DealStock,
+    existing: dict[str, dict[str, Any]],
+    held_by: dict[str, int],
+    now: datetime,
+) -> _Decision:
+    """Every claim in arrival order against the count, the limit and the retries."""
     remaining = stock.remaining
     changed: dict[str, int] = {}
     new_rows: list[dict[str, Any]] = []
@@ -189,15 +206,102 @@ async def reserve_batch(
     for claim, outcome in zip(claims, outcomes, strict=True):
         if outcome.replayed:
             outcome.reservation = existing[claim.claim_key]
-    if new_rows:
-        await db.execute(
-            update(DealStock).where(DealStock.deal_id == terms.id).values(remaining=remaining)
-        )
-        await set_holdings(db, terms.id, changed)
-        # Core, not the ORM's bulk path: the rows are complete dicts already
-        await db.execute(insert(cast(Table, Reservation.__table__)), new_rows)
-    held = terms.quantity - remaining - stock.sold
+    return _Decision(outcomes, new_rows, changed, stock.remaining - remaining)
+
+
+def _counted(outcomes: list[Outcome], terms: DealTerms, remaining: int, sold: int) -> None:
+    held = terms.quantity - remaining - sold
     for outcome in outcomes:
         outcome.units_left = remaining
         outcome.held = held
-    return outcomes
+
+
+async def reserve_batch(
+    db: AsyncSession, terms: DealTerms, claims: Sequence[Claim], now: datetime
+) -> list[Outcome]:
+    """Decide and record a batch of claims for one deal under its row lock, taken
+    first (the caller commits). Always succeeds; see ``try_reserve_batch``."""
+    stock = await lock_stock(db, terms.id)
+    if stock is None:
+        return [Outcome(refusal="ended") for _ in claims]
+    existing = await _existing(db, terms.id, claims)
+    held_by = await holdings(db, terms.id, [c.shopper_id for c in claims])
+    decided = _decide(terms, claims, stock, existing, held_by, now)
+    remaining = stock.remaining - decided.taken
+    if decided.new_rows:
+        await db.execute(
+            update(DealStock).where(DealStock.deal_id == terms.id).values(remaining=remaining)
+        )
+        await set_holdings(db, terms.id, decided.holdings)
+        # Core, not the ORM's bulk path: the rows are complete dicts already
+        await db.execute(insert(_RESERVATIONS), decided.new_rows)
+    _counted(decided.outcomes, terms, remaining, stock.sold)
+    return decided.outcomes
+
+
+async def try_reserve_batch(
+    db: AsyncSession, terms: DealTerms, claims: Sequence[Claim], now: datetime
+) -> list[Outcome] | None:
+    """``reserve_batch`` holding the deal's row lock only at the end, or None when
+    a write by someone else came in between (the caller rolls back and calls
+    ``reserve_batch``).
+
+    The reads and the decision happen without the lock, the reservations are
+    inserted, then one guarded ``UPDATE`` takes the units (refused if fewer are
+    left than were read, or the deal closed) and the holdings are raised by
+    what this batch adds, checked against the limit. Batches from several nodes
+    overlap except for that last step and the commit, where the lock is held."""
+    row = (
+        await db.execute(
+            select(DealStock.remaining, DealStock.sold, DealStock.open).where(
+                DealStock.deal_id == terms.id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return [Outcome(refusal="ended") for _ in claims]
+    stock = DealStock(deal_id=terms.id, remaining=row[0], sold=row[1], open=row[2])
+    existing = await _existing(db, terms.id, claims)
+    held_by = await holdings(db, terms.id, [c.shopper_id for c in claims])
+    decided = _decide(terms, claims, stock, existing, dict(held_by), now)
+    if not decided.new_rows:  # refusals and replays only: nothing to write or lock
+        _counted(decided.outcomes, terms, stock.remaining, stock.sold)
+        return decided.outcomes
+    # A retry of one of these claims recorded meanwhile (another node) conflicts.
+    inserted = await db.execute(
+        upsert(db, _RESERVATIONS)
+        .on_conflict_do_nothing(index_elements=["deal_id", "claim_key"])
+        .returning(_RESERVATIONS.c.id),
+        decided.new_rows,
+    )
+    if len(inserted.all()) != len(decided.new_rows):
+        return None
+    # The lock, from here to the commit: taken in the same order as every other
+    # writer of the deal (stock row, then holdings), so no deadlock.
+    taken = (
+        await db.execute(
+            update(DealStock)
+            .where(
+                DealStock.deal_id == terms.id,
+                DealStock.open.is_(True),
+                DealStock.remaining >= decided.taken,
+            )
+            .values(remaining=DealStock.remaining - decided.taken, version=DealStock.version + 1)
+            .returning(DealStock.remaining, DealStock.sold)
+        )
+    ).one_or_none()
+    if taken is None:
+        return None
+    added = {s: units - held_by.get(s, 0) for s, units in decided.holdings.items()}
+    stmt = upsert(db, DealShopper.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["deal_id", "shopper_id"],
+        set_={"units": DealShopper.__table__.c.units + stmt.excluded.units},
+    ).returning(DealShopper.__table__.c.units)
+    raised = await db.execute(
+        stmt, [{"deal_id": terms.id, "shopper_id": s, "units": n} for s, n in added.items()]
+    )
+    if any(units > terms.per_shopper_limit for (units,) in raised.all()):
+        return None  # a shopper's holding grew meanwhile (a claim on another node)
+    _counted(decided.outcomes, terms, taken[0], taken[1])
+    return decided.outcomes
