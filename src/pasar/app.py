@@ -93,14 +93,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    # Routes are matched in order: the Storefront API first, as during a flash
+    # sale nearly every request is a shopper's.
     for module in (
+        storefront,
         system,
         vendors,
         catalog,
         imports,
         shows,
         commerce,
-        storefront,
         realtime,
         media,
         media_hooks,
