@@ -36,9 +36,17 @@ def new_show(server: LiveServer) -> tuple[str, str]:
     return show_id, r.json()["stream_key"]
 
 
-def ffmpeg(server: LiveServer, key: str, seconds: float, *cert: Path) -> subprocess.Popen[bytes]:
+def ffmpeg(
+    server: LiveServer, key: str, seconds: float, *cert: Path, log: Path | None = None
+) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "tests.media.ffmpeg_publisher", f"{server.url}/whip", key]
-    return subprocess.Popen([*args, str(seconds), *map(str, cert)], cwd=ROOT)
+    out = log.open("wb") if log is not None else None  # what FFmpeg said, for a failure
+    args += [str(seconds), *map(str, cert)]
+    return subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=out)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else "(no output)"
 
 
 def state(server: LiveServer, show_id: str) -> str:
@@ -52,7 +60,8 @@ def test_ffmpeg_publishes_with_a_p256_certificate(live_server: LiveServer, tmp_p
     cert, keyfile = write_p256_certificate(tmp_path)
     # 36 s: past the ~30 s after which unanswered ICE consent checks would drop it
     started = time.monotonic()
-    publisher = ffmpeg(live_server, key, 36, cert, keyfile)
+    log = tmp_path / "ffmpeg.log"
+    publisher = ffmpeg(live_server, key, 36, cert, keyfile, log=log)
     try:
         deadline = time.monotonic() + 30
         playlist = ""
@@ -60,7 +69,16 @@ def test_ffmpeg_publishes_with_a_p256_certificate(live_server: LiveServer, tmp_p
             time.sleep(0.5)
             r = httpx.get(f"{live_server.url}/hls/{show_id}/live.m3u8", timeout=TIMEOUT)
             playlist = r.text if r.status_code == 200 else ""
-        assert playlist.count("#EXTINF") >= 2, "FFmpeg's stream never reached the playlist"
+        if playlist.count("#EXTINF") < 2:
+            stream = httpx.get(
+                f"{live_server.url}/api/v1/shows/{show_id}/stream",
+                headers=live_server.headers,
+                timeout=TIMEOUT,
+            ).text
+            pytest.fail(
+                f"FFmpeg's stream never reached the playlist; stream: {stream}; "
+                f"publisher exit: {publisher.poll()}; publisher output:\n{_tail(log)}"
+            )
         assert state(live_server, show_id) == "live"
         health = httpx.get(
             f"{live_server.url}/api/v1/shows/{show_id}/stream",
