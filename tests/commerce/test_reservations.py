@@ -154,3 +154,37 @@ async def test_deals_end_on_time(shop: Shop, app: FastAPI) -> None:
     await app.state.services.commerce.tend(utcnow() + timedelta(seconds=11))
     after = await shop.api("GET", f"/api/v1/deals/{deal['id']}")
     assert after["status"] == "ended" and after["end_reason"] == "ended"
+
+
+async def test_a_shopper_sees_and_leaves_their_place_on_the_waitlist(
+    shop: Shop, app: FastAPI
+) -> None:
+    deal, _, _ = await _hold(shop, quantity=1, hold_seconds=60)
+    second, third = await shop.guest(), await shop.guest()
+    path = f"/api/v1/storefront/deals/{deal['id']}/waitlist"
+    r = await shop.client.get(path, headers=second)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert (await shop.client.post(path, json={}, headers=second)).status_code == 201
+    assert (await shop.client.post(path, json={}, headers=third)).status_code == 201
+    place = await shop.client.get(path, headers=third)
+    assert place.status_code == 200
+    assert (place.json()["status"], place.json()["position"]) == ("waiting", 2)
+
+    assert (await shop.client.delete(path, headers=second)).status_code == 204
+    left = await shop.client.get(path, headers=second)
+    assert (left.json()["status"], left.json()["position"]) == ("left", None)
+    again = await shop.client.delete(path, headers=second)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "not_waiting"
+    assert (await shop.client.get(path, headers=third)).json()["position"] == 1  # moved up
+
+    # the unit coming back goes to the one still waiting, not to the one who left
+    await app.state.services.commerce.expire_holds(utcnow() + timedelta(seconds=61))
+    granted = (await shop.client.get(path, headers=third)).json()
+    assert granted["status"] == "granted" and granted["reservation_id"]
+    mine = await shop.client.get(
+        f"/api/v1/storefront/reservations/{granted['reservation_id']}", headers=third
+    )
+    assert mine.status_code == 200 and mine.json()["status"] == "held"
+    r = await shop.client.delete(path, headers=third)
+    assert r.status_code == 409  # granted: there is a reservation to release instead
+    assert (await shop.client.get(path)).status_code == 401  # who is asking?

@@ -292,6 +292,32 @@ async def join_waitlist(
     return entry, True
 
 
+async def waitlist_entry(db: AsyncSession, deal_id: str, shopper_id: str) -> WaitlistEntry:
+    """The shopper's latest place on the deal's waitlist (waiting, granted, left, lapsed)."""
+    entry = (
+        await db.execute(
+            select(WaitlistEntry).where(
+                WaitlistEntry.deal_id == deal_id, WaitlistEntry.shopper_id == shopper_id
+            )
+        )
+    ).scalar_one_or_none()
+    if entry is None:
+        raise CommerceError.not_found("waitlist entry")
+    return entry
+
+
+async def leave_waitlist(db: AsyncSession, deal_id: str, shopper_id: str) -> WaitlistEntry:
+    """Give up the place (the caller commits); only a waiting place can be left."""
+    entry = await waitlist_entry(db, deal_id, shopper_id)
+    if entry.status != "waiting":
+        raise CommerceError(
+            "conflict", "not_waiting", f"this place on the waitlist is {entry.status} already"
+        )
+    entry.status = "left"
+    await db.flush()
+    return entry
+
+
 async def waitlist_position(db: AsyncSession, entry: WaitlistEntry) -> int | None:
     if entry.status != "waiting":
         return None

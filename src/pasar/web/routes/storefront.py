@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from pasar.commerce import deals as deal_service
 from pasar.commerce import reservations as rsv
@@ -198,6 +198,46 @@ async def join_waitlist(
         await db.commit()
     data = WaitlistOut.model_validate(rsv.waitlist_out(entry, position)).model_dump(mode="json")
     return JSONResponse(data, status_code=201 if created else 200)
+
+
+@router.get(
+    "/deals/{deal_id}/waitlist",
+    response_model=WaitlistOut,
+    responses=responses(401, 404),
+    description="The caller's place on the deal's waitlist: `position` while waiting "
+    "(1 is next), `reservation_id` once granted.",
+)
+async def my_waitlist_place(
+    services: ServicesDep,
+    deal_id: str,
+    guest: GuestHeader = None,
+    shopper_token: ShopperHeader = None,
+) -> dict[str, Any]:
+    terms = await _terms(services, deal_id)
+    who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    async with services.db.session() as db:
+        entry = await rsv.waitlist_entry(db, terms.id, who.id)
+        return rsv.waitlist_out(entry, await rsv.waitlist_position(db, entry))
+
+
+@router.delete(
+    "/deals/{deal_id}/waitlist",
+    status_code=204,
+    responses=responses(401, 404, 409),
+    description="Leave the deal's waitlist (409 `not_waiting` once granted or lapsed).",
+)
+async def leave_waitlist(
+    services: ServicesDep,
+    deal_id: str,
+    guest: GuestHeader = None,
+    shopper_token: ShopperHeader = None,
+) -> Response:
+    terms = await _terms(services, deal_id)
+    who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    async with services.db.session() as db:
+        await rsv.leave_waitlist(db, terms.id, who.id)
+        await db.commit()
+    return Response(status_code=204)
 
 
 async def _own_reservation(
