@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.commerce.conftest import Shop
 
@@ -150,3 +151,31 @@ async def test_a_banned_shopper_is_not_allowed(shop: Shop) -> None:
     )
     r = await shop.claim(deal["id"], who, quantity=1)
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_allowed"
+
+
+async def test_a_claim_carries_the_vendors_checkout_url_when_it_can(shop: Shop) -> None:
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]])
+    who = await shop.guest()
+
+    async def claimed_url(template: str) -> Any:
+        await shop.api("PATCH", "/api/v1/vendor", json={"checkout_url_template": template})
+        r = await shop.claim(deal["id"], who)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    sku = (await shop.api("GET", f"/api/v1/products/{shop.product_id}"))["variants"][0]["sku"]
+    first = await claimed_url("https://toko.example/co?items={lines}&hold={reservation_ids}")
+    assert first["checkout_url"] == f"https://toko.example/co?items={sku}:1&hold={first['id']}"
+    # only a hosted-cart token: a claim has no cart, so no URL of its own
+    second = await claimed_url("https://toko.example/co?cart={cart_token}")
+    assert second["checkout_url"] is None
+
+
+async def test_a_rotated_shopper_secret_stops_old_tokens_at_once(shop: Shop) -> None:
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]], quantity=10)
+    old = await shop.shopper("cust-9")
+    assert (await shop.claim(deal["id"], old)).status_code == 201
+    await shop.api("POST", "/api/v1/vendor/shopper-secret/rotate")
+    r = await shop.claim(deal["id"], old)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "bad_shopper_token"
+    assert (await shop.claim(deal["id"], await shop.shopper("cust-9"))).status_code == 201

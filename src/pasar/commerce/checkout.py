@@ -11,7 +11,8 @@ Pasar fills in, URL-encoded, e.g.
 - ``{show_id}``          the show the shopper bought from (attribution)
 - ``{cart_token}``       a short-lived signed token naming a hosted-cart checkout; the
                           vendor's server reads the lines with ``GET /api/v1/carts/{token}``
-                          (empty where there is no hosted cart, e.g. a deal claim's URL)
+                          (a template with only this gives a deal claim no URL: the
+                          reservation goes through the hosted cart)
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ def check_template(template: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("the checkout URL template must be an http(s) URL")
     return template
+
+
+def names_items(template: str) -> bool:
+    """Whether the template can carry lines without a hosted cart: a template with
+    only ``{cart_token}`` cannot, so a deal claim offers no URL of its own (the
+    embed puts the reservation in the hosted cart and checks that out)."""
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return bool(names & {"lines", "reservation_ids", "variant_ids"})
 
 
 def render(template: str, lines: Sequence[Line], show_id: str | None, cart_token: str = "") -> str:

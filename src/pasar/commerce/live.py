@@ -201,6 +201,12 @@ class Commerce:
             self._shows[show_id] = facts
         return facts
 
+    def vendor_changed(self, vendor_id: str) -> None:
+        """The vendor's checkout template or shopper secret changed on this node
+        (other nodes see it within ``VENDOR_CACHE_SECONDS``)."""
+        self._vendors.pop(vendor_id, None)
+        self._loading_vendor.forget(vendor_id)
+
     def show_changed(self, show_id: str) -> None:
         """Pins or bans changed on this node: the next claim reads them afresh."""
         self._shows.pop(show_id, None)
@@ -215,7 +221,7 @@ class Commerce:
         if not rows:
             return None
         template = (await self._vendor(rows[0]["vendor_id"])).checkout_url_template
-        if not template:
+        if not template or not checkout.names_items(template):
             return None
         lines = []
         for row in rows:

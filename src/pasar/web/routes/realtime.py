@@ -336,9 +336,11 @@ async def shopper_secret(ctx: Settings) -> dict[str, str]:
     "/api/v1/vendor/shopper-secret/rotate", response_model=ShopperSecretOut, tags=["vendor"]
 )
 async def rotate_shopper_secret(ctx: Settings) -> dict[str, str]:
-    """A new signing key; tokens signed with the old one stop working at once."""
+    """A new signing key; tokens signed with the old one stop working at once (on
+    other nodes of a cluster within 10 seconds)."""
     vendor = await vendors.get_vendor(ctx.db, ctx.vendor_id)
     secret = secrets.token_urlsafe(32)
     vendor.shopper_secret_encrypted = ctx.services.box.seal(secret)
     await ctx.db.commit()
+    ctx.services.commerce.vendor_changed(ctx.vendor_id)
     return {"secret": secret}

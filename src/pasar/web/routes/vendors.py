@@ -69,6 +69,7 @@ async def update_vendor(body: VendorPatch, ctx: Settings) -> dict[str, Any]:
     await ctx.db.flush()
     out = serialize.vendor(vendor)
     await ctx.db.commit()
+    ctx.services.commerce.vendor_changed(ctx.vendor_id)
     return out
 
 
