@@ -124,6 +124,8 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     "GET /api/v1/storefront/deals/{deal_id}": "storefront, public by deal id",
     "POST /api/v1/storefront/deals/{deal_id}/claims": "storefront, shopper's claim",
     "POST /api/v1/storefront/deals/{deal_id}/waitlist": "storefront, shopper's waitlist",
+    "GET /api/v1/storefront/deals/{deal_id}/waitlist": "storefront, shopper's waitlist",
+    "DELETE /api/v1/storefront/deals/{deal_id}/waitlist": "storefront, shopper's waitlist",
     "GET /api/v1/storefront/reservations/{reservation_id}": "storefront, shopper's own",
     "POST /api/v1/storefront/reservations/{reservation_id}/release": "storefront, shopper's own",
     # A click names a product of the show's line-up, and a show's posted coupons are
@@ -969,13 +971,15 @@ async def test_owner_can_make_every_matrix_call(
     app: FastAPI, client: httpx.AsyncClient, make_vendor: MakeVendor
 ) -> None:
     """The control: each matrix call, by the owner on a fresh world of its own,
-    succeeds; so the matrix's bodies are valid and its 404s mean "not yours"."""
+    succeeds; so the matrix's bodies are valid and its 404s mean "not yours".
+    The GETs share one world (a world costs ~0.3 s), which must read back the
+    same after them: a GET changes nothing."""
     owner = await make_vendor(slug="tenant-owner")
     entries, gaps = discover(app)
     assert not gaps
     failures = []
-    for n, entry in enumerate(entries):
-        w = await build_world(client, app.state.services, owner, f"own{n}")
+
+    async def call(entry: Entry, w: World) -> None:
         if entry.label in OWNER_PREP:
             await OWNER_PREP[entry.label](client, w)
         url = fill(entry.path, {p: w.ids[kind_of(entry.path, p)] for p in entry.params})
@@ -984,6 +988,16 @@ async def test_owner_can_make_every_matrix_call(
         )
         if not r.is_success:
             failures.append(f"{entry.label}: {r.status_code} {r.text[:300]}")
+
+    reads = [e for e in entries if e.method == "GET" and e.label not in OWNER_PREP]
+    assert reads, "no GET route with an id: is discovery broken?"
+    shared = await build_world(client, app.state.services, owner, "own-get")
+    untouched = await snapshot(app, client, shared)
+    for entry in reads:
+        await call(entry, shared)
+    assert await snapshot(app, client, shared) == untouched, "a GET changed the world"
+    for n, entry in enumerate(e for e in entries if e not in reads):
+        await call(entry, await build_world(client, app.state.services, owner, f"own{n}"))
     assert not failures, "\n".join(failures)
 
 

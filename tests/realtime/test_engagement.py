@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
+from pasar.clock import utcnow
+from pasar.realtime.models import PollRow
 from tests.realtime.client import Clients, Event
 from tests.realtime.conftest import LiveServer, ShowCtx, staff_socket, viewer
 
@@ -112,13 +117,28 @@ async def test_a_poll_closes_by_itself_when_its_time_is_up(
 ) -> None:
     watcher = await viewer(clients, show)
     voter = await viewer(clients, show)
+    before = datetime.now(UTC)
     poll = await show.api(
         "POST",
         show.show_api("/polls"),
         status=201,
         json={"question": "Quick one?", "options": ["Yes", "No"], "duration_seconds": 10},
     )
+    closes_at = datetime.fromisoformat(poll["closes_at"])
+    assert before + timedelta(seconds=10) <= closes_at <= utcnow() + timedelta(seconds=10)
     await voter.ok({"type": "poll.vote", "poll_id": poll["id"], "option": 1})
+    assert not watcher.seen("poll.closed")
+
+    # Its time is up: its end is moved to now rather than waiting out the 10 s
+    # minimum; the server's poll ticker must notice and close it by itself.
+    async def time_is_up() -> None:
+        async with server.app.state.services.db.session() as db:
+            await db.execute(
+                update(PollRow).where(PollRow.id == poll["id"]).values(closes_at=utcnow())
+            )
+            await db.commit()
+
+    await server.call(time_is_up)
     final = await watcher.wait_for("poll.closed", within=90)
     assert final["data"]["id"] == poll["id"] and final["data"]["closed"] is True
     assert votes(final) == [0, 1]

@@ -16,7 +16,7 @@ from pasar.app import create_app
 from pasar.db.engine import Database
 from pasar.services import Services
 from pasar.webhooks import enqueue
-from pasar.webhooks.dispatcher import LEASE, Dispatcher
+from pasar.webhooks.dispatcher import CLOSE_GRACE_SECONDS, LEASE, Dispatcher
 from pasar.webhooks.models import WebhookDelivery, WebhookMessage
 from tests.conftest import VendorCtx, make_settings
 from tests.webhooks.conftest import API, create_endpoint, services_of
@@ -166,3 +166,19 @@ async def test_old_delivery_logs_are_purged_but_waiting_ones_kept(
     assert [d["id"] for d in log] == [waiting["id"]]
     assert await _count(services, WebhookMessage) == 1
     assert await _count(services, WebhookDelivery) == 1
+
+
+async def test_stopping_right_after_a_nudge_stops_at_once(app: FastAPI) -> None:
+    """A nudge just before stop (a show ending as the node shuts down) must not swallow
+    the stop: the loop ends at once, not after stop() gave up waiting for it."""
+    services = services_of(app)
+    dispatcher = Dispatcher(services.db, services.box, allow_private=True, concurrency=1)
+    await dispatcher.start()
+    loop_task = dispatcher._loop_task
+    assert loop_task is not None
+    await asyncio.sleep(0.2)  # idle: nothing is due, so it waits to be nudged
+    started = asyncio.get_running_loop().time()
+    dispatcher.nudge()
+    await dispatcher.close()
+    assert asyncio.get_running_loop().time() - started < CLOSE_GRACE_SECONDS / 2
+    assert loop_task.done()

@@ -41,7 +41,7 @@ from pasar.webhooks.models import (
 )
 from pasar.webhooks.outbox import iso, message_bodies, purge
 from pasar.webhooks.schedule import retry_after, retry_delay
-from pasar.webhooks.urls import GuardedTransport, RefusedAddress
+from pasar.webhooks.urls import GuardedTransport, RefusedAddress, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Dispatcher:
         self.rng = rng or random.Random()
         limits = httpx.Limits(max_connections=max(concurrency, 1) * 2)
         transport = (
-            httpx.AsyncHTTPTransport(trust_env=False, limits=limits)
+            httpx.AsyncHTTPTransport(verify=tls_context(), trust_env=False, limits=limits)
             if allow_private
             else GuardedTransport(limits)
         )
@@ -170,8 +170,12 @@ class Dispatcher:
                     await self.purge()
             except Exception:
                 log.exception("claiming webhook deliveries failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel
+            # that lands just as the event is set (stop() right after a nudge), and the
+            # loop ran on after stop() had waited CLOSE_GRACE_SECONDS for it.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
 
     async def purge(self) -> int:
         """Forget messages (and their delivery logs) older than RETENTION."""
