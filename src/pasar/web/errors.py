@@ -111,6 +111,13 @@ def install(app: FastAPI) -> None:
     for kind in (OSError, DBAPIError, RedisError):
         app.add_exception_handler(kind, _unavailable)
 
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # A backstop: bodies are bounded (pasar.validation.MAX_JSON_DEPTH) before
+        # anything walks them, so this means input nested in a way no bound caught.
+        log.warning("request too deeply nested", path=request.url.path, exc_info=exc)
+        return error_response(400, "bad_request", "the request is nested too deeply")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
