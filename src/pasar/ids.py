@@ -7,11 +7,16 @@ so ordering by id is ordering by creation and cursors need only the id.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import datetime
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# What an id from a URL may look like before it is used to build a storage key
+# or a file name: ours are ``prefix_`` + 26 characters; 40 leaves room, and no
+# dot, slash or backslash can reach a path.
+_ID_SHAPE = re.compile(r"[A-Za-z0-9_]{1,40}")
 
 
 def _b32(value: int, length: int) -> str:
@@ -32,3 +37,11 @@ def id_at(prefix: str, when: datetime) -> str:
     """The smallest id of this kind made at ``when``: ``id < id_at(…)`` is "made before"."""
     millis = int(when.timestamp() * 1000)
     return f"{prefix}_{_b32(millis, 10)}{'0' * 16}"
+
+
+def id_shaped(value: str) -> bool:
+    """Whether ``value`` could be one of our ids (letters, digits, ``_``; 1-40 long).
+
+    Checked on ids taken from URLs before they name a file or storage key, so a
+    5,000-character or ``..``-laden id is "not found", not an OS error."""
+    return _ID_SHAPE.fullmatch(value) is not None

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -38,6 +37,7 @@ from urllib.parse import parse_qs, parse_qsl
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pasar.db.engine import Database
+from pasar.ids import id_shaped
 from pasar.media.errors import MediaError
 from pasar.media.grace import GraceTimers
 from pasar.media.lifecycle import ShowLink
@@ -55,7 +55,6 @@ MAX_HOOK_BODY_BYTES = 16 * 1024
 READ_CACHE_SECONDS = 2.0
 
 MediaServer = Literal["mediamtx", "nginx-rtmp"]
-_SHOW_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _MAX_NAME = 256  # nginx-rtmp's NGX_RTMP_MAX_NAME
 
 
@@ -240,7 +239,7 @@ class ExternalMedia:
     def _mediamtx_show_id(self, path: str) -> str:
         path = path.strip("/")
         show_id = path.removeprefix(MEDIAMTX_PATH_PREFIX)
-        if not path.startswith(MEDIAMTX_PATH_PREFIX) or not _SHOW_ID.fullmatch(show_id):
+        if not path.startswith(MEDIAMTX_PATH_PREFIX) or not id_shaped(show_id):
             raise MediaError(
                 "forbidden", "wrong_path", f"Pasar's paths are {MEDIAMTX_PATH_PREFIX}<show id>"
             )

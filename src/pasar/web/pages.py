@@ -15,6 +15,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from pasar.ids import id_shaped
+from pasar.web.errors import error_response
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Pasar</title>
@@ -77,6 +80,8 @@ def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     @app.get("/watch/{show_id}", include_in_schema=False)
     async def watch(show_id: str) -> Response:
         """A minimal player for one show (until the embed lands)."""
+        if not id_shaped(show_id):
+            return error_response(404, "not_found", "show not found")
         if not watch_index.exists():
             return HTMLResponse(NOT_BUILT, status_code=503)
         return FileResponse(

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from pasar.ids import id_shaped
 from pasar.media import recording as recordings
 from pasar.media.errors import MediaError
 from pasar.media.packager import hls_key
@@ -250,12 +251,21 @@ def _playlist(text: str, cache: str) -> Response:
     )
 
 
+def _stream_id(show_id: str) -> str:
+    # Before the id names a storage key: an over-long one is an OS error
+    # ("file name too long"), a ``..`` one a path outside the show.
+    if not id_shaped(show_id):
+        raise MediaError("not_found", "not_found", "stream not found")
+    return show_id
+
+
 def _playback(services: Services) -> Playback:
     return Playback(services.media, services.storage, 3 * services.settings.hls_segment_seconds)
 
 
 @router.get("/hls/{show_id}/index.m3u8", include_in_schema=False)
 async def hls_index(show_id: str, services: ServicesDep) -> Response:
+    show_id = _stream_id(show_id)
     playlist = await _playback(services).multivariant(show_id)
     return _playlist(playlist.text, VOD_CACHE if playlist.final else PLAYLIST_CACHE)
 
@@ -283,6 +293,7 @@ async def hls_media(
 ) -> Response:
     """The live media playlist (Low-Latency HLS with blocking reload) of the
     source or a ladder rung, or the recording's VOD playlist once the show has ended."""
+    show_id = _stream_id(show_id)
     low_latency = request.url.path.endswith("live.m3u8")
     rendition = _rendition(rendition) if rendition else ""
     playlist = await _playback(services).media(show_id, low_latency, msn, part, rendition)
@@ -295,6 +306,7 @@ async def hls_media(
 @router.get("/hls/{show_id}/{rendition}/{name}", include_in_schema=False)
 async def hls_file(show_id: str, name: str, services: ServicesDep, rendition: str = "") -> Response:
     """Init segments, segments and parts (immutable), and the poster."""
+    show_id = _stream_id(show_id)
     playback = _playback(services)
     rendition = _rendition(rendition) if rendition else ""
     if _PART.match(name):
