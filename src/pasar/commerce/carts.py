@@ -367,10 +367,13 @@ def sign_token(secret: str, checkout_id: str, expires_at: datetime) -> str:
 def read_token(secret: str, token: str, now: datetime) -> str:
     """The checkout id a cart token names; ``not_found`` for anything else."""
     parts = token.split(".")
-    if len(parts) != 4 or parts[0] != TOKEN_PREFIX:
+    # Tokens are ASCII by construction; anything else (a lone surrogate even
+    # fails to encode) is refused before it reaches the MAC.
+    if len(parts) != 4 or parts[0] != TOKEN_PREFIX or not token.isascii():
         raise CommerceError.not_found("cart")
     body = ".".join(parts[:3])
-    if not hmac.compare_digest(parts[3], _mac(secret, body)):
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text.
+    if not hmac.compare_digest(parts[3].encode(), _mac(secret, body).encode()):
         raise CommerceError.not_found("cart")
     try:
         expires = datetime.fromtimestamp(int(parts[2]), UTC)

@@ -83,10 +83,13 @@ def verify(server_secret: str, token: str, vendor_id: str) -> Click:
     """The click, or CommerceError ``invalid_click`` (not Pasar's, altered, or
     another vendor's). Expiry is the caller's call (``Click.expires_at``)."""
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != PREFIX:
+    # Tokens are ASCII by construction; anything else (a lone surrogate even
+    # fails to encode) is refused before it reaches the MAC.
+    if len(parts) != 3 or parts[0] != PREFIX or not token.isascii():
         raise _refused("is malformed")
     body, mac = parts[1], parts[2]
-    if not hmac.compare_digest(mac, _mac(server_secret, body)):
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII text.
+    if not hmac.compare_digest(mac.encode(), _mac(server_secret, body).encode()):
         raise _refused("signature does not match")
     try:
         data = json.loads(_unb64(body))
