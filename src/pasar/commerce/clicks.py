@@ -75,6 +75,9 @@ def sign(server_secret: str, click: Click) -> str:
     return f"{PREFIX}.{body}.{_mac(server_secret, body)}"
 
 
+NOT_THIS_SHOPS = "is not valid for this shop"
+
+
 def _refused(why: str) -> CommerceError:
     return CommerceError("invalid", "invalid_click", f"the pasar_click token {why}")
 
@@ -90,7 +93,7 @@ def verify(server_secret: str, token: str, vendor_id: str) -> Click:
     body, mac = parts[1], parts[2]
     # Bytes, not str: compare_digest raises TypeError on non-ASCII text.
     if not hmac.compare_digest(mac.encode(), _mac(server_secret, body).encode()):
-        raise _refused("signature does not match")
+        raise _refused(NOT_THIS_SHOPS)
     try:
         data = json.loads(_unb64(body))
         click = Click(
@@ -105,5 +108,7 @@ def verify(server_secret: str, token: str, vendor_id: str) -> Click:
     except (ValueError, KeyError, TypeError, OverflowError):
         raise _refused("is malformed") from None
     if click.vendor_id != vendor_id:
-        raise _refused("is another shop's")  # indistinguishable from a forged one to them
+        # The same words as a forged token: a shop holding a token cannot learn
+        # from the answer whether it is another shop's or no one's.
+        raise _refused(NOT_THIS_SHOPS)
     return click
