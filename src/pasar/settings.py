@@ -367,11 +367,13 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         import secrets
 
+        from pasar.private_files import create_private
+
         path = self.data_dir / "secret.key"
         if path.exists():
             return path.read_text().strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        if not create_private(path, key.encode()):  # another process made it first
+            return path.read_text().strip()
         return key

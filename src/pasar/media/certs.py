@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from pasar.private_files import replace_private
+
 
 def write_p256_certificate(directory: Path, days: int = 3650) -> tuple[Path, Path]:
     """Write ``whip-cert.pem`` and ``whip-key.pem`` (self-signed, P-256) into
@@ -38,12 +40,10 @@ def write_p256_certificate(directory: Path, days: int = 3650) -> tuple[Path, Pat
     cert_path = directory / "whip-cert.pem"
     key_path = directory / "whip-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    key_path.chmod(0o600)
+    replace_private(key_path, private)  # 0600 from the start, not chmod after
     return cert_path, key_path
