@@ -26,11 +26,15 @@ NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Pasar</title>
 # The watch page plays HLS through Media Source Extensions (blob: media URLs;
 # hls.js demuxes in a blob: worker) and follows the show over a same-origin
 # WebSocket.
+# Every HTML page Pasar serves ends its policy with this: no <base> may move
+# relative URLs elsewhere, and no form may post to another origin.
+PAGE_CSP_TAIL = "base-uri 'none'; form-action 'self'"
 WATCH_CSP = (
     "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "
     "img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
-    "frame-ancestors 'self'"
+    f"frame-ancestors 'self'; {PAGE_CSP_TAIL}"
 )
+NOT_BUILT_HEADERS = {"Content-Security-Policy": f"default-src 'none'; {PAGE_CSP_TAIL}"}
 
 
 class ImmutableStatic(StaticFiles):
@@ -63,14 +67,15 @@ def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     @app.get("/studio/", include_in_schema=False)
     async def studio() -> Response:
         if not studio_index.exists():
-            return HTMLResponse(NOT_BUILT, status_code=503)
+            return HTMLResponse(NOT_BUILT, status_code=503, headers=NOT_BUILT_HEADERS)
         return FileResponse(
             studio_index,
             headers={
                 "Cache-Control": "no-cache",
                 "Content-Security-Policy": (
                     "default-src 'self'; img-src 'self' https: data:; style-src 'self' "
-                    f"'unsafe-inline'; connect-src {connect}; frame-ancestors 'none'"
+                    f"'unsafe-inline'; connect-src {connect}; frame-ancestors 'none'; "
+                    + PAGE_CSP_TAIL
                 ),
                 "X-Frame-Options": "DENY",
                 "Referrer-Policy": "same-origin",
@@ -83,7 +88,7 @@ def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
         if not id_shaped(show_id):
             return error_response(404, "not_found", "show not found")
         if not watch_index.exists():
-            return HTMLResponse(NOT_BUILT, status_code=503)
+            return HTMLResponse(NOT_BUILT, status_code=503, headers=NOT_BUILT_HEADERS)
         return FileResponse(
             watch_index,
             headers={
