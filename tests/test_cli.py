@@ -367,3 +367,53 @@ def test_settings_lists_every_variable(data_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     for name in Settings.model_fields:
         assert f"PASAR_{name.upper()} = " in result.output
+
+
+# -- the stream key stays off command lines (issue 10, item 16d) -------------------
+
+
+def test_the_demo_hands_its_broadcaster_the_key_by_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import threading
+
+    from pasar import cli as cli_module
+
+    started: list[tuple[list[str], dict[str, str]]] = []
+    done = threading.Event()
+
+    class FakeChild:
+        def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+            started.append((args, dict(env or {})))
+            done.set()
+
+        def terminate(self) -> None:
+            pass
+
+    monkeypatch.setattr(subprocess, "Popen", FakeChild)
+    monkeypatch.setattr(httpx, "get", lambda *a, **k: httpx.Response(200))
+    cli_module._broadcast_when_ready("http://127.0.0.1:9", "live_SECRETKEY")
+    assert done.wait(10)
+    ((args, env),) = started
+    assert not any("live_SECRETKEY" in a for a in args), args  # argv is public (ps)
+    assert args[-2:] == ["broadcast", "http://127.0.0.1:9/whip"]
+    assert env["PASAR_STREAM_KEY"] == "live_SECRETKEY"
+
+
+def test_broadcast_takes_the_key_from_the_environment_or_refuses(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, str]] = []
+
+    async def fake_broadcast(url: str, key: str, seconds: float | None = None) -> None:
+        calls.append((url, key))
+
+    monkeypatch.setattr("pasar.media.synthetic.broadcast", fake_broadcast)
+    result = CliRunner().invoke(cli, ["broadcast", "http://h/whip"])
+    assert result.exit_code == 2 and "PASAR_STREAM_KEY" in result.output, result.output
+    assert calls == []
+    monkeypatch.setenv("PASAR_STREAM_KEY", "live_FROMENV")
+    assert run("broadcast", "http://h/whip").exit_code == 0
+    assert run("broadcast", "http://h/whip", "live_ARG").exit_code == 0  # still accepted
+    assert calls == [("http://h/whip", "live_FROMENV"), ("http://h/whip", "live_ARG")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -23,6 +24,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(vendor_app, name="vendor")
 app.add_typer(catalog_app, name="catalog")
 console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+# How `pasar broadcast` takes the stream key (the argument also works, but argv is
+# visible to every user of the machine).
+STREAM_KEY_ENV = "PASAR_STREAM_KEY"
 
 
 def _serve(settings: Settings) -> None:
@@ -229,7 +234,15 @@ def demo(
 @app.command()
 def broadcast(
     whip_url: Annotated[str, typer.Argument(help="The WHIP endpoint, e.g. http://…/whip.")],
-    stream_key: Annotated[str, typer.Argument(help="The show's stream key (live_…).")],
+    stream_key: Annotated[
+        str | None,
+        typer.Argument(
+            envvar=STREAM_KEY_ENV,
+            show_envvar=True,
+            help="The show's stream key (live_…). Prefer the environment variable: "
+            "a command line is visible to every user of the machine (ps).",
+        ),
+    ] = None,
     seconds: Annotated[
         float | None, typer.Option(help="Stop (and end the show) after this long.")
     ] = None,
@@ -238,6 +251,9 @@ def broadcast(
     from pasar.logging import configure
     from pasar.media.synthetic import broadcast as run
 
+    if not stream_key:
+        err_console.print(f"[red]Give the show's stream key in {STREAM_KEY_ENV}.[/red]")
+        raise typer.Exit(2)
     configure(Settings())
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(whip_url, stream_key, seconds=seconds))
@@ -260,8 +276,10 @@ def _broadcast_when_ready(url: str, stream_key: str) -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        # The key goes by environment, not argv: any user can read a command line.
         child = subprocess.Popen(
-            [sys.executable, "-m", "pasar", "broadcast", f"{url}/whip", stream_key]
+            [sys.executable, "-m", "pasar", "broadcast", f"{url}/whip"],
+            env={**os.environ, STREAM_KEY_ENV: stream_key},
         )
         atexit.register(child.terminate)
 
