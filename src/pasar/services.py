@@ -61,6 +61,7 @@ class Services:
             SecretBox(secret),
             allow_private=settings.webhook_allow_private_networks,
             concurrency=settings.webhook_concurrency,
+            per_vendor=settings.webhook_per_vendor,
         )
         link.webhooks = dispatcher
         link.playback_url = partial(show_playback_url, settings)

@@ -275,6 +275,16 @@ class Settings(BaseSettings):
             "endpoint). 0: this node sends none; other nodes do."
         ),
     )
+    webhook_per_vendor: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description=(
+            "Webhook requests one node sends at once to one vendor's endpoints together, so "
+            "one vendor's slow endpoints cannot take every slot. Unset: half of "
+            "`PASAR_WEBHOOK_CONCURRENCY` (never less than the per-endpoint quarter)."
+        ),
+    )
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )

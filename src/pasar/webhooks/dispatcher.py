@@ -8,8 +8,9 @@ delivery falls due again after the lease and another node sends it (at least onc
 
 The worker wakes when ``nudge()`` is called (after a commit on this node) and polls
 every second otherwise (messages committed on other nodes, retries falling due).
-At most ``concurrency`` requests are in flight and at most ``per_endpoint`` of them
-to one endpoint, so a slow endpoint cannot hold up the others.
+At most ``concurrency`` requests are in flight, at most ``per_endpoint`` of them to
+one endpoint and at most ``per_vendor`` to one vendor's endpoints together, so a slow
+endpoint cannot hold up the others, nor one vendor's slow endpoints everyone else's.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class Dispatcher:
         allow_private: bool,
         concurrency: int = 16,
         per_endpoint: int | None = None,
+        per_vendor: int | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
@@ -109,6 +111,8 @@ class Dispatcher:
         self.concurrency = concurrency
         # A quarter of the slots by default: three quarters stay free for other endpoints.
         self.per_endpoint = max(1, per_endpoint or concurrency // 4)
+        # Half by default: a vendor with many slow endpoints leaves the other half free.
+        self.per_vendor = max(self.per_endpoint, per_vendor or concurrency // 2)
         self.clock = clock
         self.rng = rng or random.Random()
         limits = httpx.Limits(max_connections=max(concurrency, 1) * 2)
@@ -126,7 +130,8 @@ class Dispatcher:
         )
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        self._in_flight: dict[asyncio.Task[None], str] = {}
+        # Each request in flight, with the endpoint and vendor it counts against.
+        self._in_flight: dict[asyncio.Task[None], tuple[str, str]] = {}
 
     # --- life cycle ----------------------------------------------------------------
 
@@ -192,11 +197,12 @@ class Dispatcher:
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return 0
-        busy = Counter(self._in_flight.values())
-        jobs = await self._claim(free, busy)
+        endpoints = Counter(e for e, _ in self._in_flight.values())
+        vendors = Counter(v for _, v in self._in_flight.values())
+        jobs = await self._claim(free, endpoints, vendors)
         for job in jobs:
             task = asyncio.create_task(self._deliver(job))
-            self._in_flight[task] = job.endpoint_id
+            self._in_flight[task] = (job.endpoint_id, job.vendor_id)
             task.add_done_callback(self._done)
         return len(jobs)
 
@@ -211,27 +217,15 @@ class Dispatcher:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         return started
 
-    async def _claim(self, free: int, busy: Counter[str]) -> list[Job]:
+    async def _claim(
+        self, free: int, busy: Counter[str], vendors_busy: Counter[str] | None = None
+    ) -> list[Job]:
+        """Claim up to ``free`` due deliveries, oldest first, within the per-endpoint
+        (``busy``: in flight per endpoint) and per-vendor caps."""
         now = self.clock()
-        saturated = [e for e, n in busy.items() if n >= self.per_endpoint]
+        vendors_busy = Counter() if vendors_busy is None else vendors_busy
         async with self.db.session() as db:
-            # Pick from the due ones without locking (respecting the per-endpoint cap),
-            # then lock just those; those another node got first are skipped.
-            due = (
-                select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
-                .where(WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(free * 4)
-            )
-            if saturated:
-                due = due.where(WebhookDelivery.endpoint_id.not_in(saturated))
-            picked: list[str] = []
-            for delivery_id, endpoint_id in await db.execute(due):
-                if len(picked) == free:
-                    break
-                if busy[endpoint_id] < self.per_endpoint:
-                    busy[endpoint_id] += 1
-                    picked.append(delivery_id)
+            picked = await self._pick(db, now, free, busy, vendors_busy)
             if not picked:
                 return []
             locked = (
@@ -276,6 +270,50 @@ class Dispatcher:
                 )
             await db.commit()
         return jobs
+
+    async def _pick(
+        self,
+        db: AsyncSession,
+        now: datetime,
+        free: int,
+        busy: Counter[str],
+        vendors_busy: Counter[str],
+    ) -> list[str]:
+        """Ids of due deliveries to claim, without locking, within the caps (``busy``
+        and ``vendors_busy`` are counted up as they are picked).
+
+        A window of the oldest due rows may be all one vendor's (a backlog behind
+        slow endpoints): once that vendor or endpoint is full, look again without it,
+        so the next vendor's deliveries go out now rather than at the next poll."""
+        picked: list[str] = []
+        for _ in range(3):
+            full_endpoints = [e for e, n in busy.items() if n >= self.per_endpoint]
+            full_vendors = [v for v, n in vendors_busy.items() if n >= self.per_vendor]
+            window = free * 4
+            due = (
+                select(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookDelivery.vendor_id)
+                .where(WebhookDelivery.next_attempt_at <= now)
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(window)
+            )
+            if full_endpoints:
+                due = due.where(WebhookDelivery.endpoint_id.not_in(full_endpoints))
+            if full_vendors:
+                due = due.where(WebhookDelivery.vendor_id.not_in(full_vendors))
+            if picked:
+                due = due.where(WebhookDelivery.id.not_in(picked))
+            rows = list(await db.execute(due))
+            for delivery_id, endpoint_id, vendor_id in rows:
+                if len(picked) == free:
+                    return picked
+                room = busy[endpoint_id] < self.per_endpoint
+                if room and vendors_busy[vendor_id] < self.per_vendor:
+                    busy[endpoint_id] += 1
+                    vendors_busy[vendor_id] += 1
+                    picked.append(delivery_id)
+            if len(picked) == free or len(rows) < window:
+                break  # every due row was seen
+        return picked
 
     # --- sending -------------------------------------------------------------------
 
