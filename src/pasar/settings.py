@@ -285,9 +285,24 @@ class Settings(BaseSettings):
             "`PASAR_WEBHOOK_CONCURRENCY` (never less than the per-endpoint quarter)."
         ),
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token `GET /metrics` requires (`Authorization: Bearer …`); 16+ "
+            "characters. Unset: `/metrics` answers anyone who reaches it, so keep it off "
+            "the public internet at the proxy."
+        ),
+    )
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 16:
+            raise ValueError("PASAR_METRICS_TOKEN must be at least 16 characters")
+        return v
 
     @field_validator("hls_ladder")
     @classmethod
