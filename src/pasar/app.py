@@ -17,7 +17,7 @@ from pasar import __version__
 from pasar.db import migrate
 from pasar.services import Services
 from pasar.settings import Settings
-from pasar.web import errors, pages
+from pasar.web import apidocs, errors, pages
 from pasar.web.cors import StorefrontCors
 from pasar.web.edge import Edge
 from pasar.web.errors import ErrorResponse
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # pasar.web.apidocs serves /docs without a CDN
         redoc_url=None,
         # JSON bodies are small; upload routes raise their own cap (web/limits.py).
         max_body_size=MAX_JSON_BODY_BYTES,
@@ -112,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (order_routes, coupon_routes, shopping_routes):
         app.include_router(module.router)
     pages.install(app)
+    if settings.api_docs:
+        apidocs.install(app)
     app.mount(
         "/media", StaticFiles(directory=settings.resolved_media_dir, check_dir=False), name="media"
     )

@@ -216,7 +216,8 @@ def demo(
     console.print(f"vendor      Toko Demo ({info.products} products, show '{info.show_title}')")
     console.print(f"studio      {url}/studio/")
     console.print(f"  login     {info.email} / {info.password}")
-    console.print(f"API docs    {url}/docs")
+    if settings.api_docs:
+        console.print(f"API docs    {url}/docs")
     console.print(f"API key     {info.api_key}")
     console.print(
         f"try         curl -H 'Authorization: Bearer {info.api_key}' {url}/api/v1/products"

@@ -293,6 +293,13 @@ class Settings(BaseSettings):
             "the public internet at the proxy."
         ),
     )
+    api_docs: bool = Field(
+        default=True,
+        description=(
+            "Serve Swagger UI at `/docs` (from the installed package, no CDN; a strict "
+            "Content-Security-Policy). Off: `/docs` is 404; `/openapi.json` stays."
+        ),
+    )
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )
