@@ -27,6 +27,8 @@ HLS_ROUTES = [
 OTHER_ROUTES = [
     "/watch/{id}",
     "/media/hls/{id}/poster.jpg",
+    "/media/{id}",
+    "/assets/{id}",
     "/api/v1/shows/{id}/recording",
     "/api/v1/shows/{id}/stream",
 ]
