@@ -73,3 +73,27 @@ def test_the_scan_is_iterative_and_still_finds_nul_in_order() -> None:
     assert find_nul({"k\x00": 1}) == "k\\u0000"
     assert find_nul(["ok", {"n": ["\x00"]}]) == "[1].n[0]"
     assert find_nul({"a": [1, 2.5, None, True]}) is None
+
+
+async def test_a_recursion_error_that_escapes_is_a_400_not_a_500(tmp_path: Any) -> None:
+    """The backstop in pasar.web.errors, for nesting some other walk did not bound."""
+    from fastapi import FastAPI
+
+    from pasar.web import errors
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.post("/deep")
+    async def deep() -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post("/deep")
+    assert r.status_code == 400
+    assert r.json()["error"] == {
+        "code": "bad_request",
+        "message": "the request is nested too deeply",
+        "details": None,
+    }
