@@ -75,7 +75,7 @@ def test_the_scan_is_iterative_and_still_finds_nul_in_order() -> None:
     assert find_nul({"a": [1, 2.5, None, True]}) is None
 
 
-async def test_a_recursion_error_that_escapes_is_a_400_not_a_500(tmp_path: Any) -> None:
+async def test_a_recursion_error_that_escapes_is_a_400_not_a_500() -> None:
     """The backstop in pasar.web.errors, for nesting some other walk did not bound."""
     from fastapi import FastAPI
 
