@@ -107,7 +107,9 @@ def guest_from_token(server_secret: str, token: str) -> Identity:
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != "g1" or not 8 <= len(parts[1]) <= 40:
         raise IdentityError("malformed guest token")
-    if not hmac.compare_digest(parts[2], _sign(server_secret, parts[1])):
+    # Bytes, not str: compare_digest refuses non-ASCII str with a TypeError (a
+    # 500 from a header or URL anybody can send); the token is ASCII when genuine.
+    if not hmac.compare_digest(parts[2].encode(), _sign(server_secret, parts[1]).encode()):
         raise IdentityError("guest token signature does not match")
     return Identity(
         id=f"guest:{parts[1]}", name=guest_name(parts[1]), role="guest", guest_token=token
