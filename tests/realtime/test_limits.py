@@ -126,6 +126,12 @@ BIG = 5000  # over PASAR_WS_MAX_MESSAGE_BYTES (4096)
         pytest.param('{"type": "like", "count": 1000}', 1008, id="out-of-range"),
         pytest.param('[{"type": "ping"}, {"type": "bogus"}]', 1008, id="bad-in-array"),
         pytest.param('"just a string"', 1008, id="string"),
+        pytest.param("[" * 2000, 1007, id="deep-unclosed"),
+        pytest.param("[" * 2000 + "]" * 2000, 1007, id="deep-array"),
+        pytest.param('{"a":' * 600 + "1" + "}" * 600, 1007, id="deep-object"),
+        pytest.param(
+            '{"type": "ping", "x": ' + "[" * 40 + "]" * 40 + "}", 1007, id="deep-in-command"
+        ),
         pytest.param("null", 1008, id="null"),
         pytest.param("x" * BIG, 1009, id="oversized-text"),
         pytest.param(json.dumps({"type": "chat.send", "text": "y" * BIG}), 1009, id="oversized"),
@@ -282,3 +288,15 @@ async def test_a_slow_consumer_is_dropped_and_resumes_without_loss(
         await back.chat_message(last)
         assert not back.seen("snapshot") and not back.seen("reset")
         assert back.texts() == watcher.texts(), "every message, once, in order"
+
+
+def test_frame_depth_counts_only_brackets_outside_strings() -> None:
+    from pasar.realtime.socket import MAX_FRAME_DEPTH, too_deep
+
+    text = json.dumps({"type": "chat.send", "text": "[" * 200 + '\\"{' * 50})
+    assert not too_deep(text)
+    nested: object = []
+    for _ in range(MAX_FRAME_DEPTH - 2):  # + the object + the innermost list
+        nested = [nested]
+    assert not too_deep(json.dumps({"x": nested}))
+    assert too_deep(json.dumps({"x": [nested]}))

@@ -50,6 +50,8 @@ CLOSE_TRY_LATER = 1013
 CLOSE_FORBIDDEN = 4003
 CLOSE_NOT_FOUND = 4004
 CLOSE_ABUSE = 4029
+# Commands nest three levels (a batch, a command, a value); 32 is generous.
+MAX_FRAME_DEPTH = 32
 
 
 @dataclass
@@ -231,6 +233,34 @@ async def _snapshot(session: Session, state: str, position: Position) -> bytes:
     return envelope("snapshot", dumps(data), position.epoch, position.offset)
 
 
+def too_deep(text: str, limit: int = MAX_FRAME_DEPTH) -> bool:
+    """Whether the JSON in ``text`` nests arrays/objects deeper than ``limit``.
+
+    Checked before parsing: the C parser recurses per level, and a frame of a
+    couple of thousand ``[`` raised RecursionError, which killed the socket's
+    handler. Frames with few brackets (every real command) skip the scan."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
 async def _command_loop(session: Session) -> None:
     ws = session.ws
     limit = session.services.settings.ws_max_message_bytes
@@ -245,9 +275,12 @@ async def _command_loop(session: Session) -> None:
         if len(text) > limit:
             await ws.close(CLOSE_TOO_BIG, f"frames are limited to {limit} bytes")
             return
+        if too_deep(text):
+            await ws.close(CLOSE_INVALID_JSON, f"frames nest at most {MAX_FRAME_DEPTH} deep")
+            return
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             await ws.close(CLOSE_INVALID_JSON, "frames must be JSON")
             return
         try:
