@@ -318,6 +318,7 @@ class Clients:
         cookie: str | None = None,
         ip: str | None = None,
         query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Viewer:
         """Open ``/ws/shows/{show_id}`` on the server at ``url`` (http://…)."""
         params = {
@@ -327,11 +328,11 @@ class Clients:
         if params:
             uri += "?" + urlencode(params)
         ip = ip or next_ip()
-        headers = {"Cookie": f"pasar_session={cookie}"} if cookie else None
+        headers = dict(headers or {}) | ({"Cookie": f"pasar_session={cookie}"} if cookie else {})
         ws = await connect(
             uri,
             origin=origin,  # type: ignore[arg-type]
-            additional_headers=headers,
+            additional_headers=headers or None,
             compression=None,
             max_size=None,
             ping_interval=None,
