@@ -184,6 +184,15 @@ class Settings(BaseSettings):
             "(HTTP and WebSocket alike). Empty: trust nobody, use the peer address."
         ),
     )
+    ws_max_connections_per_ip: int = Field(
+        default=50,
+        ge=0,
+        description=(
+            "Show sockets one client address may hold open on one node (more close with "
+            "4029 and are not counted as viewers). 0: no cap. Raise it when many viewers "
+            "share an address (mobile carrier NAT)."
+        ),
+    )
 
     publish_grace_seconds: float = Field(
         default=60,

@@ -242,6 +242,43 @@ async def test_connection_cap(server_factory: ServerFactory, clients: Clients) -
         assert newcomer.events[0]["type"] == "snapshot"
 
 
+async def test_one_address_holds_at_most_its_share_of_sockets(
+    server_factory: ServerFactory, clients: Clients
+) -> None:
+    live = server_factory(ws_max_connections_per_ip=3)
+    async with httpx.AsyncClient(base_url=live.url, timeout=60) as http:
+        show = await seed_show(live, http, live_state=True)
+        ip = next_ip()
+        # Refused sockets give their slot back: a missing show, then a real one.
+        for _ in range(4):
+            gone = await clients.connect(live.url, "shw_missing", ip=ip)
+            assert await gone.closed() == 4004
+        inside = [await viewer(clients, show, ip=ip) for _ in range(3)]
+        for _ in range(5):
+            extra = await clients.connect(live.url, show.show_id, ip=ip)
+            assert await extra.closed() == 4029
+            assert not extra.events and "address" in extra.close_reason
+        # Others are not affected, and the extras were never viewers.
+        other = await viewer(clients, show)
+        assert other.events[0]["data"]["viewers"] == 4
+        await inside[0].say("three from one address still chat")
+        await other.chat_message("three from one address still chat")
+
+        # A slot comes back when a socket closes.
+        await inside[1].aclose()
+
+        async def get_in() -> Viewer:
+            while True:
+                v = await clients.connect(live.url, show.show_id, ip=ip)
+                if await v.answered():
+                    return v
+                assert v.close_code == 4029
+                await asyncio.sleep(0.05)
+
+        newcomer = await asyncio.wait_for(get_in(), TIMEOUT)
+        assert newcomer.events[0]["type"] == "snapshot"
+
+
 # -- slow consumers ------------------------------------------------------------------------
 
 

@@ -70,6 +70,34 @@ class IpLimits:
                 del table[ip]
 
 
+class IpSockets:
+    """Open show sockets per client address on this node, capped (0: no cap).
+
+    A socket counts from its accept to its end, including while it has not yet
+    sent its credentials, so nobody can hold slots without being counted."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._open: dict[str, int] = {}
+
+    def acquire(self, ip: str) -> bool:
+        n = self._open.get(ip, 0)
+        if self.cap and n >= self.cap:
+            return False
+        self._open[ip] = n + 1
+        return True
+
+    def release(self, ip: str) -> None:
+        n = self._open.get(ip, 0) - 1
+        if n > 0:
+            self._open[ip] = n
+        else:
+            self._open.pop(ip, None)
+
+    def open(self, ip: str) -> int:
+        return self._open.get(ip, 0)
+
+
 class SlowMode:
     """When each identity last chatted on each show (this node)."""
 

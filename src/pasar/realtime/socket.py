@@ -136,6 +136,18 @@ async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
     if realtime.hub.full():
         await ws.close(CLOSE_TRY_LATER, "this node is full; try again shortly")
         return
+    ip = _client_ip(ws)
+    if not realtime.ip_sockets.acquire(ip):
+        await ws.close(CLOSE_ABUSE, "too many connections from your address")
+        return
+    try:
+        await _serve(ws, show_id, services, ip)
+    finally:
+        realtime.ip_sockets.release(ip)
+
+
+async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> None:
+    realtime = services.realtime
     async with services.db.session() as db:
         show = await public_show(db, show_id)
         vendor = await vendors.get_vendor(db, show.vendor_id) if show else None
@@ -150,7 +162,6 @@ async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
     if not _origin_allowed(ws, services, vendor, who):
         await ws.close(CLOSE_FORBIDDEN, "this page's origin may not embed the show")
         return
-    ip = _client_ip(ws)
     if not who.is_staff:
         async with services.db.session() as db:
             ban = await service.active_sanction(db, vendor.id, show_id, who.id, ip, bans_only=True)
