@@ -16,6 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pasar import __version__
 from pasar.db import migrate
+from pasar.logging import keep_queries_out_of_logs
 from pasar.services import Services
 from pasar.settings import Settings
 from pasar.web import errors, pages
@@ -69,6 +70,7 @@ class PasarAPI(FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keep_queries_out_of_logs()
     services = Services.build(settings)
 
     @asynccontextmanager

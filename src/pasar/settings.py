@@ -184,6 +184,16 @@ class Settings(BaseSettings):
             "(HTTP and WebSocket alike). Empty: trust nobody, use the peer address."
         ),
     )
+    guest_token_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description=(
+            "Guest tokens expire this many days after they were issued; every use (the show "
+            "socket's snapshot, `POST /api/v1/storefront/guests` with the token) hands back "
+            "a renewed one."
+        ),
+    )
     ws_max_connections_per_ip: int = Field(
         default=50,
         ge=0,
@@ -376,6 +386,10 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"PASAR_STORAGE=s3 needs {', '.join(missing)}")
         return self
+
+    @property
+    def guest_token_lifetime_s(self) -> int:
+        return self.guest_token_days * 86_400
 
     @property
     def trusted_proxy_list(self) -> list[str]:
