@@ -5,6 +5,9 @@ carried in a URL (URLs end up in logs)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -64,18 +67,21 @@ def test_a_token_names_the_same_guest_and_is_renewed_on_use() -> None:
         guest_from_token(SECRET, who.guest_token, 30 * DAY, now=at)
 
 
-def test_old_tokens_without_an_expiry_are_refused() -> None:
-    """``g1.<id>.<sig>`` tokens never expired: they are refused, with a clear message,
-    even when genuinely signed (accepting them would keep leaked ones alive)."""
-    import base64
-    import hashlib
-    import hmac
+def old_token(secret: str, gid: str = "abcdefghijklmnop") -> str:
+    """A genuine token of the first format, ``g1.<id>.<sig>``, which had no expiry."""
+    mac = hmac.new(secret.encode(), b"pasar-guest:" + gid.encode(), hashlib.sha256)
+    return f"g1.{gid}.{base64.urlsafe_b64encode(mac.digest()[:18]).decode()}"
 
-    gid = "abcdefghijklmnop"
-    mac = hmac.new(SECRET.encode(), b"pasar-guest:" + gid.encode(), hashlib.sha256)
-    genuine = f"g1.{gid}.{base64.urlsafe_b64encode(mac.digest()[:18]).decode()}"
+
+def test_old_tokens_without_an_expiry_are_refused() -> None:
+    """``g1`` tokens never expired: they are refused, with a clear message, even
+    when genuinely signed (accepting them would keep leaked ones alive); a forged
+    one is just a bad token."""
     with pytest.raises(GuestTokenExpired, match="no longer accepted"):
-        guest_from_token(SECRET, genuine)
+        guest_from_token(SECRET, old_token(SECRET))
+    with pytest.raises(IdentityError) as forged:
+        guest_from_token(SECRET, old_token("another secret"))
+    assert not isinstance(forged.value, GuestTokenExpired)
 
 
 # -- the storefront's X-Pasar-Guest ----------------------------------------------------------
@@ -118,11 +124,12 @@ async def test_guests_are_minted_renewed_and_expire(
     secret = app.state.services.server_secret  # type: ignore[attr-defined]
     old = new_guest(secret, DAY, now=time.time() - 2 * DAY).guest_token
     assert old is not None
-    for method, path in (("GET", _cart(vendor)), ("POST", "/api/v1/storefront/guests")):
-        r = await client.request(method, path, headers={"X-Pasar-Guest": old})
-        assert r.status_code == 401, r.text
-        error = r.json()["error"]
-        assert error["code"] == "guest_token_expired" and "expired" in error["message"]
+    for token, says in ((old, "expired"), (old_token(secret), "no longer accepted")):
+        for method, path in (("GET", _cart(vendor)), ("POST", "/api/v1/storefront/guests")):
+            r = await client.request(method, path, headers={"X-Pasar-Guest": token})
+            assert r.status_code == 401, r.text
+            error = r.json()["error"]
+            assert error["code"] == "guest_token_expired" and says in error["message"]
 
 
 # -- the show socket -------------------------------------------------------------------------
@@ -152,7 +159,7 @@ async def test_an_expired_guest_token_is_refused_on_the_socket(
     if kind == "expired":
         token = new_guest(secret, DAY, now=time.time() - 2 * DAY).guest_token
     else:
-        token = "g1.abcdefghijkl.AAAAAAAAAAAAAAAAAAAAAAAA"
+        token = old_token(secret)
     v = await clients.connect(lshow.server.url, lshow.show_id, guest=token)
     assert await v.closed() == 4003
     assert "expired" in v.close_reason or "no longer accepted" in v.close_reason

@@ -97,6 +97,12 @@ def _sign(server_secret: str, value: str) -> str:
     return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
 
 
+def _signed(server_secret: str, value: str, signature: str) -> bool:
+    # Bytes, not str: compare_digest refuses non-ASCII str with a TypeError (a
+    # 500 from a header anybody can send); the token is ASCII when genuine.
+    return hmac.compare_digest(signature.encode(), _sign(server_secret, value).encode())
+
+
 def guest_name(guest_id: str) -> str:
     h = hashlib.sha256(guest_id.encode()).digest()
     return f"{_ADJECTIVES[h[0] % 16]} {_ANIMALS[h[1] % 16]} {int.from_bytes(h[2:4]) % 1000:03d}"
@@ -137,7 +143,7 @@ def guest_from_token(
     ``g1`` tokens (no expiry) are refused like expired ones: accepting them,
     even once, would keep every token ever leaked valid for good."""
     parts = token.split(".")
-    if len(parts) == 3 and parts[0] == "g1":
+    if len(parts) == 3 and parts[0] == "g1" and _signed(server_secret, parts[1], parts[2]):
         raise GuestTokenExpired(
             "this guest token is of a retired kind and no longer accepted; "
             "connect without one (or POST /api/v1/storefront/guests) for a new guest"
@@ -149,10 +155,7 @@ def guest_from_token(
         or not (parts[2].isascii() and parts[2].isdigit() and len(parts[2]) <= 12)
     ):
         raise IdentityError("malformed guest token")
-    expected = _sign(server_secret, f"v2:{parts[1]}.{parts[2]}")
-    # Bytes, not str: compare_digest refuses non-ASCII str with a TypeError (a
-    # 500 from a header anybody can send); the token is ASCII when genuine.
-    if not hmac.compare_digest(parts[3].encode(), expected.encode()):
+    if not _signed(server_secret, f"v2:{parts[1]}.{parts[2]}", parts[3]):
         raise IdentityError("guest token signature does not match")
     if int(parts[2]) <= (time.time() if now is None else now):
         raise GuestTokenExpired(
