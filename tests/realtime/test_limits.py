@@ -337,3 +337,28 @@ def test_frame_depth_counts_only_brackets_outside_strings() -> None:
         nested = [nested]
     assert not too_deep(json.dumps({"x": nested}))
     assert too_deep(json.dumps({"x": [nested]}))
+
+
+async def test_one_address_cannot_stuff_a_poll_with_fresh_guests(
+    lshow: ShowCtx, clients: Clients
+) -> None:
+    """A vote is one per identity, but a guest identity is free: one address
+    reconnecting as new guests runs into its address's vote budget (20 at once)."""
+    poll = await lshow.api(
+        "POST",
+        lshow.show_api("/polls"),
+        status=201,
+        json={"question": "Which colour next?", "options": ["Blue", "Red"]},
+    )
+    ip = next_ip()
+    guests = [await viewer(clients, lshow, ip=ip) for _ in range(30)]
+    vote = {"type": "poll.vote", "poll_id": poll["id"], "option": 0}
+    got = await asyncio.gather(*(g.command(vote) for g in guests))
+    accepted = [a for a in got if a["type"] == "ack"]
+    refused = [a for a in got if a["type"] == "error"]
+    assert 20 <= len(accepted) < 30
+    assert refused and all(a["data"]["code"] == "rate_limited" for a in refused)
+    assert all(a["data"]["retry_after"] > 0 for a in refused)
+    # Another address votes as usual.
+    elsewhere = await viewer(clients, lshow)
+    assert (await elsewhere.command(vote))["type"] == "ack"

@@ -40,6 +40,10 @@ CHAT_PER_IP = Limit(rate=5.0, burst=20)
 LIKES_PER_CONN = Limit(rate=10.0, burst=50)
 LIKES_PER_IP = Limit(rate=100.0, burst=300)
 VOTES_PER_CONN = Limit(rate=2.0, burst=5)
+# Votes are one per identity, but guests are free to mint: without this, one
+# address could vote, reconnect as a new guest and vote again without end.
+# 20 at once covers a household or an office; then one every 2 s.
+VOTES_PER_IP = Limit(rate=0.5, burst=20)
 # Breaking limits this often means a misbehaving client: it is disconnected.
 VIOLATIONS = Limit(rate=1.0, burst=20)
 
@@ -50,6 +54,7 @@ class IpLimits:
     def __init__(self) -> None:
         self._chat: dict[str, Bucket] = {}
         self._likes: dict[str, Bucket] = {}
+        self._votes: dict[str, Bucket] = {}
         self._sweep_at = time.monotonic() + 60
 
     def chat(self, ip: str) -> Bucket:
@@ -60,12 +65,16 @@ class IpLimits:
         self._sweep()
         return self._likes.setdefault(ip, LIKES_PER_IP.bucket())
 
+    def votes(self, ip: str) -> Bucket:
+        self._sweep()
+        return self._votes.setdefault(ip, VOTES_PER_IP.bucket())
+
     def _sweep(self) -> None:
         now = time.monotonic()
         if now < self._sweep_at:
             return
         self._sweep_at = now + 60
-        for table in (self._chat, self._likes):
+        for table in (self._chat, self._likes, self._votes):
             for ip in [ip for ip, b in table.items() if now - b.stamp > 120]:
                 del table[ip]
 

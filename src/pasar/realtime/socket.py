@@ -439,7 +439,7 @@ async def _chat(session: Session, command: ChatSend) -> bool:
 
 
 async def _vote(session: Session, command: PollVote) -> None:
-    wait = session.votes.take()
+    wait = session.votes.take() or session.realtime.ip_limits.votes(session.ip).take()
     if wait:
         await session.error(command.ref, "rate_limited", "slow down", wait)
         return
