@@ -193,6 +193,9 @@ def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
     return header + key + masked
 
 
+AUTH_FRAME = client_frame(b'{"type": "auth"}')
+
+
 class Window:
     """The measurement window, shared by every probe of the generator."""
 
@@ -249,6 +252,8 @@ class Viewer(asyncio.Protocol):
                     self.ready.set_exception(ConnectionError(status.decode("latin-1")))
                 self.abort()
                 return
+            # The first frame says who we are: a new guest.
+            self.transport.write(AUTH_FRAME)  # type: ignore[union-attr]
             if not rest:
                 return
             data = rest
@@ -835,6 +840,7 @@ def bench(run: Run) -> None:
         PASAR_PORT=str(port),
         PASAR_LOG_LEVEL="warning",
         PASAR_WS_MAX_CONNECTIONS=str(a.viewers + senders + 1000),
+        PASAR_WS_MAX_CONNECTIONS_PER_IP="0",  # the generator's viewers share few addresses
         PASAR_SHUTDOWN_GRACE_SECONDS="2",
     )
     if a.tick_ms:

@@ -1,5 +1,8 @@
 """Two shoppers chat on a show; a third drops, resumes with ?since= and misses nothing.
 
+Every connection first sends an ``auth`` frame: empty for a new guest, or with the
+guest token from an earlier snapshot to stay the same guest (tokens never go in URLs).
+
     .venv/bin/python examples/chat_and_resume.py ws://127.0.0.1:8000/ws/shows/<show_id>
 
 (`pasar demo` prints the demo show's id.)
@@ -29,8 +32,14 @@ async def say(ws: Any, text: str) -> None:
     await ws.send(json.dumps({"type": "chat.send", "text": text}))
 
 
+async def join(url: str, guest: str | None = None) -> Any:
+    ws = await websockets.connect(url)
+    await ws.send(json.dumps({"type": "auth", "guest": guest}))
+    return ws
+
+
 async def main(url: str) -> None:
-    alice, bob, carol = [await websockets.connect(url) for _ in range(3)]
+    alice, bob, carol = [await join(url) for _ in range(3)]
     snapshots = [json.loads(await c.recv())[0] for c in (alice, bob, carol)]
     print("connected as", [s["data"]["me"]["name"] for s in snapshots])
     await say(alice, "Halo! Ada ukuran L?")
@@ -43,7 +52,7 @@ async def main(url: str) -> None:
         await say(bob if i % 2 == 0 else alice, f"pesan {i}")
         await asyncio.sleep(1.1)
     token = snapshots[2]["data"]["me"]["guest_token"]
-    carol = await websockets.connect(f"{url}?since={last['epoch']}:{last['offset']}&guest={token}")
+    carol = await join(f"{url}?since={last['epoch']}:{last['offset']}", guest=token)
     missed = [e for e in await drain(carol, 1.5) if e.get("offset")]
     print("carol resumed with", [(e["offset"], e["data"].get("text")) for e in missed])
     expected = list(range(last["offset"] + 1, last["offset"] + 1 + len(missed)))

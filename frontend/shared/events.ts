@@ -8,6 +8,16 @@ export interface AckData {
   id?: string | null;
 }
 
+/** The first frame of every connection, and only then: who is connecting. Credentials never go in the URL (URLs end up in logs). All fields optional: ``{"type": "auth"}`` is a new guest (or staff, by the studio's cookie). */
+export interface Auth {
+  ref?: string | null;
+  type: "auth";
+  /** A guest token from an earlier `me.guest_token`. */
+  guest?: string | null;
+  /** A shopper token the vendor's site signs (wins over `guest`). */
+  shopper?: string | null;
+}
+
 export interface Author {
   /** 'guest:…', 'shopper:…' (vouched by the vendor) or 'staff:…'. */
   id: string;
@@ -136,7 +146,7 @@ export interface Me {
   id: string;
   name: string;
   role: "guest" | "shopper" | "staff";
-  /** Send back as `guest` to stay the same guest. */
+  /** Send back as `guest` in the next `auth` frame (or as `X-Pasar-Guest`) to stay the same guest. Renewed on every connection: keep the latest. */
   guest_token: string | null;
 }
 
@@ -326,4 +336,4 @@ export interface Envelope<T extends ServerEventType = ServerEventType> {
   offset?: number;
 }
 
-export type ClientCommand = ChatApprove | ChatDelete | ChatPin | ChatSend | Like | Ping | PollVote | UserMute;
+export type ClientCommand = Auth | ChatApprove | ChatDelete | ChatPin | ChatSend | Like | Ping | PollVote | UserMute;

@@ -1,7 +1,7 @@
 import { LitElement, css, html, nothing } from "lit";
 import { live } from "lit/directives/live.js";
 import { ApiError, api, type Deal, type Pin, type Product, type Session, type Show } from "../shared/api";
-import type { Envelope, ServerEvents } from "../shared/events";
+import type { ClientCommand, Envelope, ServerEvents } from "../shared/events";
 import { exponent, formatMoney, toMajorInput, toMinor } from "../shared/money";
 import { shared } from "./styles";
 
@@ -269,6 +269,9 @@ export class StudioControlRoom extends LitElement {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/ws/shows/${encodeURIComponent(showId)}`);
     this.ws = ws;
+    // The first frame is always auth; staff are known by the session cookie.
+    const auth: ClientCommand = { type: "auth" };
+    ws.addEventListener("open", () => ws.send(JSON.stringify(auth)));
     ws.addEventListener("message", (e) => {
       if (this.ws !== ws) return;
       let events: Envelope[];

@@ -4,7 +4,7 @@
 // channel. The embeddable player replaces it later.
 
 import Hls, { ErrorTypes, Events } from "hls.js/light";
-import type { Envelope, ServerEvents } from "../shared/events";
+import type { ClientCommand, Envelope, ServerEvents } from "../shared/events";
 
 const RETRY_MS = 2000;
 
@@ -185,9 +185,13 @@ let wsDelay = 1000;
 
 function connect(): void {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const query = guestToken ? `?guest=${encodeURIComponent(guestToken)}` : "";
-  const ws = new WebSocket(`${scheme}//${location.host}/ws/shows/${encodeURIComponent(showId)}${query}`);
-  ws.addEventListener("open", () => (wsDelay = 1000));
+  const ws = new WebSocket(`${scheme}//${location.host}/ws/shows/${encodeURIComponent(showId)}`);
+  ws.addEventListener("open", () => {
+    wsDelay = 1000;
+    // Credentials go in the first frame, never in the URL (URLs end up in logs).
+    const auth: ClientCommand = { type: "auth", guest: guestToken };
+    ws.send(JSON.stringify(auth));
+  });
   ws.addEventListener("message", (e) => {
     let events: Envelope[];
     try {
@@ -204,7 +208,9 @@ function connect(): void {
       render();
       return;
     }
-    if (e.code === 4003) return; // not allowed here: the player works without it
+    if (e.code === 4003 && guestToken && /expired|no longer accepted/.test(e.reason)) {
+      guestToken = null; // come back as a new guest
+    } else if (e.code === 4003) return; // not allowed here: the player works without it
     window.setTimeout(connect, wsDelay);
     wsDelay = Math.min(wsDelay * 2, 30_000);
   });
@@ -215,7 +221,7 @@ function handle(event: Envelope): void {
     case "snapshot": {
       const data = event.data as ServerEvents["snapshot"];
       state.show = data.state;
-      guestToken = data.me.guest_token ?? guestToken;
+      guestToken = data.me.guest_token ?? guestToken; // renewed on every connection
       break;
     }
     case "show.state":

@@ -12,9 +12,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pasar import __version__
 from pasar.db import migrate
+from pasar.logging import keep_queries_out_of_logs
 from pasar.services import Services
 from pasar.settings import Settings
 from pasar.web import apidocs, errors, pages
@@ -52,12 +54,23 @@ Money is integer minor units of the ISO 4217 currency; times are UTC, ISO 8601.
 
 
 class PasarAPI(FastAPI):
+    trusted_proxies: tuple[str, ...] = ()
+
     def build_middleware_stack(self) -> ASGIApp:
-        return StorefrontCors(JsonTooLarge(super().build_middleware_stack()))
+        stack: ASGIApp = StorefrontCors(JsonTooLarge(super().build_middleware_stack()))
+        if self.trusted_proxies:
+            # Outermost, so every route, limit and the show socket see the real
+            # client in scope["client"]. Only these peers' X-Forwarded-For counts;
+            # uvicorn's own proxy_headers is off in `pasar serve` (it would trust
+            # 127.0.0.1 on its own terms).
+            proxied = ProxyHeadersMiddleware(stack, list(self.trusted_proxies))  # type: ignore[arg-type]
+            return proxied  # type: ignore[return-value]
+        return stack
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    keep_queries_out_of_logs()
     services = Services.build(settings)
 
     @asynccontextmanager
@@ -92,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=MAX_JSON_BODY_BYTES,
     )
     app.state.services = services
+    app.trusted_proxies = tuple(settings.trusted_proxy_list)
     errors.install(app)
     # Routes are matched in order: the Storefront API first, as during a flash
     # sale nearly every request is a shopper's.

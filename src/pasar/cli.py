@@ -44,7 +44,9 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
-        proxy_headers=True,
+        # Client addresses from X-Forwarded-For are create_app's job, for the
+        # proxies in PASAR_TRUSTED_PROXIES only (uvicorn's would trust 127.0.0.1).
+        proxy_headers=False,
         ws=PasarWebSocketProtocol,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=False,

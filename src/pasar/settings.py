@@ -174,6 +174,36 @@ class Settings(BaseSettings):
         le=600,
         description="With Redis: a dead node's viewers stop counting after this many seconds.",
     )
+    # -- client addresses, show sockets and guest tokens (issue 10: 6, 11, 12) --
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Comma-separated IPs or CIDRs of reverse proxies / load balancers in front of "
+            "Pasar, e.g. `10.0.0.0/8,192.168.1.5`. A request from one of them is taken to "
+            "come from the rightmost `X-Forwarded-For` address that is not a trusted proxy "
+            "(HTTP and WebSocket alike). Empty: trust nobody, use the peer address."
+        ),
+    )
+    guest_token_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description=(
+            "Guest tokens expire this many days after they were issued; every use (the show "
+            "socket's snapshot, `POST /api/v1/storefront/guests` with the token) hands back "
+            "a renewed one."
+        ),
+    )
+    ws_max_connections_per_ip: int = Field(
+        default=50,
+        ge=0,
+        description=(
+            "Show sockets one client address may hold open on one node (more close with "
+            "4029 and are not counted as viewers). 0: no cap. Raise it when many viewers "
+            "share an address (mobile carrier NAT)."
+        ),
+    )
+
     publish_grace_seconds: float = Field(
         default=60,
         ge=0,
@@ -318,6 +348,22 @@ class Settings(BaseSettings):
 
         return ",".join(f"{h}p" for h in parse_ladder(v))
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: str) -> str:
+        import ipaddress
+
+        entries = [e.strip() for e in v.split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"PASAR_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR "
+                    "(list the proxies' addresses; '*' would let any client pick its address)"
+                ) from None
+        return ",".join(entries)
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, v: str | None) -> str | None:
@@ -372,6 +418,14 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"PASAR_STORAGE=s3 needs {', '.join(missing)}")
         return self
+
+    @property
+    def guest_token_lifetime_s(self) -> int:
+        return self.guest_token_days * 86_400
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [e for e in self.trusted_proxies.split(",") if e]
 
     @property
     def resolved_public_url(self) -> str:

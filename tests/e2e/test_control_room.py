@@ -71,6 +71,7 @@ def test_pin_products_and_run_a_flash_deal(live_server: LiveServer, browser: Any
     # A guest watching the show.
     ws_url = base.replace("http", "ws", 1) + f"/ws/shows/{show_id}"
     with connect(ws_url, open_timeout=10) as guest:
+        guest.send(json.dumps({"type": "auth"}))
         snapshot = next_event(guest, "snapshot", lambda d: True)
         assert snapshot["pinned_products"] == [] and snapshot["me"]["role"] == "guest"
 

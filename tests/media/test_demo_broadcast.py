@@ -35,6 +35,8 @@ async def _shoppers_on_the_demo_show(base: str, show_id: str) -> None:
     deal over HTTP, getting the checkout URL; another's socket sees units fall."""
     ws_url = "ws" + base.removeprefix("http") + f"/ws/shows/{show_id}"
     async with connect(ws_url) as first, connect(ws_url) as second:
+        for ws in (first, second):
+            await ws.send(json.dumps({"type": "auth"}))  # a new guest each
         seen = await _snapshot(first)
         await _snapshot(second)
         assert seen["pinned_products"], "the demo pins a product"

@@ -269,6 +269,7 @@ async def watch(stack: Stack, show_id: str) -> AsyncIterator[Channel]:
     channel = Channel()
     uri = stack.pasar.replace("http", "ws", 1) + f"/ws/shows/{show_id}"
     async with connect(uri, ping_interval=None) as ws:
+        await ws.send(json.dumps({"type": "auth"}))
 
         async def read() -> None:
             async for frame in ws:

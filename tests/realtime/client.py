@@ -48,6 +48,16 @@ def next_ip() -> str:
     return f"127.{10 + n // 64_000}.{(n // 250) % 256}.{1 + n % 250}"
 
 
+def auth_frame(guest: str | None = None, shopper: str | None = None) -> dict[str, Any]:
+    """The first frame every client sends: who it is (nothing: a new guest)."""
+    frame: dict[str, Any] = {"type": "auth"}
+    if guest:
+        frame["guest"] = guest
+    if shopper:
+        frame["shopper"] = shopper
+    return frame
+
+
 def is_history(event: Event) -> bool:
     return SERVER_EVENTS[event["type"]][1] == "history"
 
@@ -318,20 +328,23 @@ class Clients:
         cookie: str | None = None,
         ip: str | None = None,
         query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: dict[str, Any] | None = None,
+        send_auth: bool = True,
     ) -> Viewer:
-        """Open ``/ws/shows/{show_id}`` on the server at ``url`` (http://…)."""
-        params = {
-            k: v for k, v in {"since": since, "guest": guest, "token": token}.items() if v
-        } | dict(query or {})
+        """Open ``/ws/shows/{show_id}`` on the server at ``url`` (http://…) and send
+        the auth frame: ``guest``/``token`` as its credentials, or ``auth`` as is."""
+        params = {"since": since} if since else {}
+        params |= dict(query or {})
         uri = "ws" + url.removeprefix("http") + f"/ws/shows/{show_id}"
         if params:
             uri += "?" + urlencode(params)
         ip = ip or next_ip()
-        headers = {"Cookie": f"pasar_session={cookie}"} if cookie else None
+        headers = dict(headers or {}) | ({"Cookie": f"pasar_session={cookie}"} if cookie else {})
         ws = await connect(
             uri,
             origin=origin,  # type: ignore[arg-type]
-            additional_headers=headers,
+            additional_headers=headers or None,
             compression=None,
             max_size=None,
             ping_interval=None,
@@ -339,6 +352,10 @@ class Clients:
             close_timeout=10,
             local_addr=(ip, 0),
         )
+        if send_auth:
+            frame = auth if auth is not None else auth_frame(guest=guest, shopper=token)
+            with contextlib.suppress(ConnectionClosed):  # e.g. refused before reading it
+                await ws.send(json.dumps(frame))
         viewer = Viewer(ws, ip, since)
         self.viewers.append(viewer)
         return viewer
@@ -378,6 +395,15 @@ class RawClient:
             self._fill()
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
+        self.send_text(json.dumps(auth_frame()))
+
+    def send_text(self, text: str) -> None:
+        """One masked text frame (client frames must be masked, RFC 6455 §5.3)."""
+        payload, mask = text.encode(), os.urandom(4)
+        n = len(payload)
+        assert n < 126, "small frames only"
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(bytes((0x81, 0x80 | n)) + mask + masked)
 
     def _fill(self) -> None:
         chunk = self.sock.recv(65536)

@@ -109,7 +109,7 @@ def start_server(database_url: str, data_dir: Path, **overrides: Any) -> LiveSer
         port=settings.port,
         loop="uvloop",
         http="httptools",
-        proxy_headers=True,
+        proxy_headers=False,  # as `pasar serve`: PASAR_TRUSTED_PROXIES decides
         ws=PasarWebSocketProtocol,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=False,

@@ -126,6 +126,12 @@ BIG = 5000  # over PASAR_WS_MAX_MESSAGE_BYTES (4096)
         pytest.param('{"type": "like", "count": 1000}', 1008, id="out-of-range"),
         pytest.param('[{"type": "ping"}, {"type": "bogus"}]', 1008, id="bad-in-array"),
         pytest.param('"just a string"', 1008, id="string"),
+        pytest.param("[" * 2000, 1007, id="deep-unclosed"),
+        pytest.param("[" * 2000 + "]" * 2000, 1007, id="deep-array"),
+        pytest.param('{"a":' * 600 + "1" + "}" * 600, 1007, id="deep-object"),
+        pytest.param(
+            '{"type": "ping", "x": ' + "[" * 40 + "]" * 40 + "}", 1007, id="deep-in-command"
+        ),
         pytest.param("null", 1008, id="null"),
         pytest.param("x" * BIG, 1009, id="oversized-text"),
         pytest.param(json.dumps({"type": "chat.send", "text": "y" * BIG}), 1009, id="oversized"),
@@ -236,6 +242,43 @@ async def test_connection_cap(server_factory: ServerFactory, clients: Clients) -
         assert newcomer.events[0]["type"] == "snapshot"
 
 
+async def test_one_address_holds_at_most_its_share_of_sockets(
+    server_factory: ServerFactory, clients: Clients
+) -> None:
+    live = server_factory(ws_max_connections_per_ip=3)
+    async with httpx.AsyncClient(base_url=live.url, timeout=60) as http:
+        show = await seed_show(live, http, live_state=True)
+        ip = next_ip()
+        # Refused sockets give their slot back: a missing show, then a real one.
+        for _ in range(4):
+            gone = await clients.connect(live.url, "shw_missing", ip=ip)
+            assert await gone.closed() == 4004
+        inside = [await viewer(clients, show, ip=ip) for _ in range(3)]
+        for _ in range(5):
+            extra = await clients.connect(live.url, show.show_id, ip=ip)
+            assert await extra.closed() == 4029
+            assert not extra.events and "address" in extra.close_reason
+        # Others are not affected, and the extras were never viewers.
+        other = await viewer(clients, show)
+        assert other.events[0]["data"]["viewers"] == 4
+        await inside[0].say("three from one address still chat")
+        await other.chat_message("three from one address still chat")
+
+        # A slot comes back when a socket closes.
+        await inside[1].aclose()
+
+        async def get_in() -> Viewer:
+            while True:
+                v = await clients.connect(live.url, show.show_id, ip=ip)
+                if await v.answered():
+                    return v
+                assert v.close_code == 4029
+                await asyncio.sleep(0.05)
+
+        newcomer = await asyncio.wait_for(get_in(), TIMEOUT)
+        assert newcomer.events[0]["type"] == "snapshot"
+
+
 # -- slow consumers ------------------------------------------------------------------------
 
 
@@ -282,3 +325,40 @@ async def test_a_slow_consumer_is_dropped_and_resumes_without_loss(
         await back.chat_message(last)
         assert not back.seen("snapshot") and not back.seen("reset")
         assert back.texts() == watcher.texts(), "every message, once, in order"
+
+
+def test_frame_depth_counts_only_brackets_outside_strings() -> None:
+    from pasar.realtime.socket import MAX_FRAME_DEPTH, too_deep
+
+    text = json.dumps({"type": "chat.send", "text": "[" * 200 + '\\"{' * 50})
+    assert not too_deep(text)
+    nested: object = []
+    for _ in range(MAX_FRAME_DEPTH - 2):  # + the object + the innermost list
+        nested = [nested]
+    assert not too_deep(json.dumps({"x": nested}))
+    assert too_deep(json.dumps({"x": [nested]}))
+
+
+async def test_one_address_cannot_stuff_a_poll_with_fresh_guests(
+    lshow: ShowCtx, clients: Clients
+) -> None:
+    """A vote is one per identity, but a guest identity is free: one address
+    reconnecting as new guests runs into its address's vote budget (20 at once)."""
+    poll = await lshow.api(
+        "POST",
+        lshow.show_api("/polls"),
+        status=201,
+        json={"question": "Which colour next?", "options": ["Blue", "Red"]},
+    )
+    ip = next_ip()
+    guests = [await viewer(clients, lshow, ip=ip) for _ in range(30)]
+    vote = {"type": "poll.vote", "poll_id": poll["id"], "option": 0}
+    got = await asyncio.gather(*(g.command(vote) for g in guests))
+    accepted = [a for a in got if a["type"] == "ack"]
+    refused = [a for a in got if a["type"] == "error"]
+    assert 20 <= len(accepted) < 30
+    assert refused and all(a["data"]["code"] == "rate_limited" for a in refused)
+    assert all(a["data"]["retry_after"] > 0 for a in refused)
+    # Another address votes as usual.
+    elsewhere = await viewer(clients, lshow)
+    assert (await elsewhere.command(vote))["type"] == "ack"

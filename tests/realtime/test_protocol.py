@@ -224,7 +224,10 @@ async def test_a_reconnecting_guest_keeps_their_identity(
     await first.aclose()
 
     again = await clients.connect(server.url, show.show_id, guest=me["guest_token"])
-    assert (await again.next("snapshot"))["data"]["me"] == me
+    back = (await again.next("snapshot"))["data"]["me"]
+    renewed = back.pop("guest_token")  # a renewed token for the same guest
+    assert back == {k: v for k, v in me.items() if k != "guest_token"}
+    assert renewed.split(".")[1] == me["guest_token"].split(".")[1]
     await again.say("second visit")
     message = await again.chat_message("second visit")
     assert message["data"]["author"] == {"id": me["id"], "name": me["name"], "role": "guest"}
@@ -240,6 +243,9 @@ async def test_a_reconnecting_guest_keeps_their_identity(
         "forged",
         "g1.abcdefghijkl.AAAAAAAAAAAAAAAAAAAAAAAA",
         "g2.abcdefghijkl.AAAAAAAAAAAAAAAAAAAAAAAA",
+        "g2.abcdefghijkl.99999999999.AAAAAAAAAAAAAAAAAAAAAAAA",
+        "g2.abcdefghijkl.-1.AAAAAAAAAAAAAAAAAAAAAAAA",
+        "g2.abcdéfghijkl.99999999999.AAAAAAAAAAAAAAAAAAAAAAA☃",
     ],
 )
 async def test_a_forged_guest_token_is_refused(
@@ -257,10 +263,15 @@ async def test_someone_elses_guest_id_cannot_be_claimed(
 ) -> None:
     victim = await clients.connect(server.url, show.show_id)
     token: str = (await victim.next("snapshot"))["data"]["me"]["guest_token"]
-    _, gid, sig = token.split(".")
-    tampered = f"g1.{gid[:-1]}{'A' if gid[-1] != 'A' else 'B'}.{sig}"
+    _, gid, expires, sig = token.split(".")
+    tampered = f"g2.{gid[:-1]}{'A' if gid[-1] != 'A' else 'B'}.{expires}.{sig}"
     thief = await clients.connect(server.url, show.show_id, guest=tampered)
     assert await thief.closed() == 4003
+    # Nor can a token's expiry be moved.
+    later = await clients.connect(
+        server.url, show.show_id, guest=f"g2.{gid}.{int(expires) + 86400}.{sig}"
+    )
+    assert await later.closed() == 4003
 
 
 # -- reset: positions the server cannot serve ----------------------------------------

@@ -165,6 +165,7 @@ class Viewer:
         headers = {"Cookie": f"pasar_session={cookie}"} if cookie else None
         origin = PUBLIC_URL if cookie else None
         ws = await connect(url, additional_headers=headers, origin=origin)  # type: ignore[arg-type]
+        await ws.send(json.dumps({"type": "auth"}))  # staff by cookie, or a new guest
         viewer = cls(ws)
         viewer.task = asyncio.create_task(viewer._read())
         return viewer

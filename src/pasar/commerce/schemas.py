@@ -163,6 +163,9 @@ class GuestOut(BaseModel):
     guest_token: str = Field(description="Send it back as the `X-Pasar-Guest` header.")
     id: str
     name: str
+    expires_at: datetime = Field(
+        description="When the token stops working; renew before with POST /storefront/guests."
+    )
 
 
 # -- shared by orders, coupons and carts ---------------------------------------

@@ -18,7 +18,7 @@ from pasar.realtime import service
 from pasar.realtime.broker import Broker, Position, dumps, envelope
 from pasar.realtime.events import SERVER_EVENTS
 from pasar.realtime.hub import Hub
-from pasar.realtime.limits import IpLimits, SlowMode
+from pasar.realtime.limits import IpLimits, IpSockets, SlowMode
 from pasar.realtime.memory import MemoryBroker
 from pasar.settings import Settings
 
@@ -59,6 +59,7 @@ class Realtime:
             max_connections=settings.ws_max_connections,
         )
         self.ip_limits = IpLimits()
+        self.ip_sockets = IpSockets(settings.ws_max_connections_per_ip)
         self.slow_mode = SlowMode()
         self._loop_task: asyncio.Task[None] | None = None
         self._poll_results: dict[str, list[int]] = {}

@@ -188,7 +188,10 @@ class Me(BaseModel):
     id: str
     name: str
     role: Literal["guest", "shopper", "staff"]
-    guest_token: str | None = Field(description="Send back as `guest` to stay the same guest.")
+    guest_token: str | None = Field(
+        description="Send back as `guest` in the next `auth` frame (or as `X-Pasar-Guest`) to "
+        "stay the same guest. Renewed on every connection: keep the latest."
+    )
 
 
 class SnapshotData(BaseModel):
@@ -255,6 +258,20 @@ class Command(BaseModel):
     ref: Annotated[str, Field(max_length=64)] | None = None
 
 
+class Auth(Command):
+    """The first frame of every connection, and only then: who is connecting.
+    Credentials never go in the URL (URLs end up in logs). All fields optional:
+    ``{"type": "auth"}`` is a new guest (or staff, by the studio's cookie)."""
+
+    type: Literal["auth"]
+    guest: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="A guest token from an earlier `me.guest_token`."
+    )
+    shopper: Annotated[str, Field(max_length=4000)] | None = Field(
+        default=None, description="A shopper token the vendor's site signs (wins over `guest`)."
+    )
+
+
 class ChatSend(Command):
     type: Literal["chat.send"]
     text: Annotated[str, Field(min_length=1)]
@@ -307,10 +324,11 @@ class UserMute(Command):
 
 
 ClientCommand = Annotated[
-    ChatSend | Like | PollVote | Ping | ChatDelete | ChatPin | ChatApprove | UserMute,
+    Auth | ChatSend | Like | PollVote | Ping | ChatDelete | ChatPin | ChatApprove | UserMute,
     Field(discriminator="type"),
 ]
 CLIENT_COMMANDS = TypeAdapter(list[ClientCommand] | ClientCommand)
+AUTH_COMMAND = TypeAdapter(Auth)
 STAFF_COMMANDS = frozenset({"chat.delete", "chat.pin", "chat.approve", "user.mute"})
 
 

@@ -3,6 +3,8 @@
 - Guests get a random id and a display name derived from it. The id travels
   back to the client as a signed ``guest_token`` so a reconnecting guest stays
   the same guest (and stays muted), and nobody can claim another guest's id.
+  Guest tokens expire (``PASAR_GUEST_TOKEN_DAYS``); each use hands back a
+  renewed one, so a guest who keeps coming back keeps their id.
 - A vendor vouches for a signed-in shopper with a short-lived JWT (HS256) it
   signs with its per-vendor shopper secret: ``sub`` (shopper id), ``name``,
   ``exp``. Chat names are then real, and bans follow the account.
@@ -19,6 +21,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 import jwt
@@ -28,6 +31,8 @@ Role = Literal["guest", "shopper", "staff"]
 
 # Tokens valid for longer than this are refused: a leaked token must die soon.
 MAX_TOKEN_LIFETIME_S = 7 * 24 * 3600
+# Guest tokens: renewed on every use (PASAR_GUEST_TOKEN_DAYS sets the lifetime).
+GUEST_TOKEN_LIFETIME_S = 30 * 24 * 3600
 _ADJECTIVES = (
     "Happy",
     "Sunny",
@@ -83,9 +88,19 @@ class IdentityError(Exception):
     pass
 
 
+class GuestTokenExpired(IdentityError):
+    """A well-formed guest token past its expiry, or of the retired ``g1`` format."""
+
+
 def _sign(server_secret: str, value: str) -> str:
     mac = hmac.new(server_secret.encode(), b"pasar-guest:" + value.encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
+
+
+def _signed(server_secret: str, value: str, signature: str) -> bool:
+    # Bytes, not str: compare_digest refuses non-ASCII str with a TypeError (a
+    # 500 from a header anybody can send); the token is ASCII when genuine.
+    return hmac.compare_digest(signature.encode(), _sign(server_secret, value).encode())
 
 
 def guest_name(guest_id: str) -> str:
@@ -93,25 +108,61 @@ def guest_name(guest_id: str) -> str:
     return f"{_ADJECTIVES[h[0] % 16]} {_ANIMALS[h[1] % 16]} {int.from_bytes(h[2:4]) % 1000:03d}"
 
 
-def new_guest(server_secret: str) -> Identity:
-    gid = secrets.token_urlsafe(12)
+def _guest(gid: str, lifetime_s: int, server_secret: str, now: float | None) -> Identity:
+    """The guest ``gid`` with a token that expires ``lifetime_s`` from now:
+    ``g2.<id>.<expiry, unix s>.<signature of id and expiry>``."""
+    expires = int(time.time() if now is None else now) + lifetime_s
+    signed = f"v2:{gid}.{expires}"
     return Identity(
         id=f"guest:{gid}",
         name=guest_name(gid),
         role="guest",
-        guest_token=f"g1.{gid}.{_sign(server_secret, gid)}",
+        guest_token=f"g2.{gid}.{expires}.{_sign(server_secret, signed)}",
     )
 
 
-def guest_from_token(server_secret: str, token: str) -> Identity:
+def new_guest(
+    server_secret: str, lifetime_s: int = GUEST_TOKEN_LIFETIME_S, now: float | None = None
+) -> Identity:
+    return _guest(secrets.token_urlsafe(12), lifetime_s, server_secret, now)
+
+
+def guest_token_expiry(token: str) -> datetime:
+    """When a token this module issued expires (not a check: see guest_from_token)."""
+    return datetime.fromtimestamp(int(token.split(".")[2]), UTC)
+
+
+def guest_from_token(
+    server_secret: str,
+    token: str,
+    lifetime_s: int = GUEST_TOKEN_LIFETIME_S,
+    now: float | None = None,
+) -> Identity:
+    """The guest a token names, with a renewed token (a fresh expiry) to hand back.
+
+    ``g1`` tokens (no expiry) are refused like expired ones: accepting them,
+    even once, would keep every token ever leaked valid for good."""
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != "g1" or not 8 <= len(parts[1]) <= 40:
+    if len(parts) == 3 and parts[0] == "g1" and _signed(server_secret, parts[1], parts[2]):
+        raise GuestTokenExpired(
+            "this guest token is of a retired kind and no longer accepted; "
+            "connect without one (or POST /api/v1/storefront/guests) for a new guest"
+        )
+    if (
+        len(parts) != 4
+        or parts[0] != "g2"
+        or not 8 <= len(parts[1]) <= 40
+        or not (parts[2].isascii() and parts[2].isdigit() and len(parts[2]) <= 12)
+    ):
         raise IdentityError("malformed guest token")
-    if not hmac.compare_digest(parts[2], _sign(server_secret, parts[1])):
+    if not _signed(server_secret, f"v2:{parts[1]}.{parts[2]}", parts[3]):
         raise IdentityError("guest token signature does not match")
-    return Identity(
-        id=f"guest:{parts[1]}", name=guest_name(parts[1]), role="guest", guest_token=token
-    )
+    if int(parts[2]) <= (time.time() if now is None else now):
+        raise GuestTokenExpired(
+            "this guest token has expired; connect without one "
+            "(or POST /api/v1/storefront/guests) for a new guest"
+        )
+    return _guest(parts[1], lifetime_s, server_secret, now)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -40,6 +40,10 @@ CHAT_PER_IP = Limit(rate=5.0, burst=20)
 LIKES_PER_CONN = Limit(rate=10.0, burst=50)
 LIKES_PER_IP = Limit(rate=100.0, burst=300)
 VOTES_PER_CONN = Limit(rate=2.0, burst=5)
+# Votes are one per identity, but guests are free to mint: without this, one
+# address could vote, reconnect as a new guest and vote again without end.
+# 20 at once covers a household or an office; then one every 2 s.
+VOTES_PER_IP = Limit(rate=0.5, burst=20)
 # Breaking limits this often means a misbehaving client: it is disconnected.
 VIOLATIONS = Limit(rate=1.0, burst=20)
 
@@ -50,6 +54,7 @@ class IpLimits:
     def __init__(self) -> None:
         self._chat: dict[str, Bucket] = {}
         self._likes: dict[str, Bucket] = {}
+        self._votes: dict[str, Bucket] = {}
         self._sweep_at = time.monotonic() + 60
 
     def chat(self, ip: str) -> Bucket:
@@ -60,14 +65,46 @@ class IpLimits:
         self._sweep()
         return self._likes.setdefault(ip, LIKES_PER_IP.bucket())
 
+    def votes(self, ip: str) -> Bucket:
+        self._sweep()
+        return self._votes.setdefault(ip, VOTES_PER_IP.bucket())
+
     def _sweep(self) -> None:
         now = time.monotonic()
         if now < self._sweep_at:
             return
         self._sweep_at = now + 60
-        for table in (self._chat, self._likes):
+        for table in (self._chat, self._likes, self._votes):
             for ip in [ip for ip, b in table.items() if now - b.stamp > 120]:
                 del table[ip]
+
+
+class IpSockets:
+    """Open show sockets per client address on this node, capped (0: no cap).
+
+    A socket counts from its accept to its end, including while it has not yet
+    sent its credentials, so nobody can hold slots without being counted."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._open: dict[str, int] = {}
+
+    def acquire(self, ip: str) -> bool:
+        n = self._open.get(ip, 0)
+        if self.cap and n >= self.cap:
+            return False
+        self._open[ip] = n + 1
+        return True
+
+    def release(self, ip: str) -> None:
+        n = self._open.get(ip, 0) - 1
+        if n > 0:
+            self._open[ip] = n
+        else:
+            self._open.pop(ip, None)
+
+    def open(self, ip: str) -> int:
+        return self._open.get(ip, 0)
 
 
 class SlowMode:

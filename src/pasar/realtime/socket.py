@@ -7,6 +7,7 @@ show events is the hub's job, not this module's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,10 @@ from pasar.realtime import service
 from pasar.realtime.broker import HistoryGap, Position, dumps, envelope
 from pasar.realtime.engine import Realtime
 from pasar.realtime.events import (
+    AUTH_COMMAND,
     CLIENT_COMMANDS,
     STAFF_COMMANDS,
+    Auth,
     ChatApprove,
     ChatDelete,
     ChatPin,
@@ -50,6 +53,13 @@ CLOSE_TRY_LATER = 1013
 CLOSE_FORBIDDEN = 4003
 CLOSE_NOT_FOUND = 4004
 CLOSE_ABUSE = 4029
+# Query parameters that once carried tokens (`?guest=`, `?token=`): refused.
+CREDENTIALS_IN_URL = frozenset({"guest", "token", "shopper"})
+# The client's first frame (its credentials) must arrive within this: a socket
+# that says nothing holds a slot for no one.
+AUTH_TIMEOUT_S = 10.0
+# Commands nest three levels (a batch, a command, a value); 32 is generous.
+MAX_FRAME_DEPTH = 32
 
 
 @dataclass
@@ -95,7 +105,7 @@ def _client_ip(ws: WebSocket) -> str:
     return ws.client.host if ws.client else "unknown"
 
 
-async def _identify(ws: WebSocket, services: Services, vendor: Any) -> ids.Identity:
+async def _identify(ws: WebSocket, services: Services, vendor: Any, auth: Auth) -> ids.Identity:
     secret = services.server_secret
     cookie = ws.cookies.get("pasar_session")
     if cookie:
@@ -107,13 +117,14 @@ async def _identify(ws: WebSocket, services: Services, vendor: Any) -> ids.Ident
             if principal is not None and principal.vendor_id == vendor.id:
                 user = await vendors.get_staff(db, vendor.id, principal.actor_id)
                 return ids.staff(user.id, user.display_name, user.role)
-    token = ws.query_params.get("token")
-    if token:
-        return ids.shopper_from_jwt(services.box.open(vendor.shopper_secret_encrypted), token)
-    guest = ws.query_params.get("guest")
-    if guest:
-        return ids.guest_from_token(secret, guest)
-    return ids.new_guest(secret)
+    lifetime = services.settings.guest_token_lifetime_s
+    if auth.shopper:
+        return ids.shopper_from_jwt(
+            services.box.open(vendor.shopper_secret_encrypted), auth.shopper
+        )
+    if auth.guest:
+        return ids.guest_from_token(secret, auth.guest, lifetime)
+    return ids.new_guest(secret, lifetime)
 
 
 def _origin_allowed(ws: WebSocket, services: Services, vendor: Any, who: ids.Identity) -> bool:
@@ -134,21 +145,44 @@ async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
     if realtime.hub.full():
         await ws.close(CLOSE_TRY_LATER, "this node is full; try again shortly")
         return
+    ip = _client_ip(ws)
+    if not realtime.ip_sockets.acquire(ip):
+        await ws.close(CLOSE_ABUSE, "too many connections from your address")
+        return
+    try:
+        await _serve(ws, show_id, services, ip)
+    finally:
+        realtime.ip_sockets.release(ip)
+
+
+async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> None:
+    realtime = services.realtime
     async with services.db.session() as db:
         show = await public_show(db, show_id)
         vendor = await vendors.get_vendor(db, show.vendor_id) if show else None
     if show is None or vendor is None:
         await ws.close(CLOSE_NOT_FOUND, "no such show")
         return
+    if CREDENTIALS_IN_URL & ws.query_params.keys():
+        # Refused rather than ignored, so a client still putting tokens in URLs
+        # (which end up in logs) is noticed; the log lines themselves drop the
+        # query (pasar.logging).
+        await ws.close(CLOSE_POLICY, "send credentials in the auth frame, never in the URL")
+        return
     try:
-        who = await _identify(ws, services, vendor)
+        auth = await _read_auth(ws, services.settings.ws_max_message_bytes)
+    except WebSocketDisconnect:
+        return
+    if auth is None:
+        return
+    try:
+        who = await _identify(ws, services, vendor, auth)
     except ids.IdentityError as exc:
         await ws.close(CLOSE_FORBIDDEN, str(exc)[:120])
         return
     if not _origin_allowed(ws, services, vendor, who):
         await ws.close(CLOSE_FORBIDDEN, "this page's origin may not embed the show")
         return
-    ip = _client_ip(ws)
     if not who.is_staff:
         async with services.db.session() as db:
             ban = await service.active_sanction(db, vendor.id, show_id, who.id, ip, bans_only=True)
@@ -231,24 +265,84 @@ async def _snapshot(session: Session, state: str, position: Position) -> bytes:
     return envelope("snapshot", dumps(data), position.epoch, position.offset)
 
 
+async def _read_auth(ws: WebSocket, limit: int) -> Auth | None:
+    """The client's first frame, which must be ``{"type": "auth", …}``; None
+    when it is not (the socket is then closed with the reason)."""
+    try:
+        async with asyncio.timeout(AUTH_TIMEOUT_S):
+            parsed = await _receive_json(ws, limit)
+    except TimeoutError:
+        await ws.close(CLOSE_POLICY, f'send {{"type": "auth"}} first, within {AUTH_TIMEOUT_S:g} s')
+        return None
+    if parsed is _CLOSED:
+        return None
+    try:
+        return AUTH_COMMAND.validate_python(parsed)
+    except ValidationError:
+        await ws.close(CLOSE_POLICY, 'the first frame must be {"type": "auth", …}')
+        return None
+
+
+_CLOSED = object()
+
+
+async def _receive_json(ws: WebSocket, limit: int) -> Any:
+    """The next frame, parsed; ``_CLOSED`` when it was unacceptable and the
+    socket has been closed with the reason."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is None:
+        await ws.close(CLOSE_UNSUPPORTED, "send JSON text frames")
+        return _CLOSED
+    if len(text) > limit:
+        await ws.close(CLOSE_TOO_BIG, f"frames are limited to {limit} bytes")
+        return _CLOSED
+    if too_deep(text):
+        await ws.close(CLOSE_INVALID_JSON, f"frames nest at most {MAX_FRAME_DEPTH} deep")
+        return _CLOSED
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        await ws.close(CLOSE_INVALID_JSON, "frames must be JSON")
+        return _CLOSED
+
+
+def too_deep(text: str, limit: int = MAX_FRAME_DEPTH) -> bool:
+    """Whether the JSON in ``text`` nests arrays/objects deeper than ``limit``.
+
+    Checked before parsing: the C parser recurses per level, and a frame of a
+    couple of thousand ``[`` raised RecursionError, which killed the socket's
+    handler. Frames with few brackets (every real command) skip the scan."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
 async def _command_loop(session: Session) -> None:
     ws = session.ws
     limit = session.services.settings.ws_max_message_bytes
     while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000))
-        text = message.get("text")
-        if text is None:
-            await ws.close(CLOSE_UNSUPPORTED, "send JSON text frames")
-            return
-        if len(text) > limit:
-            await ws.close(CLOSE_TOO_BIG, f"frames are limited to {limit} bytes")
-            return
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            await ws.close(CLOSE_INVALID_JSON, "frames must be JSON")
+        parsed = await _receive_json(ws, limit)
+        if parsed is _CLOSED:
             return
         try:
             commands = CLIENT_COMMANDS.validate_python(parsed)
@@ -272,6 +366,12 @@ async def _handle(session: Session, command: Any) -> bool:
         match command:
             case Ping():
                 await session.direct("pong", {})
+            case Auth():
+                await session.error(
+                    ref,
+                    "already_authenticated",
+                    "auth is only the first frame; reconnect to connect as someone else",
+                )
             case Like():
                 return await _like(session, command)
             case ChatSend():
@@ -339,7 +439,7 @@ async def _chat(session: Session, command: ChatSend) -> bool:
 
 
 async def _vote(session: Session, command: PollVote) -> None:
-    wait = session.votes.take()
+    wait = session.votes.take() or session.realtime.ip_limits.votes(session.ip).take()
     if wait:
         await session.error(command.ref, "rate_limited", "slow down", wait)
         return

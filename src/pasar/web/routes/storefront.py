@@ -70,15 +70,27 @@ async def _shopper(
             secret = await services.commerce.shopper_secret(vendor_id)
             who = identity.shopper_from_jwt(secret, token)
             return Shopper(who.id, signed_in=True)
-        if guest:
-            return Shopper(identity.guest_from_token(services.server_secret, guest).id, False)
     except identity.IdentityError as exc:
         raise CommerceError("unauthorized", "bad_shopper_token", str(exc)) from exc
+    if guest:
+        return Shopper(_guest(services, guest).id, False)
     raise CommerceError(
         "unauthorized",
         "shopper_required",
         "send X-Pasar-Guest (a guest token) or X-Pasar-Shopper (a token your site signs)",
     )
+
+
+def _guest(services: Services, token: str) -> identity.Identity:
+    """The guest an ``X-Pasar-Guest`` token names (with a renewed token), or 401."""
+    try:
+        return identity.guest_from_token(
+            services.server_secret, token, services.settings.guest_token_lifetime_s
+        )
+    except identity.GuestTokenExpired as exc:
+        raise CommerceError("unauthorized", "guest_token_expired", str(exc)) from exc
+    except identity.IdentityError as exc:
+        raise CommerceError("unauthorized", "bad_shopper_token", str(exc)) from exc
 
 
 async def _terms(services: Services, deal_id: str) -> DealTerms:
@@ -87,10 +99,35 @@ async def _terms(services: Services, deal_id: str) -> DealTerms:
     return await services.commerce.terms(deal_id)
 
 
-@router.post("/guests", response_model=GuestOut, status_code=201)
-async def new_guest(services: ServicesDep) -> dict[str, Any]:
-    who = identity.new_guest(services.server_secret)
-    return {"guest_token": who.guest_token, "id": who.id, "name": who.name}
+@router.post(
+    "/guests",
+    response_model=GuestOut,
+    status_code=201,
+    responses={
+        200: {"model": GuestOut, "description": "The same guest, renewed."},
+        **responses(401),
+    },
+    description=(
+        "A new guest (201). With `X-Pasar-Guest` set to an unexpired guest token: the same "
+        "guest with a renewed token (200). Guest tokens expire `PASAR_GUEST_TOKEN_DAYS` "
+        "(30) days after they were issued; an expired one is 401 `guest_token_expired` "
+        "(ask again without it for a new guest)."
+    ),
+)
+async def new_guest(services: ServicesDep, guest: GuestHeader = None) -> JSONResponse:
+    if guest:
+        who, status = _guest(services, guest), 200
+    else:
+        lifetime = services.settings.guest_token_lifetime_s
+        who, status = identity.new_guest(services.server_secret, lifetime), 201
+    assert who.guest_token is not None
+    data = {
+        "guest_token": who.guest_token,
+        "id": who.id,
+        "name": who.name,
+        "expires_at": identity.guest_token_expiry(who.guest_token).isoformat(),
+    }
+    return JSONResponse(data, status_code=status)
 
 
 @router.get("/deals/{deal_id}", response_model=DealOut, responses=responses(404))
