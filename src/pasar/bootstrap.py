@@ -54,7 +54,13 @@ async def add_vendor_with_owner(
         db, services.box, name=name, slug=slug, default_currency=currency, default_locale=locale
     )
     owner = await vendors.create_staff(
-        db, vendor.id, email=email, display_name="Owner", password=password, role=Role.OWNER
+        db,
+        services.passwords,
+        vendor.id,
+        email=email,
+        display_name="Owner",
+        password=password,
+        role=Role.OWNER,
     )
     key = await vendors.create_api_key(
         db, vendor.id, name="first key", scopes=sorted(ALL_SCOPES), created_by=owner.id

@@ -19,7 +19,8 @@ from pasar.media.storage import LocalStorage, Storage
 from pasar.metrics import Metrics
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
-from pasar.vendors.credentials import SecretBox
+from pasar.vendors.credentials import PasswordWork, SecretBox
+from pasar.vendors.throttle import LoginThrottle, Policy, make_store
 from pasar.webhooks.dispatcher import Dispatcher
 
 
@@ -37,6 +38,8 @@ class Services:
     webhooks: Dispatcher
     commerce: Commerce
     server_secret: str
+    passwords: PasswordWork
+    login_throttle: LoginThrottle
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -78,6 +81,8 @@ class Services:
             webhooks=dispatcher,
             commerce=Commerce(settings, db, realtime, box),
             server_secret=secret,
+            passwords=PasswordWork(settings.password_hash_concurrency),
+            login_throttle=LoginThrottle(make_store(settings), Policy.from_settings(settings)),
         )
 
     @property
@@ -91,6 +96,8 @@ class Services:
         await self.media.close()
         await self.shows.close()
         await self.realtime.close()
+        await self.login_throttle.store.close()
+        self.passwords.close()
         await self.db.dispose()
         if isinstance(self.storage, S3Storage):
             await self.storage.close()  # its connection pool

@@ -76,7 +76,7 @@ async def seed_demo(settings: Settings) -> DemoInfo:
             )
             vendor = await vendors.get_vendor(db, created.vendor_id)
         owner = (await db.execute(select(StaffUser).where(StaffUser.email == EMAIL))).scalar_one()
-        await vendors.set_password(db, owner, password)
+        await vendors.set_password(db, services.passwords, owner, password)
         if vendor.allowed_origins == []:
             vendor.allowed_origins = [settings.resolved_public_url]
         # Earlier demo keys were printed once; revoke them so only the new one works.

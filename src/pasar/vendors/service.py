@@ -95,6 +95,7 @@ def _check_password(password: str) -> None:
 
 async def create_staff(
     db: AsyncSession,
+    passwords: credentials.PasswordWork,
     vendor_id: str,
     *,
     email: str,
@@ -108,7 +109,7 @@ async def create_staff(
         vendor_id=vendor_id,
         email=email.strip().lower(),
         display_name=display_name.strip(),
-        password_hash=credentials.hash_password(password),
+        password_hash=await passwords.hash(password),
         role=Role(role).value,
     )
     db.add(user)
@@ -137,9 +138,11 @@ async def get_staff(db: AsyncSession, vendor_id: str, user_id: str) -> StaffUser
     return user
 
 
-async def set_password(db: AsyncSession, user: StaffUser, password: str) -> None:
+async def set_password(
+    db: AsyncSession, passwords: credentials.PasswordWork, user: StaffUser, password: str
+) -> None:
     _check_password(password)
-    user.password_hash = credentials.hash_password(password)
+    user.password_hash = await passwords.hash(password)
     await db.flush()
 
 
@@ -217,15 +220,24 @@ async def authenticate_api_key(db: AsyncSession, secret: str) -> Principal:
 
 
 async def login(
-    db: AsyncSession, *, email: str, password: str, ttl: timedelta, user_agent: str = ""
+    db: AsyncSession,
+    passwords: credentials.PasswordWork,
+    *,
+    email: str,
+    password: str,
+    ttl: timedelta,
+    user_agent: str = "",
 ) -> NewSession:
     user = (
         await db.execute(select(StaffUser).where(StaffUser.email == email.strip().lower()))
     ).scalar_one_or_none()
+    # End the read before the slow check: holding a pooled connection (and, on
+    # SQLite, the write lock) through argon2 would make other requests wait on it.
+    await db.commit()
     if user is None:
-        credentials.burn_password_check(password)
+        await passwords.burn(password)
         raise VendorError("unauthorized", "invalid_login", "wrong email or password")
-    if not credentials.verify_password(user.password_hash, password) or user.disabled_at:
+    if not await passwords.verify(user.password_hash, password) or user.disabled_at:
         raise VendorError("unauthorized", "invalid_login", "wrong email or password")
     token = credentials.new_token(SESSION_PREFIX)
     now = utcnow()

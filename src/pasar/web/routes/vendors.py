@@ -127,6 +127,7 @@ async def create_staff(body: StaffIn, ctx: Settings, idem: IdempotencyDep) -> JS
         return replay
     user = await vendors.create_staff(
         ctx.db,
+        ctx.services.passwords,
         ctx.vendor_id,
         email=str(body.email),
         display_name=body.display_name,
@@ -137,7 +138,10 @@ async def create_staff(body: StaffIn, ctx: Settings, idem: IdempotencyDep) -> JS
 
 
 @router.post(
-    "/auth/login", response_model=SessionOut, tags=["studio"], responses=responses(400, 401, 422)
+    "/auth/login",
+    response_model=SessionOut,
+    tags=["studio"],
+    responses=responses(400, 401, 422, 429, 503),
 )
 async def login(
     body: LoginIn,
@@ -146,14 +150,28 @@ async def login(
     db: Annotated[AsyncSession, Depends(get_db)],
     services: Annotated[Services, Depends(get_services)],
 ) -> dict[str, Any]:
-    """Studio sign-in: sets an HttpOnly session cookie and returns the CSRF token."""
-    new = await vendors.login(
-        db,
-        email=body.email,
-        password=body.password,
-        ttl=services.session_ttl,
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    """Studio sign-in: sets an HttpOnly session cookie and returns the CSRF token.
+
+    Repeated failures are refused for a while with 429 `too_many_attempts` and
+    `Retry-After` (docs/api.md, Authentication, says how)."""
+    # The peer address; trusted-proxy handling rewrites it before routing.
+    ip = request.client.host if request.client else "unknown"
+    throttle = services.login_throttle
+    await throttle.check(body.email, ip)
+    try:
+        new = await vendors.login(
+            db,
+            services.passwords,
+            email=body.email,
+            password=body.password,
+            ttl=services.session_ttl,
+            user_agent=request.headers.get("user-agent", ""),
+        )
+    except VendorError as exc:
+        if exc.code == "invalid_login":
+            await throttle.failed(body.email, ip)
+        raise
+    await throttle.succeeded(body.email, ip)
     vendor = await vendors.get_vendor(db, new.user.vendor_id)
     out = _session_out(new.user, vendor, new.session.csrf_token)
     await db.commit()
