@@ -89,6 +89,10 @@ class Services:
     def session_ttl(self) -> timedelta:
         return timedelta(hours=self.settings.session_ttl_hours)
 
+    @property
+    def session_max_age(self) -> timedelta:
+        return timedelta(hours=self.settings.session_max_age_hours)
+
     async def close(self) -> None:
         await self.webhooks.close()
         await self.commerce.close()

@@ -121,7 +121,15 @@ class Settings(BaseSettings):
         default=40_000_000, ge=1, description="Largest image accepted, in pixels (width×height)."
     )
     session_ttl_hours: int = Field(
-        default=24 * 14, ge=1, description="How long a studio login lasts without activity."
+        default=24 * 3, ge=1, description="How long a studio login lasts without activity."
+    )
+    session_max_age_hours: int = Field(
+        default=24 * 7,
+        ge=1,
+        description=(
+            "How long a studio login lasts at most, however active: then staff sign in "
+            "again. Caps the sliding `PASAR_SESSION_TTL_HOURS`."
+        ),
     )
     password_hash_concurrency: int = Field(
         default=2,

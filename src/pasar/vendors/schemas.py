@@ -55,6 +55,9 @@ class StaffOut(BaseModel):
     display_name: str
     role: Role
     created_at: datetime
+    disabled_at: datetime | None = Field(
+        description="Set while the user is disabled: they cannot sign in."
+    )
 
 
 class StaffIn(Strict):
@@ -62,6 +65,18 @@ class StaffIn(Strict):
     display_name: Annotated[str, Field(min_length=1, max_length=120)]
     password: Annotated[str, Field(min_length=10, max_length=200)]
     role: Role
+
+
+Password = Annotated[str, Field(min_length=10, max_length=200)]
+
+
+class PasswordResetIn(Strict):
+    password: Password = Field(description="The user's new password (10+ characters).")
+
+
+class PasswordChangeIn(Strict):
+    current_password: Annotated[str, Field(min_length=1, max_length=200)]
+    new_password: Password
 
 
 class ApiKeyIn(Strict):

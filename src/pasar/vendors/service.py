@@ -84,7 +84,7 @@ async def get_vendor_by_slug(db: AsyncSession, slug: str) -> Vendor:
     return vendor
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise VendorError(
             "invalid",
@@ -103,7 +103,7 @@ async def create_staff(
     password: str,
     role: Role,
 ) -> StaffUser:
-    _check_password(password)
+    check_password(password)
     user = StaffUser(
         id=new_id("usr"),
         vendor_id=vendor_id,
@@ -141,7 +141,7 @@ async def get_staff(db: AsyncSession, vendor_id: str, user_id: str) -> StaffUser
 async def set_password(
     db: AsyncSession, passwords: credentials.PasswordWork, user: StaffUser, password: str
 ) -> None:
-    _check_password(password)
+    check_password(password)
     user.password_hash = await passwords.hash(password)
     await db.flush()
 
@@ -226,6 +226,7 @@ async def login(
     email: str,
     password: str,
     ttl: timedelta,
+    max_age: timedelta,
     user_agent: str = "",
 ) -> NewSession:
     user = (
@@ -239,6 +240,17 @@ async def login(
         raise VendorError("unauthorized", "invalid_login", "wrong email or password")
     if not await passwords.verify(user.password_hash, password) or user.disabled_at:
         raise VendorError("unauthorized", "invalid_login", "wrong email or password")
+    return await start_session(db, user, ttl=ttl, max_age=max_age, user_agent=user_agent)
+
+
+async def start_session(
+    db: AsyncSession,
+    user: StaffUser,
+    *,
+    ttl: timedelta,
+    max_age: timedelta,
+    user_agent: str = "",
+) -> NewSession:
     token = credentials.new_token(SESSION_PREFIX)
     now = utcnow()
     session = StaffSession(
@@ -248,7 +260,7 @@ async def login(
         csrf_token=secrets.token_urlsafe(32),
         user_id=user.id,
         created_at=now,
-        expires_at=now + ttl,
+        expires_at=now + min(ttl, max_age),
         user_agent=user_agent[:300],
     )
     db.add(session)
@@ -257,8 +269,10 @@ async def login(
 
 
 async def authenticate_session(
-    db: AsyncSession, token: str, ttl: timedelta
+    db: AsyncSession, token: str, ttl: timedelta, max_age: timedelta
 ) -> tuple[Principal, StaffSession]:
+    """The session's principal. A session ends after ``ttl`` without use (sliding)
+    and, however busy, ``max_age`` after sign-in."""
     row = (
         await db.execute(
             select(StaffSession, StaffUser)
@@ -267,12 +281,18 @@ async def authenticate_session(
         )
     ).one_or_none()
     now = utcnow()
-    if row is None or row[0].expires_at <= now or row[1].disabled_at is not None:
+    if (
+        row is None
+        or row[0].expires_at <= now
+        or row[0].created_at + max_age <= now
+        or row[1].disabled_at is not None
+    ):
         raise VendorError("unauthorized", "session_expired", "sign in again")
     session, user = row
-    # Sliding expiry, refreshed at most once a minute.
-    if session.expires_at - now < ttl - _LAST_USED_RESOLUTION:
-        session.expires_at = now + ttl
+    # Sliding expiry, refreshed at most once a minute, never past the absolute cap.
+    renewed = min(now + ttl, session.created_at + max_age)
+    if renewed - session.expires_at > _LAST_USED_RESOLUTION:
+        session.expires_at = renewed
         await db.commit()
     principal = Principal(
         vendor_id=user.vendor_id,
