@@ -252,8 +252,8 @@ CREATE_BODIES: dict[str, dict[str, Any]] = {
         "lines": [{"sku": "PROBE", "quantity": 1, "unit_price": 1_000}],
     },
     "CouponIn": {"code": "PROBE10", "kind": "percent", "value": 10},
-    # Staff emails are unique across vendors (sign-in is by email), so A's copy
-    # answers 409 email_taken; what matters is that it is not B's replayed answer.
+    # Staff emails are unique per vendor, so A's copy is a user of A's own; what
+    # matters is that it is not B's replayed answer.
     "StaffIn": {
         "email": "idempotency-probe@pasar.example",
         "display_name": "Probe",

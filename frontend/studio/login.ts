@@ -7,7 +7,12 @@ function later(seconds: number): string {
 }
 
 export class StudioLogin extends LitElement {
-  static properties = { error: { state: true }, busy: { state: true }, wait: { state: true } };
+  static properties = {
+    error: { state: true },
+    busy: { state: true },
+    wait: { state: true },
+    shops: { state: true },
+  };
   static styles = [
     shared,
     css`
@@ -21,6 +26,8 @@ export class StudioLogin extends LitElement {
   busy = false;
   // Seconds until the server takes another attempt (after a 429), counted down.
   wait = 0;
+  // Set when the same email and password open several shops: the user picks one.
+  shops: { slug: string; name: string }[] = [];
   private timer: number | undefined;
 
   disconnectedCallback(): void {
@@ -30,6 +37,7 @@ export class StudioLogin extends LitElement {
 
   // The hold may be for one account only (from this address): another may try.
   private otherEmail(): void {
+    this.shops = [];
     if (this.wait <= 0) return;
     this.wait = 0;
     this.error = "";
@@ -55,13 +63,19 @@ export class StudioLogin extends LitElement {
     this.busy = true;
     this.error = "";
     try {
+      const vendor = form.get("vendor");
       const session = await api<Session>("POST", "/api/v1/auth/login", {
         email: String(form.get("email") ?? ""),
         password: String(form.get("password") ?? ""),
+        ...(vendor ? { vendor: String(vendor) } : {}),
       });
       this.dispatchEvent(new CustomEvent("signed-in", { detail: session, bubbles: true, composed: true }));
     } catch (err) {
       this.error = err instanceof ApiError ? err.message : "Cannot reach Pasar. Try again.";
+      if (err instanceof ApiError && err.code === "choose_vendor") {
+        this.shops = (err.details as { vendors: { slug: string; name: string }[] }).vendors;
+        this.error = "";
+      }
       const retry = (err instanceof ApiError && err.status === 429
         ? (err.details as { retry_after?: unknown } | null)?.retry_after
         : undefined);
@@ -82,6 +96,14 @@ export class StudioLogin extends LitElement {
         <label>Password
           <input name="password" type="password" autocomplete="current-password" required />
         </label>
+        ${this.shops.length
+          ? html`<p class="muted">This email and password open several shops: choose one.</p>
+            <label>Shop
+              <select name="vendor">
+                ${this.shops.map((v) => html`<option value=${v.slug}>${v.name}</option>`)}
+              </select>
+            </label>`
+          : ""}
         ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : ""}
         <button type="submit" ?disabled=${this.busy || this.wait > 0}>
           ${this.busy ? "Signing in…" : this.wait > 0 ? `Try again in ${later(this.wait)}` : "Sign in"}

@@ -105,6 +105,13 @@ class NewApiKeyOut(ApiKeyOut):
 class LoginIn(Strict):
     email: Annotated[str, Field(min_length=3, max_length=320)]
     password: Annotated[str, Field(min_length=1, max_length=200)]
+    vendor: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description=(
+            "The shop's slug. Needed only when the same email and password sign in to "
+            "several shops (the answer is then 409 `choose_vendor`, listing them)."
+        ),
+    )
 
 
 class SessionOut(BaseModel):

@@ -116,7 +116,10 @@ async def create_staff(
     try:
         await db.flush()
     except IntegrityError as exc:
-        raise VendorError("conflict", "email_taken", "a staff user with this email exists") from exc
+        # Only this vendor's own staff can collide: it learns nothing of other shops.
+        raise VendorError(
+            "conflict", "email_taken", "this shop already has a staff user with this email"
+        ) from exc
     return user
 
 
@@ -219,6 +222,11 @@ async def authenticate_api_key(db: AsyncSession, secret: str) -> Principal:
     )
 
 
+# An email may have a login at several shops (emails are unique per vendor). A
+# sign-in without a shop checks the password against at most this many of them.
+MAX_SHOPS_PER_EMAIL = 5
+
+
 async def login(
     db: AsyncSession,
     passwords: credentials.PasswordWork,
@@ -227,19 +235,46 @@ async def login(
     password: str,
     ttl: timedelta,
     max_age: timedelta,
+    vendor_slug: str | None = None,
     user_agent: str = "",
 ) -> NewSession:
-    user = (
-        await db.execute(select(StaffUser).where(StaffUser.email == email.strip().lower()))
-    ).scalar_one_or_none()
-    # End the read before the slow check: holding a pooled connection (and, on
+    """Sign in by email and password. The account is the one at ``vendor_slug``
+    or, without it, the one whose password matches; when the same email and
+    password open several shops, the caller must choose (409 ``choose_vendor``,
+    which names them: whoever sees it knows the password of each)."""
+    query = (
+        select(StaffUser, Vendor)
+        .join(Vendor, Vendor.id == StaffUser.vendor_id)
+        .where(StaffUser.email == email.strip().lower())
+    )
+    if vendor_slug is not None:
+        query = query.where(Vendor.slug == vendor_slug)
+    rows = (
+        await db.execute(
+            query.order_by(StaffUser.created_at, StaffUser.id).limit(MAX_SHOPS_PER_EMAIL)
+        )
+    ).all()
+    # End the read before the slow checks: holding a pooled connection (and, on
     # SQLite, the write lock) through argon2 would make other requests wait on it.
     await db.commit()
-    if user is None:
+    if not rows:
         await passwords.burn(password)
         raise VendorError("unauthorized", "invalid_login", "wrong email or password")
-    if not await passwords.verify(user.password_hash, password) or user.disabled_at:
+    matches = [
+        (user, vendor)
+        for user, vendor in rows
+        if await passwords.verify(user.password_hash, password) and user.disabled_at is None
+    ]
+    if not matches:
         raise VendorError("unauthorized", "invalid_login", "wrong email or password")
+    if len(matches) > 1:
+        raise VendorError(
+            "conflict",
+            "choose_vendor",
+            "this email and password sign in to several shops: choose one",
+            {"vendors": [{"slug": v.slug, "name": v.name} for _, v in matches]},
+        )
+    user = matches[0][0]
     return await start_session(db, user, ttl=ttl, max_age=max_age, user_agent=user_agent)
 
 

@@ -118,7 +118,7 @@ async def revoke_api_key(key_id: str, ctx: Settings) -> dict[str, Any]:
     "/auth/login",
     response_model=SessionOut,
     tags=["studio"],
-    responses=responses(400, 401, 422, 429, 503),
+    responses=responses(400, 401, 409, 422, 429, 503),
 )
 async def login(
     body: LoginIn,
@@ -143,6 +143,7 @@ async def login(
             password=body.password,
             ttl=services.session_ttl,
             max_age=services.session_max_age,
+            vendor_slug=body.vendor,
             user_agent=request.headers.get("user-agent", ""),
         )
     except VendorError as exc:
