@@ -104,12 +104,13 @@ async def create_staff(
     role: Role,
 ) -> StaffUser:
     check_password(password)
+    digest = await passwords.hash(password)
     user = StaffUser(
         id=new_id("usr"),
         vendor_id=vendor_id,
         email=email.strip().lower(),
         display_name=display_name.strip(),
-        password_hash=await passwords.hash(password),
+        password_hash=digest,
         role=Role(role).value,
     )
     db.add(user)

@@ -82,8 +82,10 @@ async def reset_password(
 ) -> StaffUser:
     """Someone else (an owner, an operator) sets the password: every session ends."""
     check_password(new)
+    await db.commit()  # no transaction (SQLite: no write lock) held through argon2
+    digest = await passwords.hash(new)
     user = await get_staff(db, vendor_id, user_id)
-    user.password_hash = await passwords.hash(new)
+    user.password_hash = digest
     await revoke_sessions(db, user.id)
     await db.flush()
     return user
@@ -96,6 +98,7 @@ async def change_own_password(
     ends, the caller's too (the caller gets a new one): a stolen session cookie
     dies with the old password."""
     check_password(new)
+    await db.commit()  # no transaction (SQLite: no write lock) held through argon2
     if not await passwords.verify(user.password_hash, current):
         raise VendorError("invalid", "wrong_password", "the current password is not right")
     user.password_hash = await passwords.hash(new)

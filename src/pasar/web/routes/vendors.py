@@ -184,8 +184,7 @@ def _session_out(user: StaffUser, vendor: Vendor, csrf: str) -> dict[str, Any]:
     "/auth/session", response_model=SessionOut, tags=["studio"], responses=responses(401, 403)
 )
 async def current_session(request: Request, ctx: Anyone) -> dict[str, Any]:
-    if ctx.principal.kind != "staff":
-        raise VendorError("forbidden", "not_a_session", "this is for studio sessions, not API keys")
+    _staff_only(ctx)
     session = await ctx.db.get(StaffSession, request.state.staff_session_id)
     if session is None:
         raise VendorError("unauthorized", "session_expired", "sign in again")
