@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from pasar.bootstrap import add_vendor_with_owner
 from pasar.vendors import credentials
+from pasar.vendors.errors import VendorError
 from pasar.vendors.throttle import Policy
 from pasar.vendors.throttle_memory import MemoryThrottleStore
 from tests.conftest import REDIS_URL, VendorCtx
@@ -291,3 +292,30 @@ async def test_memory_store_forgets_expired_counts() -> None:
     assert await store.peek(["k"]) == [(1, 3)]
     await store.clear(["k"])
     assert await store.peek(["k"]) == [(0, 0.0)]
+
+
+async def test_a_flood_of_checks_is_refused_not_queued_without_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+
+    def held(stored: str, password: str) -> bool:
+        release.wait(timeout=5)
+        return False
+
+    monkeypatch.setattr(credentials, "verify_password", held)
+    work = credentials.PasswordWork(1, max_waiting=2)
+    try:
+        first = asyncio.create_task(work.verify("x", "y"))
+        second = asyncio.create_task(work.verify("x", "y"))
+        await asyncio.sleep(0)
+        with pytest.raises(VendorError) as refused:
+            await work.verify("x", "y")
+        assert (refused.value.kind, refused.value.code) == ("unavailable", "busy")
+        release.set()
+        assert await asyncio.gather(first, second) == [False, False]
+        assert work.in_queue == 0
+        assert await work.verify("x", "y") is False  # room again
+    finally:
+        release.set()
+        work.close()
