@@ -417,3 +417,66 @@ def test_broadcast_takes_the_key_from_the_environment_or_refuses(
     assert run("broadcast", "http://h/whip").exit_code == 0
     assert run("broadcast", "http://h/whip", "live_ARG").exit_code == 0  # still accepted
     assert calls == [("http://h/whip", "live_FROMENV"), ("http://h/whip", "live_ARG")]
+
+
+def test_staff_commands(data_dir: Path) -> None:
+    key = create_vendor("toko-staff", "owner@toko-staff.example")
+    r = api(
+        "POST",
+        "/api/v1/staff",
+        key,
+        json={
+            "email": "host@toko-staff.example",
+            "display_name": "Sari",
+            "password": "host password 1",
+            "role": "host",
+        },
+    )
+    assert r.status_code == 201, r.text
+
+    def sign_in(password: str, email: str = "host@toko-staff.example") -> int:
+        return api(
+            "POST", "/api/v1/auth/login", json={"email": email, "password": password}
+        ).status_code
+
+    assert sign_in("host password 1") == 200
+    listed = run("staff", "list", "--vendor", "toko-staff")
+    assert listed.exit_code == 0, listed.output
+    assert "host@toko-staff.example  host  active  sessions: 1  (Sari)" in listed.output
+    assert "owner@toko-staff.example  owner  active  sessions: 0" in listed.output
+
+    result = run("staff", "reset-password", "host@toko-staff.example", "--vendor", "toko-staff")
+    assert result.exit_code == 0, result.output
+    m = re.search(r"new password (\S+) ; 1 session\(s\) ended", result.output)
+    assert m, result.output
+    assert sign_in("host password 1") == 401
+    assert sign_in(m.group(1)) == 200
+
+    result = run("staff", "revoke-sessions", "host@toko-staff.example", "--vendor", "toko-staff")
+    assert "1 session(s) ended" in result.output
+    result = run("staff", "disable", "host@toko-staff.example", "--vendor", "toko-staff")
+    assert result.exit_code == 0 and "disabled; 0 session(s) ended" in result.output
+    assert sign_in(m.group(1)) == 401
+    assert "host  disabled" in run("staff", "list", "--vendor", "toko-staff").output
+    assert (
+        run("staff", "enable", "host@toko-staff.example", "--vendor", "toko-staff").exit_code == 0
+    )
+    assert sign_in(m.group(1)) == 200
+
+    # The only owner cannot be disabled; unknown users and vendors are clear errors.
+    result = run("staff", "disable", "owner@toko-staff.example", "--vendor", "toko-staff")
+    assert result.exit_code == 2 and "only active owner" in result.output
+    result = run("staff", "disable", "nobody@toko-staff.example", "--vendor", "toko-staff")
+    assert result.exit_code == 2 and "has no staff user" in result.output
+    result = run("staff", "list", "--vendor", "no-such-shop")
+    assert result.exit_code == 2 and "no vendor 'no-such-shop'" in result.output
+    result = run(
+        "staff",
+        "reset-password",
+        "host@toko-staff.example",
+        "--vendor",
+        "toko-staff",
+        "--password",
+        "short",
+    )
+    assert result.exit_code == 2 and "at least 10 characters" in result.output

@@ -64,6 +64,7 @@ PATH_PARAMS: dict[str, str] = {
     "image_id": "image",
     "show_id": "show",
     "key_id": "api_key",
+    "user_id": "staff",
     "message_id": "message",
     "sanction_id": "sanction",
     "term_id": "blocked_term",
@@ -193,6 +194,7 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     },
     "VariantPatch": lambda w: {"stock": 99, "price": 1},
     "ShowIn": lambda w: {"title": "Another show"},
+    "PasswordResetIn": lambda w: {"password": "taken over by someone"},
     "ShowPatch": lambda w: {"title": "Renamed show", "description": "changed"},
     "LineupIn": lambda w: {"product_ids": []},
     "TransitionIn": lambda w: {"to": "live"},
@@ -250,8 +252,8 @@ CREATE_BODIES: dict[str, dict[str, Any]] = {
         "lines": [{"sku": "PROBE", "quantity": 1, "unit_price": 1_000}],
     },
     "CouponIn": {"code": "PROBE10", "kind": "percent", "value": 10},
-    # Staff emails are unique across vendors (sign-in is by email), so A's copy
-    # answers 409 email_taken; what matters is that it is not B's replayed answer.
+    # Staff emails are unique per vendor, so A's copy is a user of A's own; what
+    # matters is that it is not B's replayed answer.
     "StaffIn": {
         "email": "idempotency-probe@pasar.example",
         "display_name": "Probe",

@@ -2,8 +2,17 @@ import { LitElement, css, html } from "lit";
 import { ApiError, api, type Session } from "../shared/api";
 import { shared } from "./styles";
 
+function later(seconds: number): string {
+  return seconds >= 120 ? `${Math.ceil(seconds / 60)} min` : `${seconds} s`;
+}
+
 export class StudioLogin extends LitElement {
-  static properties = { error: { state: true }, busy: { state: true } };
+  static properties = {
+    error: { state: true },
+    busy: { state: true },
+    wait: { state: true },
+    shops: { state: true },
+  };
   static styles = [
     shared,
     css`
@@ -15,6 +24,38 @@ export class StudioLogin extends LitElement {
   ];
   error = "";
   busy = false;
+  // Seconds until the server takes another attempt (after a 429), counted down.
+  wait = 0;
+  // Set when the same email and password open several shops: the user picks one.
+  shops: { slug: string; name: string }[] = [];
+  private timer: number | undefined;
+
+  disconnectedCallback(): void {
+    super.disconnectedCallback();
+    window.clearInterval(this.timer);
+  }
+
+  // The hold may be for one account only (from this address): another may try.
+  private otherEmail(): void {
+    this.shops = [];
+    if (this.wait <= 0) return;
+    this.wait = 0;
+    this.error = "";
+    window.clearInterval(this.timer);
+  }
+
+  private holdOff(seconds: number): void {
+    this.wait = seconds;
+    window.clearInterval(this.timer);
+    this.timer = window.setInterval(() => {
+      this.wait -= 1;
+      if (this.wait <= 0) {
+        this.wait = 0;
+        window.clearInterval(this.timer);
+        this.error = "";
+      }
+    }, 1000);
+  }
 
   private async submit(e: SubmitEvent): Promise<void> {
     e.preventDefault();
@@ -22,13 +63,23 @@ export class StudioLogin extends LitElement {
     this.busy = true;
     this.error = "";
     try {
+      const vendor = form.get("vendor");
       const session = await api<Session>("POST", "/api/v1/auth/login", {
         email: String(form.get("email") ?? ""),
         password: String(form.get("password") ?? ""),
+        ...(vendor ? { vendor: String(vendor) } : {}),
       });
       this.dispatchEvent(new CustomEvent("signed-in", { detail: session, bubbles: true, composed: true }));
     } catch (err) {
       this.error = err instanceof ApiError ? err.message : "Cannot reach Pasar. Try again.";
+      if (err instanceof ApiError && err.code === "choose_vendor") {
+        this.shops = (err.details as { vendors: { slug: string; name: string }[] }).vendors;
+        this.error = "";
+      }
+      const retry = (err instanceof ApiError && err.status === 429
+        ? (err.details as { retry_after?: unknown } | null)?.retry_after
+        : undefined);
+      if (typeof retry === "number" && retry > 0) this.holdOff(retry);
     } finally {
       this.busy = false;
     }
@@ -39,12 +90,24 @@ export class StudioLogin extends LitElement {
       <form class="card" @submit=${this.submit}>
         <div class="brand">pasar<span>.</span>studio</div>
         <p class="muted">Sign in to run your live shows.</p>
-        <label>Email <input name="email" type="email" autocomplete="username" required /></label>
+        <label>Email
+          <input name="email" type="email" autocomplete="username" required @input=${this.otherEmail} />
+        </label>
         <label>Password
           <input name="password" type="password" autocomplete="current-password" required />
         </label>
+        ${this.shops.length
+          ? html`<p class="muted">This email and password open several shops: choose one.</p>
+            <label>Shop
+              <select name="vendor">
+                ${this.shops.map((v) => html`<option value=${v.slug}>${v.name}</option>`)}
+              </select>
+            </label>`
+          : ""}
         ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : ""}
-        <button type="submit" ?disabled=${this.busy}>${this.busy ? "Signing in…" : "Sign in"}</button>
+        <button type="submit" ?disabled=${this.busy || this.wait > 0}>
+          ${this.busy ? "Signing in…" : this.wait > 0 ? `Try again in ${later(this.wait)}` : "Sign in"}
+        </button>
       </form>
     </div>`;
   }

@@ -4,8 +4,9 @@ import { shared } from "./styles";
 import "./login";
 import "./shows";
 import "./products";
+import "./team";
 
-type View = "shows" | "products";
+type View = "shows" | "products" | "team";
 
 // The studio shell: who is signed in, navigation, and the current view.
 export class PasarStudio extends LitElement {
@@ -41,7 +42,8 @@ export class PasarStudio extends LitElement {
   }
 
   private route(): void {
-    this.view = location.hash.startsWith("#/products") ? "products" : "shows";
+    const hash = location.hash;
+    this.view = hash.startsWith("#/products") ? "products" : hash.startsWith("#/team") ? "team" : "shows";
   }
 
   private async load(): Promise<void> {
@@ -77,6 +79,9 @@ export class PasarStudio extends LitElement {
         <nav>
           <a href="#/shows" aria-current=${this.view === "shows" ? "page" : "false"}>Shows</a>
           <a href="#/products" aria-current=${this.view === "products" ? "page" : "false"}>Products</a>
+          <a href="#/team" aria-current=${this.view === "team" ? "page" : "false"}>
+            ${s.scopes.includes("settings:write") ? "Team" : "Account"}
+          </a>
         </nav>
         <div class="who">
           <span>${s.vendor.name} · ${s.user.display_name} (${s.user.role})</span>
@@ -86,7 +91,13 @@ export class PasarStudio extends LitElement {
       <main>
         ${this.view === "products"
           ? html`<studio-products .session=${s}></studio-products>`
-          : html`<studio-shows .session=${s}></studio-shows>`}
+          : this.view === "team"
+            ? html`<studio-team
+                .session=${s}
+                @session-changed=${(e: CustomEvent<Session>) => (this.session = e.detail)}
+                @signed-out=${() => (this.session = null)}
+              ></studio-team>`
+            : html`<studio-shows .session=${s}></studio-shows>`}
       </main>
     `;
   }

@@ -1,4 +1,4 @@
-"""The ``pasar`` command: serve, demo, db, vendor, catalog, settings."""
+"""The ``pasar`` command: serve, demo, db, vendor, staff, catalog, settings."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ app = typer.Typer(help="Pasar: live-stream shopping for any storefront.", no_arg
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 vendor_app = typer.Typer(help="Vendors (tenants).", no_args_is_help=True)
 catalog_app = typer.Typer(help="Catalog import.", no_args_is_help=True)
+staff_app = typer.Typer(help="A vendor's studio users.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(vendor_app, name="vendor")
+app.add_typer(staff_app, name="staff")
 app.add_typer(catalog_app, name="catalog")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -143,6 +145,76 @@ def vendor_create(
         f"studio: {settings.resolved_public_url}/studio/  login {owner_email} / {password}"
     )
     console.print(f"API key (shown once): [bold]{created.api_key}[/bold]")
+
+
+VendorSlug = Annotated[str, typer.Option("--vendor", help="The vendor's slug.")]
+StaffEmail = Annotated[str, typer.Argument(help="The staff user's email.")]
+
+
+@staff_app.command("list")
+def staff_list(vendor: VendorSlug) -> None:
+    """List a vendor's staff: role, disabled or not, open sessions."""
+    from pasar.bootstrap import list_staff
+    from pasar.errors import DomainError
+
+    try:
+        rows = asyncio.run(list_staff(Settings(), vendor))
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    for row in rows:
+        state = "disabled" if row.disabled else "active"
+        console.print(
+            f"{row.email}  {row.role}  {state}  sessions: {row.sessions}  ({row.display_name})",
+            highlight=False,
+        )
+
+
+def _manage(vendor: str, email: str, action: str, password: str | None = None) -> int:
+    from pasar.bootstrap import manage_staff
+    from pasar.errors import DomainError
+
+    try:
+        return asyncio.run(manage_staff(Settings(), vendor, email, action, password))  # type: ignore[arg-type]
+    except DomainError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+@staff_app.command("disable")
+def staff_disable(email: StaffEmail, vendor: VendorSlug) -> None:
+    """Stop a user signing in and end their sessions now (not the last active owner)."""
+    ended = _manage(vendor, email, "disable")
+    console.print(f"{email} disabled; {ended} session(s) ended")
+
+
+@staff_app.command("enable")
+def staff_enable(email: StaffEmail, vendor: VendorSlug) -> None:
+    """Let a disabled user sign in again."""
+    _manage(vendor, email, "enable")
+    console.print(f"{email} enabled")
+
+
+@staff_app.command("reset-password")
+def staff_reset_password(
+    email: StaffEmail,
+    vendor: VendorSlug,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Leave out to generate one.", envvar="PASAR_STAFF_PASSWORD"),
+    ] = None,
+) -> None:
+    """Set a user's password (printed once) and end their sessions."""
+    new = password or secrets.token_urlsafe(12)
+    ended = _manage(vendor, email, "reset-password", new)
+    console.print(f"{email}: new password {new} ; {ended} session(s) ended", highlight=False)
+
+
+@staff_app.command("revoke-sessions")
+def staff_revoke_sessions(email: StaffEmail, vendor: VendorSlug) -> None:
+    """Sign a user out everywhere now."""
+    ended = _manage(vendor, email, "revoke-sessions")
+    console.print(f"{email}: {ended} session(s) ended")
 
 
 @catalog_app.command("import")

@@ -19,7 +19,8 @@ from pasar.media.storage import LocalStorage, Storage
 from pasar.metrics import Metrics
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
-from pasar.vendors.credentials import SecretBox
+from pasar.vendors.credentials import PasswordWork, SecretBox
+from pasar.vendors.throttle import LoginThrottle, Policy, make_store
 from pasar.webhooks.dispatcher import Dispatcher
 
 
@@ -37,6 +38,8 @@ class Services:
     webhooks: Dispatcher
     commerce: Commerce
     server_secret: str
+    passwords: PasswordWork
+    login_throttle: LoginThrottle
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -79,11 +82,17 @@ class Services:
             webhooks=dispatcher,
             commerce=Commerce(settings, db, realtime, box),
             server_secret=secret,
+            passwords=PasswordWork(settings.password_hash_concurrency),
+            login_throttle=LoginThrottle(make_store(settings), Policy.from_settings(settings)),
         )
 
     @property
     def session_ttl(self) -> timedelta:
         return timedelta(hours=self.settings.session_ttl_hours)
+
+    @property
+    def session_max_age(self) -> timedelta:
+        return timedelta(hours=self.settings.session_max_age_hours)
 
     async def close(self) -> None:
         await self.webhooks.close()
@@ -92,6 +101,8 @@ class Services:
         await self.media.close()
         await self.shows.close()
         await self.realtime.close()
+        await self.login_throttle.store.close()
+        self.passwords.close()
         await self.db.dispose()
         if isinstance(self.storage, S3Storage):
             await self.storage.close()  # its connection pool

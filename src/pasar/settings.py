@@ -121,7 +121,40 @@ class Settings(BaseSettings):
         default=40_000_000, ge=1, description="Largest image accepted, in pixels (width×height)."
     )
     session_ttl_hours: int = Field(
-        default=24 * 14, ge=1, description="How long a studio login lasts without activity."
+        default=24 * 3, ge=1, description="How long a studio login lasts without activity."
+    )
+    session_max_age_hours: int = Field(
+        default=24 * 7,
+        ge=1,
+        description=(
+            "How long a studio login lasts at most, however active: then staff sign in "
+            "again. Caps the sliding `PASAR_SESSION_TTL_HOURS`."
+        ),
+    )
+    password_hash_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description=(
+            "Password hashes and checks (argon2id, 64 MiB and ~0.1 s of CPU each) one node "
+            "runs at once, on threads of their own, never on the event loop; more wait."
+        ),
+    )
+    login_failures_per_ip: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "Failed studio sign-ins from one address (any accounts) in 15 minutes before "
+            "that address is refused (429) until the 15 minutes are over."
+        ),
+    )
+    login_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed sign-ins of one account from one address in 15 minutes before that "
+            "address is refused for that account (other addresses are not)."
+        ),
     )
     secure_cookies: bool | None = Field(
         default=None,

@@ -76,7 +76,12 @@ async def _seed(database_url: str, data_dir: Path, names: list[str]) -> tuple[di
             await db.commit()
         async with services.db.session() as db:
             session = await vendors.login(
-                db, email=email, password=password, ttl=timedelta(hours=1)
+                db,
+                services.passwords,
+                email=email,
+                password=password,
+                ttl=timedelta(hours=1),
+                max_age=timedelta(hours=1),
             )
             await db.commit()
     return shows, session.token

@@ -272,7 +272,7 @@ async def test_owner_creates_staff(client: httpx.AsyncClient, vendor: VendorCtx)
     )
     assert r.status_code == 201, r.text
     user = r.json()
-    assert set(user) == {"id", "email", "display_name", "role", "created_at"}
+    assert set(user) == {"id", "email", "display_name", "role", "created_at", "disabled_at"}
     assert user["email"] == "host@toko.example"
     assert user["role"] == "host"
     assert PASSWORD not in r.text and "argon2" not in r.text

@@ -75,8 +75,12 @@ async def seed_demo(settings: Settings) -> DemoInfo:
                 db, services, name="Toko Demo", slug=SLUG, email=EMAIL, password=password
             )
             vendor = await vendors.get_vendor(db, created.vendor_id)
-        owner = (await db.execute(select(StaffUser).where(StaffUser.email == EMAIL))).scalar_one()
-        await vendors.set_password(db, owner, password)
+        owner = (
+            await db.execute(
+                select(StaffUser).where(StaffUser.vendor_id == vendor.id, StaffUser.email == EMAIL)
+            )
+        ).scalar_one()
+        await vendors.set_password(db, services.passwords, owner, password)
         if vendor.allowed_origins == []:
             vendor.allowed_origins = [settings.resolved_public_url]
         # Earlier demo keys were printed once; revoke them so only the new one works.

@@ -111,7 +111,9 @@ async def _identify(ws: WebSocket, services: Services, vendor: Any, auth: Auth) 
     if cookie:
         async with services.db.session() as db:
             try:
-                principal, _ = await vendors.authenticate_session(db, cookie, services.session_ttl)
+                principal, _ = await vendors.authenticate_session(
+                    db, cookie, services.session_ttl, services.session_max_age
+                )
             except VendorError:
                 principal = None
             if principal is not None and principal.vendor_id == vendor.id:

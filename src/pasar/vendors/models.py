@@ -28,10 +28,14 @@ class Vendor(Timestamps, Base):
 
 class StaffUser(TenantMixin, Timestamps, Base):
     __tablename__ = "staff_users"
+    # An email is unique within a vendor only: were it unique across the service,
+    # adding staff would tell one vendor which addresses another uses, and let it
+    # take an address before the vendor its owner works for (issue 10, item 13).
+    # Sign-in finds the account by email and password (service.login).
+    __table_args__ = (UniqueConstraint("vendor_id", "email"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    # One login per email across the service keeps the studio login a plain email + password.
-    email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
+    email: Mapped[str] = mapped_column(String(320), index=True, nullable=False)
     display_name: Mapped[str] = mapped_column(String(120), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False)

@@ -55,6 +55,9 @@ class StaffOut(BaseModel):
     display_name: str
     role: Role
     created_at: datetime
+    disabled_at: datetime | None = Field(
+        description="Set while the user is disabled: they cannot sign in."
+    )
 
 
 class StaffIn(Strict):
@@ -62,6 +65,18 @@ class StaffIn(Strict):
     display_name: Annotated[str, Field(min_length=1, max_length=120)]
     password: Annotated[str, Field(min_length=10, max_length=200)]
     role: Role
+
+
+Password = Annotated[str, Field(min_length=10, max_length=200)]
+
+
+class PasswordResetIn(Strict):
+    password: Password = Field(description="The user's new password (10+ characters).")
+
+
+class PasswordChangeIn(Strict):
+    current_password: Annotated[str, Field(min_length=1, max_length=200)]
+    new_password: Password
 
 
 class ApiKeyIn(Strict):
@@ -90,6 +105,13 @@ class NewApiKeyOut(ApiKeyOut):
 class LoginIn(Strict):
     email: Annotated[str, Field(min_length=3, max_length=320)]
     password: Annotated[str, Field(min_length=1, max_length=200)]
+    vendor: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description=(
+            "The shop's slug. Needed only when the same email and password sign in to "
+            "several shops (the answer is then 409 `choose_vendor`, listing them)."
+        ),
+    )
 
 
 class SessionOut(BaseModel):

@@ -84,7 +84,7 @@ async def get_vendor_by_slug(db: AsyncSession, slug: str) -> Vendor:
     return vendor
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise VendorError(
             "invalid",
@@ -95,6 +95,7 @@ def _check_password(password: str) -> None:
 
 async def create_staff(
     db: AsyncSession,
+    passwords: credentials.PasswordWork,
     vendor_id: str,
     *,
     email: str,
@@ -102,20 +103,24 @@ async def create_staff(
     password: str,
     role: Role,
 ) -> StaffUser:
-    _check_password(password)
+    check_password(password)
+    digest = await passwords.hash(password)
     user = StaffUser(
         id=new_id("usr"),
         vendor_id=vendor_id,
         email=email.strip().lower(),
         display_name=display_name.strip(),
-        password_hash=credentials.hash_password(password),
+        password_hash=digest,
         role=Role(role).value,
     )
     db.add(user)
     try:
         await db.flush()
     except IntegrityError as exc:
-        raise VendorError("conflict", "email_taken", "a staff user with this email exists") from exc
+        # Only this vendor's own staff can collide: it learns nothing of other shops.
+        raise VendorError(
+            "conflict", "email_taken", "this shop already has a staff user with this email"
+        ) from exc
     return user
 
 
@@ -137,9 +142,11 @@ async def get_staff(db: AsyncSession, vendor_id: str, user_id: str) -> StaffUser
     return user
 
 
-async def set_password(db: AsyncSession, user: StaffUser, password: str) -> None:
-    _check_password(password)
-    user.password_hash = credentials.hash_password(password)
+async def set_password(
+    db: AsyncSession, passwords: credentials.PasswordWork, user: StaffUser, password: str
+) -> None:
+    check_password(password)
+    user.password_hash = await passwords.hash(password)
     await db.flush()
 
 
@@ -216,17 +223,70 @@ async def authenticate_api_key(db: AsyncSession, secret: str) -> Principal:
     )
 
 
+# An email may have a login at several shops (emails are unique per vendor). A
+# sign-in without a shop checks the password against at most this many of them.
+MAX_SHOPS_PER_EMAIL = 5
+
+
 async def login(
-    db: AsyncSession, *, email: str, password: str, ttl: timedelta, user_agent: str = ""
+    db: AsyncSession,
+    passwords: credentials.PasswordWork,
+    *,
+    email: str,
+    password: str,
+    ttl: timedelta,
+    max_age: timedelta,
+    vendor_slug: str | None = None,
+    user_agent: str = "",
 ) -> NewSession:
-    user = (
-        await db.execute(select(StaffUser).where(StaffUser.email == email.strip().lower()))
-    ).scalar_one_or_none()
-    if user is None:
-        credentials.burn_password_check(password)
+    """Sign in by email and password. The account is the one at ``vendor_slug``
+    or, without it, the one whose password matches; when the same email and
+    password open several shops, the caller must choose (409 ``choose_vendor``,
+    which names them: whoever sees it knows the password of each)."""
+    query = (
+        select(StaffUser, Vendor)
+        .join(Vendor, Vendor.id == StaffUser.vendor_id)
+        .where(StaffUser.email == email.strip().lower())
+    )
+    if vendor_slug is not None:
+        query = query.where(Vendor.slug == vendor_slug)
+    rows = (
+        await db.execute(
+            query.order_by(StaffUser.created_at, StaffUser.id).limit(MAX_SHOPS_PER_EMAIL)
+        )
+    ).all()
+    # End the read before the slow checks: holding a pooled connection (and, on
+    # SQLite, the write lock) through argon2 would make other requests wait on it.
+    await db.commit()
+    if not rows:
+        await passwords.burn(password)
         raise VendorError("unauthorized", "invalid_login", "wrong email or password")
-    if not credentials.verify_password(user.password_hash, password) or user.disabled_at:
+    matches = [
+        (user, vendor)
+        for user, vendor in rows
+        if await passwords.verify(user.password_hash, password) and user.disabled_at is None
+    ]
+    if not matches:
         raise VendorError("unauthorized", "invalid_login", "wrong email or password")
+    if len(matches) > 1:
+        raise VendorError(
+            "conflict",
+            "choose_vendor",
+            "this email and password sign in to several shops: choose one",
+            {"vendors": [{"slug": v.slug, "name": v.name} for _, v in matches]},
+        )
+    user = matches[0][0]
+    return await start_session(db, user, ttl=ttl, max_age=max_age, user_agent=user_agent)
+
+
+async def start_session(
+    db: AsyncSession,
+    user: StaffUser,
+    *,
+    ttl: timedelta,
+    max_age: timedelta,
+    user_agent: str = "",
+) -> NewSession:
     token = credentials.new_token(SESSION_PREFIX)
     now = utcnow()
     session = StaffSession(
@@ -236,7 +296,7 @@ async def login(
         csrf_token=secrets.token_urlsafe(32),
         user_id=user.id,
         created_at=now,
-        expires_at=now + ttl,
+        expires_at=now + min(ttl, max_age),
         user_agent=user_agent[:300],
     )
     db.add(session)
@@ -245,8 +305,10 @@ async def login(
 
 
 async def authenticate_session(
-    db: AsyncSession, token: str, ttl: timedelta
+    db: AsyncSession, token: str, ttl: timedelta, max_age: timedelta
 ) -> tuple[Principal, StaffSession]:
+    """The session's principal. A session ends after ``ttl`` without use (sliding)
+    and, however busy, ``max_age`` after sign-in."""
     row = (
         await db.execute(
             select(StaffSession, StaffUser)
@@ -255,12 +317,18 @@ async def authenticate_session(
         )
     ).one_or_none()
     now = utcnow()
-    if row is None or row[0].expires_at <= now or row[1].disabled_at is not None:
+    if (
+        row is None
+        or row[0].expires_at <= now
+        or row[0].created_at + max_age <= now
+        or row[1].disabled_at is not None
+    ):
         raise VendorError("unauthorized", "session_expired", "sign in again")
     session, user = row
-    # Sliding expiry, refreshed at most once a minute.
-    if session.expires_at - now < ttl - _LAST_USED_RESOLUTION:
-        session.expires_at = now + ttl
+    # Sliding expiry, refreshed at most once a minute, never past the absolute cap.
+    renewed = min(now + ttl, session.created_at + max_age)
+    if renewed - session.expires_at > _LAST_USED_RESOLUTION:
+        session.expires_at = renewed
         await db.commit()
     principal = Principal(
         vendor_id=user.vendor_id,

@@ -69,7 +69,9 @@ async def authenticate(request: Request, db: AsyncSession, services: Services) -
         return await vendors.authenticate_api_key(db, token.strip())
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        principal, session = await vendors.authenticate_session(db, cookie, services.session_ttl)
+        principal, session = await vendors.authenticate_session(
+            db, cookie, services.session_ttl, services.session_max_age
+        )
         if request.method not in SAFE_METHODS:
             presented = request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(presented.encode(), session.csrf_token.encode()):

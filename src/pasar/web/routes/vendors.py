@@ -1,4 +1,5 @@
-"""/api/v1/vendor, /api-keys, /staff and /auth: the vendor's own settings and access."""
+"""/api/v1/vendor, /api-keys and /auth: the vendor's own settings and access (/staff:
+routes/staff.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pasar.money import validate_currency, validate_locale
 from pasar.services import Services
 from pasar.vendors import service as vendors
+from pasar.vendors import staff as staff_ops
 from pasar.vendors.errors import VendorError
 from pasar.vendors.models import StaffSession, StaffUser, Vendor
 from pasar.vendors.schemas import (
@@ -18,9 +20,8 @@ from pasar.vendors.schemas import (
     ApiKeyOut,
     LoginIn,
     NewApiKeyOut,
+    PasswordChangeIn,
     SessionOut,
-    StaffIn,
-    StaffOut,
     VendorOut,
     VendorPatch,
 )
@@ -35,15 +36,15 @@ Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
 Anyone = Annotated[Ctx, Depends(any_principal)]
 
 
-def _may_grant(ctx: Ctx, scopes: frozenset[str], what: str) -> None:
+def may_grant(ctx: Ctx, scopes: frozenset[str], what: str, verb: str = "create") -> None:
     """Nobody hands out more than they hold: a key limited to settings:write must not
-    mint an all-scope key or an owner login for itself."""
+    mint an all-scope key or an owner login for itself, nor take over an owner's."""
     missing = sorted(scopes - ctx.principal.scopes)
     if missing:
         raise VendorError(
             "forbidden",
             "scope_escalation",
-            f"cannot create {what} with scopes this credential lacks",
+            f"cannot {verb} {what} with scopes this credential lacks",
             {"missing_scopes": missing},
         )
 
@@ -88,7 +89,7 @@ async def create_api_key(body: ApiKeyIn, ctx: Settings, idem: IdempotencyDep) ->
     """The key's secret is in this answer only; Pasar keeps just its hash.
 
     Idempotent replays do not repeat the secret, so a retry cannot leak it twice."""
-    _may_grant(ctx, expand([s.value for s in body.scopes]), "an API key")
+    may_grant(ctx, expand([s.value for s in body.scopes]), "an API key")
     if replay := await idem.replay(ctx):
         return replay
     new = await vendors.create_api_key(
@@ -113,31 +114,11 @@ async def revoke_api_key(key_id: str, ctx: Settings) -> dict[str, Any]:
     return out
 
 
-@router.get("/staff", response_model=list[StaffOut], responses=responses(401, 403))
-async def list_staff(ctx: Settings) -> list[dict[str, Any]]:
-    return [serialize.staff(u) for u in await vendors.list_staff(ctx.db, ctx.vendor_id)]
-
-
 @router.post(
-    "/staff", status_code=201, response_model=StaffOut, responses=responses(400, 401, 403, 409, 422)
-)
-async def create_staff(body: StaffIn, ctx: Settings, idem: IdempotencyDep) -> JSONResponse:
-    _may_grant(ctx, ROLE_SCOPES[body.role], f"a {body.role.value}")
-    if replay := await idem.replay(ctx):
-        return replay
-    user = await vendors.create_staff(
-        ctx.db,
-        ctx.vendor_id,
-        email=str(body.email),
-        display_name=body.display_name,
-        password=body.password,
-        role=body.role,
-    )
-    return await idem.commit(ctx, 201, serialize.staff(user))
-
-
-@router.post(
-    "/auth/login", response_model=SessionOut, tags=["studio"], responses=responses(400, 401, 422)
+    "/auth/login",
+    response_model=SessionOut,
+    tags=["studio"],
+    responses=responses(400, 401, 409, 422, 429, 503),
 )
 async def login(
     body: LoginIn,
@@ -146,27 +127,48 @@ async def login(
     db: Annotated[AsyncSession, Depends(get_db)],
     services: Annotated[Services, Depends(get_services)],
 ) -> dict[str, Any]:
-    """Studio sign-in: sets an HttpOnly session cookie and returns the CSRF token."""
-    new = await vendors.login(
-        db,
-        email=body.email,
-        password=body.password,
-        ttl=services.session_ttl,
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    """Studio sign-in: sets an HttpOnly session cookie and returns the CSRF token.
+
+    Repeated failures are refused for a while with 429 `too_many_attempts` and
+    `Retry-After` (docs/api.md, Authentication, says how)."""
+    # The peer address; trusted-proxy handling rewrites it before routing.
+    ip = request.client.host if request.client else "unknown"
+    throttle = services.login_throttle
+    await throttle.check(body.email, ip)
+    try:
+        new = await vendors.login(
+            db,
+            services.passwords,
+            email=body.email,
+            password=body.password,
+            ttl=services.session_ttl,
+            max_age=services.session_max_age,
+            vendor_slug=body.vendor,
+            user_agent=request.headers.get("user-agent", ""),
+        )
+    except VendorError as exc:
+        if exc.code == "invalid_login":
+            await throttle.failed(body.email, ip)
+        raise
+    await throttle.succeeded(body.email, ip)
     vendor = await vendors.get_vendor(db, new.user.vendor_id)
     out = _session_out(new.user, vendor, new.session.csrf_token)
     await db.commit()
+    _set_cookie(response, services, new.token)
+    return out
+
+
+def _set_cookie(response: Response, services: Services, token: str) -> None:
+    lifetime = min(services.session_ttl, services.session_max_age)
     response.set_cookie(
         SESSION_COOKIE,
-        new.token,
-        max_age=int(services.session_ttl.total_seconds()),
+        token,
+        max_age=int(lifetime.total_seconds()),
         httponly=True,
         secure=services.settings.cookies_secure,
         samesite="lax",
         path="/",
     )
-    return out
 
 
 def _session_out(user: StaffUser, vendor: Vendor, csrf: str) -> dict[str, Any]:
@@ -182,8 +184,7 @@ def _session_out(user: StaffUser, vendor: Vendor, csrf: str) -> dict[str, Any]:
     "/auth/session", response_model=SessionOut, tags=["studio"], responses=responses(401, 403)
 )
 async def current_session(request: Request, ctx: Anyone) -> dict[str, Any]:
-    if ctx.principal.kind != "staff":
-        raise VendorError("forbidden", "not_a_session", "this is for studio sessions, not API keys")
+    _staff_only(ctx)
     session = await ctx.db.get(StaffSession, request.state.staff_session_id)
     if session is None:
         raise VendorError("unauthorized", "session_expired", "sign in again")
@@ -198,6 +199,61 @@ async def logout(request: Request, ctx: Anyone) -> Response:
     if session_id:
         await vendors.logout(ctx.db, session_id)
         await ctx.db.commit()
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _staff_only(ctx: Ctx) -> None:
+    if ctx.principal.kind != "staff":
+        raise VendorError("forbidden", "not_a_session", "this is for studio sessions, not API keys")
+
+
+@router.put(
+    "/auth/password",
+    response_model=SessionOut,
+    tags=["studio"],
+    responses=responses(400, 401, 403, 422, 429),
+)
+async def change_password(
+    body: PasswordChangeIn, request: Request, response: Response, ctx: Anyone
+) -> dict[str, Any]:
+    """Change your own password (the current one is required). Every session of
+    yours ends, on every device; this answer signs you in again with a new session
+    cookie and CSRF token. Wrong current passwords count as failed sign-ins."""
+    _staff_only(ctx)
+    services = ctx.services
+    user = await vendors.get_staff(ctx.db, ctx.vendor_id, ctx.principal.actor_id)
+    ip = request.client.host if request.client else "unknown"
+    await services.login_throttle.check(user.email, ip)
+    try:
+        await staff_ops.change_own_password(
+            ctx.db, services.passwords, user, body.current_password, body.new_password
+        )
+    except VendorError as exc:
+        if exc.code == "wrong_password":
+            await services.login_throttle.failed(user.email, ip)
+        raise
+    new = await vendors.start_session(
+        ctx.db,
+        user,
+        ttl=services.session_ttl,
+        max_age=services.session_max_age,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    vendor = await vendors.get_vendor(ctx.db, ctx.vendor_id)
+    out = _session_out(user, vendor, new.session.csrf_token)
+    await ctx.db.commit()
+    _set_cookie(response, services, new.token)
+    return out
+
+
+@router.delete("/auth/sessions", status_code=204, tags=["studio"], responses=responses(401, 403))
+async def sign_out_everywhere(ctx: Anyone) -> Response:
+    """Ends every session of yours (this one too), on every device and node."""
+    _staff_only(ctx)
+    await staff_ops.revoke_sessions(ctx.db, ctx.principal.actor_id)
+    await ctx.db.commit()
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

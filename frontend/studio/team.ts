@@ -1,0 +1,209 @@
+import { LitElement, css, html } from "lit";
+import { ApiError, api, setCsrf, type Session } from "../shared/api";
+import { shared } from "./styles";
+
+interface StaffUser {
+  id: string;
+  email: string;
+  display_name: string;
+  role: string;
+  disabled_at: string | null;
+}
+
+function message(e: unknown): string {
+  return e instanceof ApiError ? e.message : "Cannot reach Pasar. Try again.";
+}
+
+// Your own password and sessions; for owners, the shop's staff as well.
+export class StudioTeam extends LitElement {
+  static properties = {
+    session: { attribute: false },
+    staff: { state: true },
+    error: { state: true },
+    notice: { state: true },
+    passwordError: { state: true },
+    passwordNotice: { state: true },
+  };
+  static styles = [
+    shared,
+    css`
+      section { margin-bottom: 24px; }
+      form.password { display: grid; gap: 12px; max-width: 380px; }
+      form.add { display: grid; grid-template-columns: 2fr 2fr 1fr 2fr auto; gap: 8px;
+        align-items: end; margin-top: 16px; }
+      .actions { display: flex; gap: 8px; justify-content: flex-end; }
+      .pill.disabled { background: #b3261e; color: #fff; }
+      .ok { color: #2e7d32; font-size: 14px; }
+    `,
+  ];
+  session!: Session;
+  staff: StaffUser[] = [];
+  error = "";
+  notice = "";
+  passwordError = "";
+  passwordNotice = "";
+
+  private get owner(): boolean {
+    return this.session.scopes.includes("settings:write");
+  }
+
+  connectedCallback(): void {
+    super.connectedCallback();
+    if (this.owner) void this.load();
+  }
+
+  private async load(): Promise<void> {
+    try {
+      this.staff = await api<StaffUser[]>("GET", "/api/v1/staff");
+    } catch (e) {
+      this.error = message(e);
+    }
+  }
+
+  private async changePassword(e: SubmitEvent): Promise<void> {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const data = new FormData(form);
+    this.passwordError = this.passwordNotice = "";
+    if (data.get("new_password") !== data.get("repeat")) {
+      this.passwordError = "The new passwords are not the same.";
+      return;
+    }
+    try {
+      const session = await api<Session>("PUT", "/api/v1/auth/password", {
+        current_password: String(data.get("current_password") ?? ""),
+        new_password: String(data.get("new_password") ?? ""),
+      });
+      setCsrf(session.csrf_token);
+      this.dispatchEvent(new CustomEvent("session-changed", { detail: session, bubbles: true, composed: true }));
+      form.reset();
+      this.passwordNotice = "Password changed. Every other device of yours was signed out.";
+    } catch (err) {
+      this.passwordError = message(err);
+    }
+  }
+
+  private async signOutEverywhere(): Promise<void> {
+    try {
+      await api("DELETE", "/api/v1/auth/sessions");
+      this.dispatchEvent(new CustomEvent("signed-out", { bubbles: true, composed: true }));
+    } catch (err) {
+      this.passwordError = message(err);
+    }
+  }
+
+  private async act(user: StaffUser, what: "disable" | "enable" | "remove" | "sign-out"): Promise<void> {
+    this.error = this.notice = "";
+    if (what === "remove" && !confirm(`Remove ${user.email} from ${this.session.vendor.name}?`)) return;
+    try {
+      if (what === "remove") await api("DELETE", `/api/v1/staff/${user.id}`);
+      else if (what === "sign-out") await api("DELETE", `/api/v1/staff/${user.id}/sessions`);
+      else await api("POST", `/api/v1/staff/${user.id}/${what}`);
+      this.notice = {
+        disable: `${user.email} is disabled and signed out.`,
+        enable: `${user.email} may sign in again.`,
+        remove: `${user.email} was removed.`,
+        "sign-out": `${user.email} was signed out everywhere.`,
+      }[what];
+      if (user.id === this.session.user.id && what !== "enable") {
+        this.dispatchEvent(new CustomEvent("signed-out", { bubbles: true, composed: true }));
+        return;
+      }
+      await this.load();
+    } catch (err) {
+      this.error = message(err);
+    }
+  }
+
+  private async add(e: SubmitEvent): Promise<void> {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const data = new FormData(form);
+    this.error = this.notice = "";
+    try {
+      const user = await api<StaffUser>("POST", "/api/v1/staff", {
+        email: String(data.get("email") ?? ""),
+        display_name: String(data.get("display_name") ?? ""),
+        role: String(data.get("role") ?? "host"),
+        password: String(data.get("password") ?? ""),
+      });
+      form.reset();
+      this.notice = `${user.email} added: give them their first password.`;
+      await this.load();
+    } catch (err) {
+      const details = err instanceof ApiError && Array.isArray(err.details) ? err.details : [];
+      this.error = details.length
+        ? details.map((d: { field: string; message: string }) => `${d.field.replace("body.", "")}: ${d.message}`).join("; ")
+        : message(err);
+    }
+  }
+
+  private row(u: StaffUser) {
+    const me = u.id === this.session.user.id;
+    return html`<tr>
+      <td>${u.display_name}${me ? html` <span class="muted">(you)</span>` : ""}</td>
+      <td>${u.email}</td>
+      <td>${u.role}</td>
+      <td>${u.disabled_at ? html`<span class="pill disabled">disabled</span>` : html`<span class="pill">active</span>`}</td>
+      <td class="actions">
+        ${u.disabled_at
+          ? html`<button class="secondary" @click=${() => this.act(u, "enable")}>Enable</button>`
+          : html`<button class="secondary" @click=${() => this.act(u, "sign-out")}>Sign out</button>
+              <button class="secondary" @click=${() => this.act(u, "disable")}>Disable</button>`}
+        <button class="danger" @click=${() => this.act(u, "remove")}>Remove</button>
+      </td>
+    </tr>`;
+  }
+
+  render() {
+    return html`
+      <section class="card">
+        <h2>Your password</h2>
+        <form class="password" @submit=${this.changePassword}>
+          <label>Current password
+            <input name="current_password" type="password" autocomplete="current-password" required />
+          </label>
+          <label>New password (10 or more characters)
+            <input name="new_password" type="password" autocomplete="new-password" minlength="10" required />
+          </label>
+          <label>New password again
+            <input name="repeat" type="password" autocomplete="new-password" minlength="10" required />
+          </label>
+          ${this.passwordError ? html`<div class="error" role="alert">${this.passwordError}</div>` : ""}
+          ${this.passwordNotice ? html`<div class="ok" role="status">${this.passwordNotice}</div>` : ""}
+          <div class="actions" style="justify-content:flex-start">
+            <button type="submit">Change password</button>
+            <button type="button" class="secondary" @click=${() => this.signOutEverywhere()}>
+              Sign out everywhere
+            </button>
+          </div>
+        </form>
+      </section>
+      ${this.owner
+        ? html`<section class="card">
+            <h2>Staff of ${this.session.vendor.name}</h2>
+            ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : ""}
+            ${this.notice ? html`<div class="ok" role="status">${this.notice}</div>` : ""}
+            <table>
+              <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>Status</th><th></th></tr></thead>
+              <tbody>${this.staff.map((u) => this.row(u))}</tbody>
+            </table>
+            <form class="add" @submit=${this.add}>
+              <label>Email <input name="email" type="email" required /></label>
+              <label>Name <input name="display_name" required /></label>
+              <label>Role
+                <select name="role">
+                  <option value="host">host</option>
+                  <option value="moderator">moderator</option>
+                  <option value="owner">owner</option>
+                </select>
+              </label>
+              <label>First password <input name="password" type="text" minlength="10" required autocomplete="off" /></label>
+              <button type="submit">Add</button>
+            </form>
+          </section>`
+        : ""}
+    `;
+  }
+}
+customElements.define("studio-team", StudioTeam);
