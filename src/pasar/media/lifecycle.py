@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -47,6 +47,10 @@ class ShowLink:
         self.plane: MediaPlane | None = None
         self.webhooks: Dispatcher | None = None
         self.playback_url: Callable[[str], str] | None = None
+        # Run once a show's end is committed, whichever way it ended (the studio,
+        # the API, WHIP DELETE, a dropout's grace, an external media server):
+        # domains above this one (commerce) hang their consequences here.
+        self.on_ended: list[Callable[[str], Awaitable[None]]] = []
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -85,9 +89,15 @@ class ShowLink:
         await self.ended(show_id)
 
     async def ended(self, show_id: str) -> None:
-        """The show is over (however it ended): close the recording; when
-        there is one, the replay publishes itself."""
+        """The show is over (however it ended): what hangs off its end runs
+        (its deals close, its pins leave the screen), then the recording closes;
+        when there is one, the replay publishes itself."""
         assert self.plane is not None
+        for hook in self.on_ended:
+            try:
+                await hook(show_id)
+            except Exception:  # the commerce loop finishes the job; the media must still end
+                log.exception("a show-ended hook failed", extra={"show_id": show_id})
         if not await self.plane.end_show(show_id):
             return
         async with self.db.session() as session:
