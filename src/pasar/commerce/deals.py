@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pasar.catalog.models import Variant
 from pasar.catalog.service import get_product
 from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError
@@ -48,6 +49,22 @@ def terms(deal: Deal, skus: dict[str, str | None] | None = None) -> DealTerms:
     )
 
 
+def _check_discount(price: int, currency: str, variants: list[Variant]) -> None:
+    """A deal sells below the price it is a deal on, for every variant it covers:
+    a "deal" at or above the product's price is a typo (an extra digit) or a
+    trap, and the player would show it as a discount either way."""
+    over = [v for v in variants if price >= v.price]
+    if over:
+        lowest = min(v.price for v in variants)
+        raise CommerceError(
+            "invalid",
+            "price_not_discounted",
+            f"a deal must sell below the product's price: {price} is not below {lowest}, "
+            "the lowest price of the variants it covers (prices in minor units)",
+            {"variant_ids": [v.id for v in over], "max_price": lowest - 1},
+        )
+
+
 async def create_deal(
     db: AsyncSession, show: Show, body: DealIn, default_hold_seconds: int = DEFAULT_HOLD_SECONDS
 ) -> Deal:
@@ -77,6 +94,7 @@ async def create_deal(
             "currency_mismatch",
             f"the product is priced in {product.currency}, not {currency}",
         )
+    _check_discount(body.price, currency, [v for v in product.variants if v.id in variant_ids])
     now = utcnow()
     if body.starts_in_seconds is not None:
         starts_at = now + timedelta(seconds=body.starts_in_seconds)

@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from pasar.clock import utcnow
 from pasar.db.engine import Database
+from pasar.media import recording
+from pasar.media.errors import MediaError
 from pasar.media.packager import hls_key
 from pasar.media.plane import MediaPlane
 from pasar.media.recording import Exporter
@@ -111,6 +113,19 @@ class ShowLink:
         self._nudge()
         await self.realtime.publish(show_id, "show.state", {"state": "replay"})
         self.exporter.start(show_id)  # the vendor's MP4 download
+
+    async def require_recording(self, show_id: str) -> None:
+        """Refuse to publish a replay of nothing: the built-in plane publishes
+        the replay itself once a recording closes, so a vendor asking for one
+        by hand has a show that never sent video (or whose recording is gone)."""
+        found = await recording.load(self.storage, show_id)
+        if found is None or not found.timeline:
+            raise MediaError(
+                "conflict",
+                "no_recording",
+                "the show has no recorded video to publish as a replay (it never sent any, "
+                "or the recording was deleted)",
+            )
 
     def _nudge(self) -> None:
         if self.webhooks is not None:
