@@ -7,12 +7,13 @@ the two disagree. Unset means the embedded default, so a laptop needs nothing.
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pasar import url_templates
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -303,15 +304,9 @@ class Settings(BaseSettings):
             if value is None:
                 continue
             try:
-                parts = [p for p in string.Formatter().parse(value) if p[1] is not None]
+                url_templates.placeholders(value, allowed)
             except ValueError as exc:
                 raise ValueError(f"PASAR_{name.upper()}: {exc}") from exc
-            if any(spec or conversion for _, _, spec, conversion in parts):
-                raise ValueError(f"PASAR_{name.upper()}: placeholders take no format spec")
-            if unknown := {str(field) for _, field, _, _ in parts} - allowed:
-                raise ValueError(
-                    f"PASAR_{name.upper()} may only use {sorted(allowed)}, not {sorted(unknown)}"
-                )
         if self.media_server == "builtin":
             return self
         if not self.media_server_hls_url or "{show_id}" not in self.media_server_hls_url:

@@ -1,7 +1,13 @@
-"""What a vendor may not set up: a deal that is no discount."""
+"""What a vendor may not set up: a deal that is no discount, a checkout URL
+template that formats more than it fills in."""
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from pasar.services import Services
+from pasar.vendors.models import Vendor
 from tests.commerce.conftest import Shop
 
 API = "/api/v1"
@@ -29,3 +35,41 @@ async def test_the_cheapest_covered_variant_bounds_the_price(shop: Shop) -> None
     assert error["details"] == {"variant_ids": [cheap], "max_price": 9_999_999}
     # A deal on the other variant alone is a discount on it.
     await shop.deal(price=19_900_000, variant_ids=[shop.variant_ids[0]])
+
+
+async def test_checkout_templates_take_only_bare_placeholders(shop: Shop) -> None:
+    good = "https://toko.example/co?items={lines}&hold={reservation_ids}"
+    await shop.api("PATCH", f"{API}/vendor", json={"checkout_url_template": good})
+    for bad, named in (
+        ("https://toko.example/co?items={lines:>1000000000}", "{lines:>1000000000}"),
+        ("https://toko.example/co?items={lines!r}", "{lines!r}"),
+        ("https://toko.example/co?items={lines:{show_id}}", "{lines:{show_id}}"),
+        ("https://toko.example/co?items={lines[0]}", "{lines[0]}"),
+        ("https://toko.example/co?items={lines.real}", "{lines.real}"),
+        ("https://toko.example/co?items={lines}&x={}", "{}"),
+    ):
+        r = await shop.client.patch(
+            f"{API}/vendor", json={"checkout_url_template": bad}, headers=shop.vendor.headers
+        )
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["error"]["code"] == "validation_failed"
+        assert named in r.text, r.text
+    assert (await shop.api("GET", f"{API}/vendor"))["checkout_url_template"] == good
+
+
+async def test_a_format_spec_saved_before_the_check_is_never_rendered(
+    app: FastAPI, shop: Shop
+) -> None:
+    services: Services = app.state.services
+    async with services.db.session() as db:
+        await db.execute(
+            update(Vendor)
+            .where(Vendor.id == shop.vendor.id)
+            .values(checkout_url_template="https://toko.example/co?items={lines:>100000}")
+        )
+        await db.commit()
+    services.commerce.vendor_changed(shop.vendor.id)
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]])
+    r = await shop.claim(deal["id"], await shop.guest())
+    assert r.status_code == 201, r.text
+    assert r.json()["checkout_url"] is None

@@ -223,7 +223,7 @@ class Commerce:
         if not rows:
             return None
         template = (await self._vendor(rows[0]["vendor_id"])).checkout_url_template
-        if not template or not checkout.names_items(template):
+        if not template or not checkout.is_safe(template) or not checkout.names_items(template):
             return None
         lines = []
         for row in rows:
