@@ -72,6 +72,21 @@ def _cheap_password_hashing() -> Iterator[None]:
         yield
 
 
+STOREFRONT_LIMITS = ("PASAR_GUEST_MINTS_PER_IP", "PASAR_CLAIMS_PER_IP", "PASAR_CLAIMS_PER_SHOPPER")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_storefront_rate_limits() -> Iterator[None]:
+    """Every test sends its claims and mints its guests from 127.0.0.1, and with
+    Redis the per-minute counts are shared by every test in that minute: the
+    limits are lifted (here, and in servers started with this environment) except
+    where a test sets them (``tests/commerce/test_claim_limits.py``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in STOREFRONT_LIMITS:
+            patch.setenv(name, "1000000")
+        yield
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 ErrorKind = Literal[
-    "invalid", "not_found", "conflict", "unauthorized", "forbidden", "too_large", "unavailable"
+    "invalid",
+    "not_found",
+    "conflict",
+    "unauthorized",
+    "forbidden",
+    "too_large",
+    "rate_limited",
+    "unavailable",
 ]
 
 

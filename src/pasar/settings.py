@@ -146,6 +146,39 @@ class Settings(BaseSettings):
         le=86_400,
         description="How long a claimed deal unit is held for checkout unless the deal says.",
     )
+    # Claim bots (docs/commerce.md, "Protecting a scarce deal"). Per minute, shared by
+    # every node through Redis when PASAR_REDIS_URL is set, per node otherwise. The
+    # per-address numbers are high because a festival crowd or a carrier NAT puts
+    # hundreds of phones behind one address; they stop one client's flood, not a
+    # patient bot (signed_in_only and short guest holds do that).
+    guest_mints_per_ip: int = Field(
+        default=60,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "New guest identities (`POST /api/v1/storefront/guests`) one IP address may "
+            "mint per minute. The embed takes its guest from the show socket, so only "
+            "custom integrations call this, once per browser."
+        ),
+    )
+    claims_per_ip: int = Field(
+        default=600,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Deal claims one IP address may send per minute (10 a second: room for a "
+            "crowd behind one NAT tapping the same deal)."
+        ),
+    )
+    claims_per_shopper: int = Field(
+        default=30,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Deal claims one shopper (guest token or the vendor's `sub`) may send per "
+            "minute, retries included; a person taps a few times."
+        ),
+    )
     ws_tick_ms: int = Field(
         default=100,
         ge=10,

@@ -39,6 +39,7 @@ from pasar.commerce.ledger import Claim, DealTerms, Outcome, claim_key, fingerpr
 from pasar.commerce.models import Deal, DealStock, Pin, Reservation
 from pasar.commerce.stock import StockEngine
 from pasar.commerce.stock_sql import SqlStock
+from pasar.commerce.throttle import Throttle
 from pasar.db.engine import Database
 from pasar.media.storage import Storage
 from pasar.realtime import service as realtime_service
@@ -112,6 +113,7 @@ class Commerce:
         else:
             self.engine = SqlStock(db, self.group)
         self.nudge_webhooks: Callable[[], None] = lambda: None
+        self.throttle = Throttle(settings.redis_url)
         self._terms: OrderedDict[str, DealTerms] = OrderedDict()
         self._vendors: dict[str, _VendorBits] = {}
         self._shows: dict[str, _ShowFacts] = {}
@@ -135,6 +137,7 @@ class Commerce:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.engine.close()
+        await self.throttle.close()
 
     # -- claims ---------------------------------------------------------------
 

@@ -26,6 +26,7 @@ STATUS: dict[ErrorKind, int] = {
     "not_found": 404,
     "conflict": 409,
     "too_large": 413,
+    "rate_limited": 429,
     "unavailable": 503,
 }
 
@@ -81,6 +82,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.kind == "unauthorized" else None
+        if exc.kind == "rate_limited" and isinstance(exc.details, dict):
+            # A rate-limited error says when to come back, in its details and here.
+            headers = {"Retry-After": str(exc.details.get("retry_after", 1))}
         return error_response(STATUS[exc.kind], exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)

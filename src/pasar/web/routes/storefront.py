@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from pasar.commerce import deals as deal_service
 from pasar.commerce import reservations as rsv
+from pasar.commerce import throttle
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import DealTerms
 from pasar.commerce.live import Shopper
@@ -87,8 +88,23 @@ async def _terms(services: Services, deal_id: str) -> DealTerms:
     return await services.commerce.terms(deal_id)
 
 
-@router.post("/guests", response_model=GuestOut, status_code=201)
-async def new_guest(services: ServicesDep) -> dict[str, Any]:
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/guests",
+    response_model=GuestOut,
+    status_code=201,
+    responses=responses(429),
+    description="A new guest identity. At most `PASAR_GUEST_MINTS_PER_IP` a minute per "
+    "IP address (429 `too_many_guests` with `Retry-After`).",
+)
+async def new_guest(services: ServicesDep, request: Request) -> dict[str, Any]:
+    limit = services.settings.guest_mints_per_ip
+    await services.commerce.throttle.check(
+        throttle.GUESTS_PER_IP, f"guest:ip:{_ip(request)}", limit
+    )
     who = identity.new_guest(services.server_secret)
     return {"guest_token": who.guest_token, "id": who.id, "name": who.name}
 
@@ -110,26 +126,35 @@ async def get_deal(services: ServicesDep, deal_id: str) -> dict[str, Any]:
     "/deals/{deal_id}/claims",
     response_model=ReservationOut,
     status_code=201,
-    responses=responses(400, 401, 403, 404, 409, 422, 503),
+    responses=responses(400, 401, 403, 404, 409, 422, 429, 503),
     description=(
         "Claim units of a flash deal. `Idempotency-Key` is required: retrying with it "
         "never reserves twice and answers with the same reservation (200, "
         "`Idempotent-Replayed: true`). A refusal is 409 (403 for `not_allowed`) with "
         "`error.code` one of `sold_out`, `limit_reached`, `not_started`, `ended`, "
         "`not_allowed`; `details.waitlist` says whether joining the waitlist can help. "
-        "Refusals are not remembered: the same key may succeed later."
+        "Refusals are not remembered: the same key may succeed later. Too many claims "
+        "from one IP address or one shopper in a minute: 429 `too_many_claims` with "
+        "`Retry-After`."
     ),
 )
 async def claim(
     services: ServicesDep,
+    request: Request,
     deal_id: str,
     body: ClaimIn,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
+    limits, settings = services.commerce.throttle, services.settings
+    # The address first, before any token is checked or deal looked up: a flood costs little.
+    await limits.check(throttle.CLAIMS_PER_IP, f"claim:ip:{_ip(request)}", settings.claims_per_ip)
     terms = await _terms(services, deal_id)
     who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    await limits.check(
+        throttle.CLAIMS_PER_SHOPPER, f"claim:shopper:{who.id}", settings.claims_per_shopper
+    )
     if not idempotency_key:
         raise CommerceError(
             "invalid",
