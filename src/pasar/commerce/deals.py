@@ -13,7 +13,7 @@ from pasar.catalog.service import get_product
 from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import DealTerms
-from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry
+from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, guest_hold
 from pasar.commerce.reservations import Returned, return_units
 from pasar.commerce.schemas import DealIn
 from pasar.ids import new_id
@@ -43,6 +43,7 @@ def terms(deal: Deal, skus: dict[str, str | None] | None = None) -> DealTerms:
         per_shopper_limit=deal.per_shopper_limit,
         signed_in_only=deal.signed_in_only,
         hold_seconds=deal.hold_seconds,
+        guest_hold_seconds=guest_hold(deal),
         starts_at=deal.starts_at,
         ends_at=deal.ends_at,
         skus=tuple((skus or {}).items()),
@@ -113,6 +114,7 @@ async def create_deal(
         per_shopper_limit=body.per_shopper_limit,
         signed_in_only=body.signed_in_only,
         hold_seconds=body.hold_seconds or default_hold_seconds,
+        guest_hold_seconds=body.guest_hold_seconds,
         starts_at=starts_at,
         ends_at=starts_at + timedelta(seconds=body.duration_seconds),
         start_announced=False,
@@ -184,6 +186,7 @@ def out(deal: Deal, stock: DealStock | None) -> dict[str, Any]:
         "per_shopper_limit": deal.per_shopper_limit,
         "signed_in_only": deal.signed_in_only,
         "hold_seconds": deal.hold_seconds,
+        "guest_hold_seconds": guest_hold(deal),
         "starts_at": deal.starts_at,
         "ends_at": deal.ends_at,
         "status": status(deal),
