@@ -156,3 +156,10 @@ async def test_no_new_deals_or_pins_on_an_ended_show(shop: Shop) -> None:
         headers=shop.vendor.headers,
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "show_over"
+
+
+async def test_a_show_that_is_not_over_keeps_its_deals(app: FastAPI, shop: Shop) -> None:
+    """The hook runs after any publisher's end; a scheduled show's deals stay."""
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]])
+    await _services(app).commerce.show_ended(shop.show_id)
+    assert (await shop.api("GET", f"{API}/deals/{deal['id']}"))["status"] == "live"

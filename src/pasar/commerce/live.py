@@ -426,6 +426,9 @@ class Commerce:
         follow) and its pins leave the screen. Safe to run on any number of
         nodes at once and again later: every step is a conditional update."""
         async with self.db.session() as db:
+            show = await db.get(Show, show_id)
+            if show is None or show.state not in (ShowState.ENDED, ShowState.REPLAY):
+                return  # e.g. a publisher's end on a show that never went live
             rows = await db.execute(
                 select(Deal)
                 .where(Deal.show_id == show_id, Deal.ended_at.is_(None))
