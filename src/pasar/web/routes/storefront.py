@@ -89,7 +89,7 @@ async def _terms(services: Services, deal_id: str) -> DealTerms:
 
 
 def _ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return throttle.address(request.client.host if request.client else None)
 
 
 @router.post(
