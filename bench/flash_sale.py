@@ -495,6 +495,9 @@ def _server_env(run: Run, engine: str, db_url: str, port: int, secret: str) -> d
         PASAR_PUBLIC_URL=f"http://{HOST}:{port}",
         PASAR_LOG_LEVEL="warning",
         PASAR_AUTO_MIGRATE="false",  # the bench upgraded the fresh database already
+        # Every simulated shopper comes from this one machine: no per-address limits.
+        PASAR_GUEST_MINTS_PER_IP="1000000",
+        PASAR_CLAIMS_PER_IP="1000000",
     )
     return env
 

@@ -12,6 +12,7 @@ service into a failure.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -31,6 +32,7 @@ from pasar.bootstrap import add_vendor_with_owner
 from pasar.db import migrate
 from pasar.db.engine import Database
 from pasar.db.models import Base
+from pasar.media.packager import hls_key
 from pasar.settings import Settings
 from pasar.vendors import credentials
 
@@ -67,6 +69,21 @@ def _cheap_password_hashing() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(credentials, "_hasher", hasher)
         patch.setattr(credentials, "_DUMMY_HASH", hasher.hash("not anyone's password"))
+        yield
+
+
+STOREFRONT_LIMITS = ("PASAR_GUEST_MINTS_PER_IP", "PASAR_CLAIMS_PER_IP", "PASAR_CLAIMS_PER_SHOPPER")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_storefront_rate_limits() -> Iterator[None]:
+    """Every test sends its claims and mints its guests from 127.0.0.1, and with
+    Redis the per-minute counts are shared by every test in that minute: the
+    limits are lifted (here, and in servers started with this environment) except
+    where a test sets them (``tests/commerce/test_claim_limits.py``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in STOREFRONT_LIMITS:
+            patch.setenv(name, "1000000")
         yield
 
 
@@ -252,3 +269,18 @@ def product_body(**over: Any) -> dict[str, Any]:
     }
     body.update(over)
     return body
+
+
+async def record_video(client: httpx.AsyncClient, show_id: str) -> None:
+    """Give a show a (one-segment) recording, as the built-in plane leaves after
+    video: the replay can then be published by hand (the app is the client's)."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    storage = transport.app.state.services.storage  # type: ignore[attr-defined]
+    row = {
+        "uri": "seg-0.m4s",
+        "media_time": 0.0,
+        "duration": 2.0,
+        "wall_clock": "2030-01-01T00:00:00+00:00",
+    }
+    await storage.put(hls_key(show_id, "recording.json"), json.dumps({"segments": [row]}).encode())

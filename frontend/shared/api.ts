@@ -139,6 +139,7 @@ export interface Deal {
   per_shopper_limit: number;
   signed_in_only: boolean;
   hold_seconds: number;
+  guest_hold_seconds: number;
   starts_at: string;
   ends_at: string;
   status: "upcoming" | "live" | "ended";

@@ -467,6 +467,8 @@ export class StudioControlRoom extends LitElement {
       duration_seconds: Math.round(Number(data.get("duration_minutes")) * 60),
     };
     if (title) body.title = title;
+    const guestHold = String(data.get("guest_hold_minutes") ?? "").trim();
+    if (guestHold) body.guest_hold_seconds = Math.round(Number(guestHold) * 60);
     if (this.startLater) body.starts_in_seconds = Number(data.get("starts_in_seconds"));
     this.submitting = true;
     try {
@@ -650,6 +652,11 @@ export class StudioControlRoom extends LitElement {
             aria-label="Countdown in seconds" ?disabled=${!this.startLater} />
           <span>seconds</span>
         </fieldset>
+        <label>Guest hold (minutes)
+          <input name="guest_hold_minutes" type="number" min="0.5" max="1440" step="0.5"
+            placeholder="as everyone's" />
+          <span class="hint">How long a guest's claim keeps its units: shorter for a scarce deal.</span>
+        </label>
         <label class="check wide"><input type="checkbox" name="signed_in_only" />
           Signed-in shoppers only (your site vouches for them)</label>
       </div>

@@ -69,6 +69,9 @@ class Services:
         link.webhooks = dispatcher
         link.playback_url = partial(show_playback_url, settings)
         box = SecretBox(secret)
+        commerce = Commerce(settings, db, realtime, box)
+        commerce.nudge_webhooks = dispatcher.nudge  # was never wired: the poll alone sent them
+        link.on_ended.append(commerce.show_ended)
         return cls(
             settings=settings,
             db=db,
@@ -80,7 +83,7 @@ class Services:
             shows=link,
             external=ExternalMedia(settings, db, link),
             webhooks=dispatcher,
-            commerce=Commerce(settings, db, realtime, box),
+            commerce=commerce,
             server_secret=secret,
             passwords=PasswordWork(settings.password_hash_concurrency),
             login_throttle=LoginThrottle(make_store(settings), Policy.from_settings(settings)),

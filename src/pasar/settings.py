@@ -7,12 +7,13 @@ the two disagree. Unset means the embedded default, so a laptop needs nothing.
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pasar import url_templates
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -177,6 +178,39 @@ class Settings(BaseSettings):
         ge=30,
         le=86_400,
         description="How long a claimed deal unit is held for checkout unless the deal says.",
+    )
+    # Claim bots (docs/commerce.md, "Protecting a scarce deal"). Per minute, shared by
+    # every node through Redis when PASAR_REDIS_URL is set, per node otherwise. The
+    # per-address numbers are high because a festival crowd or a carrier NAT puts
+    # hundreds of phones behind one address; they stop one client's flood, not a
+    # patient bot (signed_in_only and short guest holds do that).
+    guest_mints_per_ip: int = Field(
+        default=60,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "New guest identities (`POST /api/v1/storefront/guests`) one IP address may "
+            "mint per minute. The embed takes its guest from the show socket, so only "
+            "custom integrations call this, once per browser."
+        ),
+    )
+    claims_per_ip: int = Field(
+        default=600,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Deal claims one IP address may send per minute (10 a second: room for a "
+            "crowd behind one NAT tapping the same deal)."
+        ),
+    )
+    claims_per_shopper: int = Field(
+        default=30,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Deal claims one shopper (guest token or the vendor's `sub`) may send per "
+            "minute, retries included; a person taps a few times."
+        ),
     )
     ws_tick_ms: int = Field(
         default=100,
@@ -414,15 +448,9 @@ class Settings(BaseSettings):
             if value is None:
                 continue
             try:
-                parts = [p for p in string.Formatter().parse(value) if p[1] is not None]
+                url_templates.placeholders(value, allowed)
             except ValueError as exc:
                 raise ValueError(f"PASAR_{name.upper()}: {exc}") from exc
-            if any(spec or conversion for _, _, spec, conversion in parts):
-                raise ValueError(f"PASAR_{name.upper()}: placeholders take no format spec")
-            if unknown := {str(field) for _, field, _, _ in parts} - allowed:
-                raise ValueError(
-                    f"PASAR_{name.upper()} may only use {sorted(allowed)}, not {sorted(unknown)}"
-                )
         if self.media_server == "builtin":
             return self
         if not self.media_server_hls_url or "{show_id}" not in self.media_server_hls_url:

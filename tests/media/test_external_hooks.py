@@ -462,9 +462,12 @@ async def test_with_the_builtin_plane_hooks_are_off_and_urls_are_ours(
             {"media_server": "mediamtx", "media_server_hls_url": HLS, "media_hook_secret": "short"},
             "PASAR_MEDIA_HOOK_SECRET",
         ),
-        ({"media_server_hls_url": "http://m/{stream_key}.m3u8"}, "may only use"),
-        ({"media_server_rtmp_url": "rtmp://m/{key}"}, "may only use"),
-        ({"media_server_whip_url": "http://m/{show_id!r}"}, "no format spec"),
+        (
+            {"media_server_hls_url": "http://m/{stream_key}.m3u8"},
+            "unknown placeholder {stream_key}",
+        ),
+        ({"media_server_rtmp_url": "rtmp://m/{key}"}, "unknown placeholder {key}"),
+        ({"media_server_whip_url": "http://m/{show_id!r}"}, "format spec or conversion"),
         ({"media_server_rtmp_url": "rtmp://m/{"}, "PASAR_MEDIA_SERVER_RTMP_URL"),
     ],
 )

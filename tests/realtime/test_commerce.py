@@ -158,3 +158,37 @@ async def test_unpinning_and_ending_reach_every_viewer(
     late, _ = await _shopper(clients, show)
     assert late.events[0]["data"]["pinned_products"] == []
     assert late.events[0]["data"]["deals"] == []
+
+
+async def test_ending_the_show_ends_its_deals_and_unpins_for_every_viewer(
+    server: LiveServer, show: ShowCtx, clients: Clients, http: httpx.AsyncClient
+) -> None:
+    product = await _stock_the_show(show)
+    variant = product["variants"][0]["id"]
+    watcher, watcher_headers = await _shopper(clients, show)  # the show is live
+    pin = await show.api(
+        "POST", show.show_api("/pins"), status=201, json={"product_id": product["id"]}
+    )
+    deals = [
+        await show.api(
+            "POST",
+            show.show_api("/deals"),
+            status=201,
+            json={"product_id": product["id"], "variant_ids": [variant], **terms},
+        )
+        for terms in (
+            {"price": 100, "currency": "IDR", "quantity": 2},
+            {"price": 100, "currency": "IDR", "quantity": 2, "starts_in_seconds": 60},
+        )
+    ]
+    await show.api("POST", show.show_api("/transitions"), json={"to": "ended"})
+    await watcher.wait_for("product.unpinned", lambda e: e["data"]["pin_id"] == pin["id"])
+    await watcher.wait_for("deal.ended", lambda e: len(watcher.seen("deal.ended")) == len(deals))
+    ended = [e["data"] for e in watcher.seen("deal.ended")]
+    assert sorted(e["deal_id"] for e in ended) == sorted(d["id"] for d in deals)
+    assert {e["reason"] for e in ended} == {"ended"}
+    r = await _claim(http, deals[0]["id"], watcher_headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "ended"
+    late, _ = await _shopper(clients, show)
+    assert late.events[0]["data"]["pinned_products"] == []
+    assert late.events[0]["data"]["deals"] == []

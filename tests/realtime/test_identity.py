@@ -66,3 +66,40 @@ def _unsigned(payload: bytes) -> str:
 def test_bad_tokens_are_refused_with_a_reason(make: Any, says: str) -> None:
     with pytest.raises(IdentityError, match=says):
         shopper_from_jwt(SECRET, make())
+
+
+def _claims(**times: str) -> str:
+    """A signed token whose time claims are raw JSON (NaN, Infinity, 1e400 …)."""
+    fields = {"sub": '"c"', "exp": str(int(time.time()) + 60), **times}
+    return _unsigned(("{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}").encode())
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"exp": "NaN"},
+        {"exp": "Infinity"},
+        {"exp": "-Infinity"},
+        {"exp": "1e400"},
+        {"exp": "1" + "0" * 400},
+        {"exp": '"9999999999"'},
+        {"nbf": "NaN"},
+        {"nbf": "-Infinity"},
+        {"nbf": '"0"'},
+        {"iat": "NaN"},
+        {"iat": "Infinity"},
+        {"iat": '"now"'},
+        {"iat": "null"},
+    ],
+    ids=lambda t: ",".join(f"{k}={v[:12]}" for k, v in t.items()),
+)
+def test_time_claims_must_be_finite_numbers(times: dict[str, str]) -> None:
+    """``"exp": NaN`` compared false with every time, so the token never expired."""
+    with pytest.raises(IdentityError, match=r"number|finite time"):
+        shopper_from_jwt(SECRET, _claims(**times))
+
+
+def test_ordinary_time_claims_still_pass() -> None:
+    now = int(time.time())
+    who = shopper_from_jwt(SECRET, _claims(iat=str(now), nbf=f"{now - 5}.5"))
+    assert who.id == "shopper:c"

@@ -13,7 +13,7 @@ from PIL import Image
 
 from pasar.shows.service import show_for_stream_key
 from pasar.shows.states import ALLOWED, ShowState
-from tests.conftest import MakeVendor, VendorCtx, product_body
+from tests.conftest import MakeVendor, VendorCtx, product_body, record_video
 
 API = "/api/v1/shows"
 
@@ -74,6 +74,8 @@ async def fetch(client: httpx.AsyncClient, vendor: VendorCtx, sid: str) -> dict[
 async def move(
     client: httpx.AsyncClient, vendor: VendorCtx, sid: str, to: ShowState | str
 ) -> httpx.Response:
+    if to == ShowState.REPLAY:
+        await record_video(client, sid)  # no replay of a show that never sent video
     return await client.post(
         f"{API}/{sid}/transitions", json={"to": str(to)}, headers=vendor.headers
     )
@@ -574,3 +576,15 @@ async def test_cover_upload_replaces_the_old_file(
     assert (await fetch(client, vendor, show["id"]))["cover_url"] == second
     assert (await client.delete(f"{API}/{show['id']}", headers=vendor.headers)).status_code == 204
     assert (await client.get(second)).status_code == 404
+
+
+async def test_publishing_the_replay_of_a_show_without_video_is_409(
+    client: httpx.AsyncClient, vendor: VendorCtx
+) -> None:
+    sid = await show_in(client, vendor, ShowState.ENDED)
+    r = await client.post(f"{API}/{sid}/transitions", json={"to": "replay"}, headers=vendor.headers)
+    body = error(r, 409, "no_recording")
+    assert "no recorded video" in body["message"]
+    assert (await fetch(client, vendor, sid))["state"] == "ended"
+    await record_video(client, sid)
+    assert (await move(client, vendor, sid, ShowState.REPLAY)).status_code == 200

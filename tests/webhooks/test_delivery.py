@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from pasar.clock import utcnow
-from tests.conftest import VendorCtx
+from tests.conftest import VendorCtx, record_video
 from tests.webhooks.conftest import (
     API,
     create_endpoint,
@@ -78,6 +78,8 @@ async def test_show_events_follow_the_show(
         )
     ).json()
     for state in ("live", "ended", "replay"):
+        if state == "replay":
+            await record_video(client, show["id"])
         r = await client.post(
             f"/api/v1/shows/{show['id']}/transitions", json={"to": state}, headers=vendor.headers
         )

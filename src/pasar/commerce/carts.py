@@ -424,7 +424,7 @@ async def check_out(
 ) -> HandedOver:
     """Hand the cart to the vendor's checkout (the caller commits)."""
     template = vendor.checkout_url_template
-    if not template:
+    if not template or not checkout.is_safe(template):  # unsafe: saved before the check
         raise CommerceError(
             "conflict",
             "no_checkout",

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from pasar import url_templates
+
 PLACEHOLDERS = frozenset({"lines", "reservation_ids", "variant_ids", "show_id", "cart_token"})
 
 
@@ -36,12 +38,9 @@ class Line:
 def check_template(template: str) -> str:
     """The template, or ValueError saying what is wrong with it."""
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        names = url_templates.placeholders(template, PLACEHOLDERS)
     except ValueError as exc:
-        raise ValueError(f"the checkout URL template does not parse: {exc}") from None
-    unknown = sorted(names - PLACEHOLDERS)
-    if unknown:
-        raise ValueError(f"unknown placeholders {unknown}; use {sorted(PLACEHOLDERS)}")
+        raise ValueError(f"the checkout URL template: {exc}") from None
     if not names & {"lines", "reservation_ids", "variant_ids", "cart_token"}:
         raise ValueError(
             "the template needs {lines}, {variant_ids}, {reservation_ids} or {cart_token}"
@@ -58,6 +57,16 @@ def names_items(template: str) -> bool:
     embed puts the reservation in the hosted cart and checks that out)."""
     names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
     return bool(names & {"lines", "reservation_ids", "variant_ids"})
+
+
+def is_safe(template: str) -> bool:
+    """Whether a stored template may be rendered: one saved before placeholders
+    had to be bare (``{lines:>1000000000}``) is treated as no template at all."""
+    try:
+        check_template(template)
+    except ValueError:
+        return False
+    return True
 
 
 def render(template: str, lines: Sequence[Line], show_id: str | None, cart_token: str = "") -> str:

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pasar.catalog.models import Variant
 from pasar.catalog.service import get_product
 from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import DealTerms
-from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry
+from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, guest_hold
 from pasar.commerce.reservations import Returned, return_units
 from pasar.commerce.schemas import DealIn
 from pasar.ids import new_id
@@ -42,10 +43,27 @@ def terms(deal: Deal, skus: dict[str, str | None] | None = None) -> DealTerms:
         per_shopper_limit=deal.per_shopper_limit,
         signed_in_only=deal.signed_in_only,
         hold_seconds=deal.hold_seconds,
+        guest_hold_seconds=guest_hold(deal),
         starts_at=deal.starts_at,
         ends_at=deal.ends_at,
         skus=tuple((skus or {}).items()),
     )
+
+
+def _check_discount(price: int, currency: str, variants: list[Variant]) -> None:
+    """A deal sells below the price it is a deal on, for every variant it covers:
+    a "deal" at or above the product's price is a typo (an extra digit) or a
+    trap, and the player would show it as a discount either way."""
+    over = [v for v in variants if price >= v.price]
+    if over:
+        lowest = min(v.price for v in variants)
+        raise CommerceError(
+            "invalid",
+            "price_not_discounted",
+            f"a deal must sell below the product's price: {price} is not below {lowest}, "
+            "the lowest price of the variants it covers (prices in minor units)",
+            {"variant_ids": [v.id for v in over], "max_price": lowest - 1},
+        )
 
 
 async def create_deal(
@@ -77,6 +95,7 @@ async def create_deal(
             "currency_mismatch",
             f"the product is priced in {product.currency}, not {currency}",
         )
+    _check_discount(body.price, currency, [v for v in product.variants if v.id in variant_ids])
     now = utcnow()
     if body.starts_in_seconds is not None:
         starts_at = now + timedelta(seconds=body.starts_in_seconds)
@@ -95,6 +114,7 @@ async def create_deal(
         per_shopper_limit=body.per_shopper_limit,
         signed_in_only=body.signed_in_only,
         hold_seconds=body.hold_seconds or default_hold_seconds,
+        guest_hold_seconds=body.guest_hold_seconds,
         starts_at=starts_at,
         ends_at=starts_at + timedelta(seconds=body.duration_seconds),
         start_announced=False,
@@ -166,6 +186,7 @@ def out(deal: Deal, stock: DealStock | None) -> dict[str, Any]:
         "per_shopper_limit": deal.per_shopper_limit,
         "signed_in_only": deal.signed_in_only,
         "hold_seconds": deal.hold_seconds,
+        "guest_hold_seconds": guest_hold(deal),
         "starts_at": deal.starts_at,
         "ends_at": deal.ends_at,
         "status": status(deal),

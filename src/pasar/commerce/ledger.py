@@ -49,6 +49,7 @@ class DealTerms:
     starts_at: datetime
     ends_at: datetime
     skus: tuple[tuple[str, str | None], ...] = ()  # variant id → SKU, for checkout URLs
+    guest_hold_seconds: int | None = None  # a guest's claim holds this long (None: hold_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,7 @@ def _decide(
     fingerprints: dict[str, str] = {k: r["fingerprint"] for k, r in existing.items()}
     outcomes: list[Outcome] = []
     expires = now + timedelta(seconds=terms.hold_seconds)
+    guest_expires = now + timedelta(seconds=terms.guest_hold_seconds or terms.hold_seconds)
     for claim in claims:
         if claim.claim_key in fingerprints:
             conflict = fingerprints[claim.claim_key] != claim.fingerprint
@@ -192,7 +194,7 @@ def _decide(
                 "fingerprint": claim.fingerprint,
                 "pin_id": claim.pin_id,
                 "created_at": now,
-                "expires_at": expires,
+                "expires_at": guest_expires if claim.shopper_id.startswith("guest:") else expires,
                 "settled_at": None,
                 "order_ref": None,
                 "order_amount": None,

@@ -36,14 +36,17 @@ from pasar.commerce.checkout import Line
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome, claim_key, fingerprint
-from pasar.commerce.models import Deal, DealStock, Reservation
+from pasar.commerce.models import Deal, DealStock, Pin, Reservation
 from pasar.commerce.stock import StockEngine
 from pasar.commerce.stock_sql import SqlStock
+from pasar.commerce.throttle import Throttle
 from pasar.db.engine import Database
 from pasar.media.storage import Storage
 from pasar.realtime import service as realtime_service
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
+from pasar.shows.models import Show
+from pasar.shows.states import ShowState
 from pasar.vendors.credentials import SecretBox
 from pasar.vendors.models import Vendor
 from pasar.webhooks import enqueue, enqueue_many
@@ -110,6 +113,7 @@ class Commerce:
         else:
             self.engine = SqlStock(db, self.group)
         self.nudge_webhooks: Callable[[], None] = lambda: None
+        self.throttle = Throttle(settings.redis_url)
         self._terms: OrderedDict[str, DealTerms] = OrderedDict()
         self._vendors: dict[str, _VendorBits] = {}
         self._shows: dict[str, _ShowFacts] = {}
@@ -133,6 +137,7 @@ class Commerce:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.engine.close()
+        await self.throttle.close()
 
     # -- claims ---------------------------------------------------------------
 
@@ -221,7 +226,7 @@ class Commerce:
         if not rows:
             return None
         template = (await self._vendor(rows[0]["vendor_id"])).checkout_url_template
-        if not template or not checkout.names_items(template):
+        if not template or not checkout.is_safe(template) or not checkout.names_items(template):
             return None
         lines = []
         for row in rows:
@@ -371,6 +376,7 @@ class Commerce:
                 await self.tend()
                 if ticks % 5 == 0:
                     await self.engine.reconcile()
+                    await self._close_ended_shows()
             except Exception:
                 log.exception("tending deals failed")
 
@@ -413,6 +419,60 @@ class Commerce:
                 except CommerceError:
                     continue  # another node ended it
                 await self.ended(db, deal)
+
+    async def show_ended(self, show_id: str) -> None:
+        """The show ended: its deals close to claims as a deal's own end does
+        (holds stay valid until they run out; engine, events and webhooks
+        follow) and its pins leave the screen. Safe to run on any number of
+        nodes at once and again later: every step is a conditional update."""
+        async with self.db.session() as db:
+            show = await db.get(Show, show_id)
+            if show is None or show.state not in (ShowState.ENDED, ShowState.REPLAY):
+                return  # e.g. a publisher's end on a show that never went live
+            rows = await db.execute(
+                select(Deal)
+                .where(Deal.show_id == show_id, Deal.ended_at.is_(None))
+                .order_by(Deal.id)
+            )
+            for deal in list(rows.scalars()):
+                try:
+                    await deal_service.end_deal(db, deal, "ended")
+                except CommerceError:
+                    continue  # ended meanwhile (its own time, or another node)
+                await self.ended(db, deal)
+        async with self.db.session() as db:
+            taken = await pin_service.take_down(db, show_id)
+            for pin in taken:
+                await enqueue(
+                    db,
+                    pin.vendor_id,
+                    "product.unpinned",
+                    {"show_id": show_id, "pin_id": pin.id, "product_id": pin.product_id},
+                )
+            await db.commit()
+        self.show_changed(show_id)
+        for pin in taken:
+            await self.realtime.publish(
+                show_id, "product.unpinned", {"product_id": pin.product_id, "pin_id": pin.id}
+            )
+        if taken:
+            self.nudge_webhooks()
+
+    async def _close_ended_shows(self) -> None:
+        """Repair: a node that died between committing a show's end and closing
+        its deals and pins leaves them open; any node finishes the job."""
+        async with self.db.session() as db:
+            over = (ShowState.ENDED.value, ShowState.REPLAY.value)
+            open_deals = select(Deal.show_id).where(Deal.ended_at.is_(None))
+            on_screen = select(Pin.show_id).where(Pin.unpinned_at.is_(None))
+            rows = await db.execute(
+                select(Show.id)
+                .where(Show.state.in_(over), Show.id.in_(open_deals.union(on_screen)))
+                .limit(100)
+            )
+            show_ids = list(rows.scalars())
+        for show_id in show_ids:
+            await self.show_ended(show_id)
 
     async def ended(
         self, db: AsyncSession, deal: Deal, returned: rsv.Returned | None = None

@@ -65,6 +65,9 @@ class Deal(TenantMixin, Base):
     per_shopper_limit: Mapped[int] = mapped_column(Integer, nullable=False)
     signed_in_only: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     hold_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    # A guest's claim holds this long instead (null: hold_seconds): a scarce deal
+    # can hold throwaway identities' units briefly and vouched shoppers' longer.
+    guest_hold_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     # Set once, by whichever node wins the conditional update, so each
@@ -160,6 +163,16 @@ class WaitlistEntry(TenantMixin, Base):
     status: Mapped[str] = mapped_column(String(10), nullable=False)
     reservation_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+def guest_hold(deal: Deal) -> int:
+    """Seconds a guest's claim holds its units."""
+    return deal.guest_hold_seconds or deal.hold_seconds
+
+
+def hold_for(deal: Deal, shopper_id: str) -> int:
+    """Seconds a claim by ``shopper_id`` ('guest:…' or 'shopper:…') holds its units."""
+    return guest_hold(deal) if shopper_id.startswith("guest:") else deal.hold_seconds
 
 
 MAX_UNITS = 1_000_000  # per deal; keeps sums far from integer overflow

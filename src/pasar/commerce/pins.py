@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.catalog.models import Product
@@ -89,6 +89,25 @@ async def unpin(db: AsyncSession, pin: Pin) -> bool:
     pin.unpinned_at = utcnow()
     await db.flush()
     return True
+
+
+async def take_down(db: AsyncSession, show_id: str) -> list[Pin]:
+    """Unpin everything on screen (the show ended); returns the pins this call
+    took down. Each is a conditional update, so when several nodes do it at
+    once each pin is taken down, and announced, by one of them."""
+    now = utcnow()
+    taken = []
+    for pin in await active_pins(db, show_id):
+        won = await db.execute(
+            update(Pin)
+            .where(Pin.id == pin.id, Pin.unpinned_at.is_(None))
+            .values(unpinned_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(won, "rowcount", 0):
+            pin.unpinned_at = now
+            taken.append(pin)
+    return taken
 
 
 async def list_pins(db: AsyncSession, vendor_id: str, show_id: str) -> list[Pin]:

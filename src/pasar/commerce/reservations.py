@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import holdings, lock_stock, set_holdings
-from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry
+from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, hold_for
 from pasar.commerce.schemas import ConfirmIn
 from pasar.ids import new_id
 
@@ -228,7 +228,7 @@ async def _serve_waitlist(
             "fingerprint": "",
             "pin_id": None,
             "created_at": now,
-            "expires_at": now + timedelta(seconds=deal.hold_seconds),
+            "expires_at": now + timedelta(seconds=hold_for(deal, entry.shopper_id)),
             "settled_at": None,
             "order_ref": None,
             "order_amount": None,

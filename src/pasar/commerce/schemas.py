@@ -62,6 +62,12 @@ class DealIn(Strict):
     hold_seconds: Annotated[int, Field(ge=30, le=86_400)] | None = Field(
         default=None, description="How long a claim holds its units (default 10 minutes)."
     )
+    guest_hold_seconds: Annotated[int, Field(ge=30, le=86_400)] | None = Field(
+        default=None,
+        description="How long a guest's claim holds its units (default: `hold_seconds`). "
+        "Shorter than `hold_seconds` makes units a bot took with throwaway guests come "
+        "back sooner; shoppers your site vouches for keep the full hold.",
+    )
 
     @model_validator(mode="after")
     def _one_start(self) -> DealIn:
@@ -90,6 +96,7 @@ class DealOut(BaseModel):
     per_shopper_limit: int
     signed_in_only: bool
     hold_seconds: int
+    guest_hold_seconds: int
     starts_at: datetime
     ends_at: datetime
     status: DealStatus

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from pasar.clock import utcnow
 from pasar.db.engine import Database
+from pasar.media import recording
+from pasar.media.errors import MediaError
 from pasar.media.packager import hls_key
 from pasar.media.plane import MediaPlane
 from pasar.media.recording import Exporter
@@ -47,6 +49,10 @@ class ShowLink:
         self.plane: MediaPlane | None = None
         self.webhooks: Dispatcher | None = None
         self.playback_url: Callable[[str], str] | None = None
+        # Run once a show's end is committed, whichever way it ended (the studio,
+        # the API, WHIP DELETE, a dropout's grace, an external media server):
+        # domains above this one (commerce) hang their consequences here.
+        self.on_ended: list[Callable[[str], Awaitable[None]]] = []
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -85,9 +91,15 @@ class ShowLink:
         await self.ended(show_id)
 
     async def ended(self, show_id: str) -> None:
-        """The show is over (however it ended): close the recording; when
-        there is one, the replay publishes itself."""
+        """The show is over (however it ended): what hangs off its end runs
+        (its deals close, its pins leave the screen), then the recording closes;
+        when there is one, the replay publishes itself."""
         assert self.plane is not None
+        for hook in self.on_ended:
+            try:
+                await hook(show_id)
+            except Exception:  # the commerce loop finishes the job; the media must still end
+                log.exception("a show-ended hook failed", extra={"show_id": show_id})
         if not await self.plane.end_show(show_id):
             return
         async with self.db.session() as session:
@@ -101,6 +113,19 @@ class ShowLink:
         self._nudge()
         await self.realtime.publish(show_id, "show.state", {"state": "replay"})
         self.exporter.start(show_id)  # the vendor's MP4 download
+
+    async def require_recording(self, show_id: str) -> None:
+        """Refuse to publish a replay of nothing: the built-in plane publishes
+        the replay itself once a recording closes, so a vendor asking for one
+        by hand has a show that never sent video (or whose recording is gone)."""
+        found = await recording.load(self.storage, show_id)
+        if found is None or not found.timeline:
+            raise MediaError(
+                "conflict",
+                "no_recording",
+                "the show has no recorded video to publish as a replay (it never sent any, "
+                "or the recording was deleted)",
+            )
 
     def _nudge(self) -> None:
         if self.webhooks is not None:

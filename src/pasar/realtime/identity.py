@@ -179,6 +179,8 @@ class _HS256(HMACAlgorithm):
         return _hs256_key(key) if isinstance(key, str) else super().prepare_key(key)
 
 
+MAX_CLAIM_TIME = 10**11  # seconds since 1970: the year 5138; beyond it is no time
+
 _JWS = jwt.PyJWS(algorithms=["HS256"])
 _JWS.unregister_algorithm("HS256")
 _JWS.register_algorithm("HS256", _HS256(HMACAlgorithm.SHA256))
@@ -196,11 +198,18 @@ def shopper_from_jwt(vendor_secret: str, token: str) -> Identity:
     for name in ("exp", "sub"):
         if name not in claims:
             raise IdentityError(f'shopper token refused: Token is missing the "{name}" claim')
-    for name in ("exp", "nbf"):
-        if name in claims and (
-            isinstance(claims[name], bool) or not isinstance(claims[name], int | float)
-        ):
+    for name in ("exp", "nbf", "iat"):
+        # json reads NaN and Infinity; NaN compares false with everything, so an
+        # "exp": NaN would never expire: only finite numbers are times.
+        # A bound, not math.isfinite: a 400-digit integer is finite but overflows
+        # float arithmetic below; NaN and ±Infinity fail any comparison with it.
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise IdentityError(f"shopper token refused: '{name}' must be a number")
+        if not -MAX_CLAIM_TIME <= value <= MAX_CLAIM_TIME:
+            raise IdentityError(
+                f"shopper token refused: '{name}' must be a finite time in seconds since 1970"
+            )
     if claims["exp"] <= now:
         raise IdentityError("shopper token refused: Signature has expired")
     if claims.get("nbf", now) > now:

@@ -119,6 +119,10 @@ async def set_lineup(show_id: str, body: LineupIn, ctx: Write) -> dict[str, Any]
 async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, Any]:
     """Move the show along scheduled → live → ended → replay; anything else is 409."""
     show = await shows.get_show(ctx.db, ctx.vendor_id, show_id)
+    builtin = ctx.services.settings.media_server == "builtin"
+    if body.to is ShowState.REPLAY and show.state == ShowState.ENDED and builtin:
+        # An external media server keeps its own recordings: Pasar cannot look.
+        await ctx.services.shows.require_recording(show.id)
     await shows.transition(ctx.db, show, body.to)
     out = _out(ctx, show)
     await show_events.emit(ctx.db, show, out["playback_url"])

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from pasar.commerce import deals as deal_service
 from pasar.commerce import reservations as rsv
+from pasar.commerce import throttle
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import DealTerms
 from pasar.commerce.live import Shopper
@@ -99,25 +100,37 @@ async def _terms(services: Services, deal_id: str) -> DealTerms:
     return await services.commerce.terms(deal_id)
 
 
+def _ip(request: Request) -> str:
+    return throttle.address(request.client.host if request.client else None)
+
+
 @router.post(
     "/guests",
     response_model=GuestOut,
     status_code=201,
     responses={
         200: {"model": GuestOut, "description": "The same guest, renewed."},
-        **responses(401),
+        **responses(401, 429),
     },
     description=(
         "A new guest (201). With `X-Pasar-Guest` set to an unexpired guest token: the same "
         "guest with a renewed token (200). Guest tokens expire `PASAR_GUEST_TOKEN_DAYS` "
         "(30) days after they were issued; an expired one is 401 `guest_token_expired` "
-        "(ask again without it for a new guest)."
+        "(ask again without it for a new guest). New guests: at most "
+        "`PASAR_GUEST_MINTS_PER_IP` a minute per IP address (429 `too_many_guests` with "
+        "`Retry-After`); renewing is not counted."
     ),
 )
-async def new_guest(services: ServicesDep, guest: GuestHeader = None) -> JSONResponse:
+async def new_guest(
+    services: ServicesDep, request: Request, guest: GuestHeader = None
+) -> JSONResponse:
     if guest:
         who, status = _guest(services, guest), 200
     else:
+        limit = services.settings.guest_mints_per_ip
+        await services.commerce.throttle.check(
+            throttle.GUESTS_PER_IP, f"guest:ip:{_ip(request)}", limit
+        )
         lifetime = services.settings.guest_token_lifetime_s
         who, status = identity.new_guest(services.server_secret, lifetime), 201
     assert who.guest_token is not None
@@ -147,26 +160,35 @@ async def get_deal(services: ServicesDep, deal_id: str) -> dict[str, Any]:
     "/deals/{deal_id}/claims",
     response_model=ReservationOut,
     status_code=201,
-    responses=responses(400, 401, 403, 404, 409, 422, 503),
+    responses=responses(400, 401, 403, 404, 409, 422, 429, 503),
     description=(
         "Claim units of a flash deal. `Idempotency-Key` is required: retrying with it "
         "never reserves twice and answers with the same reservation (200, "
         "`Idempotent-Replayed: true`). A refusal is 409 (403 for `not_allowed`) with "
         "`error.code` one of `sold_out`, `limit_reached`, `not_started`, `ended`, "
         "`not_allowed`; `details.waitlist` says whether joining the waitlist can help. "
-        "Refusals are not remembered: the same key may succeed later."
+        "Refusals are not remembered: the same key may succeed later. Too many claims "
+        "from one IP address or one shopper in a minute: 429 `too_many_claims` with "
+        "`Retry-After`."
     ),
 )
 async def claim(
     services: ServicesDep,
+    request: Request,
     deal_id: str,
     body: ClaimIn,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
+    limits, settings = services.commerce.throttle, services.settings
+    # The address first, before any token is checked or deal looked up: a flood costs little.
+    await limits.check(throttle.CLAIMS_PER_IP, f"claim:ip:{_ip(request)}", settings.claims_per_ip)
     terms = await _terms(services, deal_id)
     who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    await limits.check(
+        throttle.CLAIMS_PER_SHOPPER, f"claim:shopper:{who.id}", settings.claims_per_shopper
+    )
     if not idempotency_key:
         raise CommerceError(
             "invalid",

@@ -1,0 +1,127 @@
+"""Rate limits on the Storefront's cheap-to-abuse calls: minting guests and claiming.
+
+Each limit is a count per minute for a key (``claim:ip:<address>``,
+``claim:shopper:<id>``, ``guest:ip:<address>``). With Redis configured the count
+is one fixed-window counter per key shared by every node (``INCR`` and, on the
+first hit, ``PEXPIRE``), so a bot spreading its calls over nodes gets no more;
+without Redis it is a per-node token bucket (``realtime.limits.Bucket``, as chat
+and likes use). A refused call is not counted, and says how long to wait.
+
+Redis unreachable: the limit is skipped (logged), never the call refused; a
+shop's flash sale matters more than a bot's extra claims for a few seconds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+from dataclasses import dataclass
+
+import structlog
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
+
+from pasar.commerce.errors import CommerceError
+from pasar.realtime.limits import Bucket
+
+log = structlog.get_logger()
+
+WINDOW_SECONDS = 60.0
+PREFIX = "throttle:"
+SWEEP_SECONDS = 60.0
+
+# Count one hit unless the key is at the limit; returns {allowed, ms left in window}.
+_HIT = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return {0, redis.call('PTTL', KEYS[1])} end
+n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return {1, 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str  # the error code a refusal answers with
+    message: str  # "too many …" (the wait is appended)
+
+
+GUESTS_PER_IP = Rule("too_many_guests", "too many new guests from this address")
+CLAIMS_PER_IP = Rule("too_many_claims", "too many claims from this address")
+CLAIMS_PER_SHOPPER = Rule("too_many_claims", "too many claims from this shopper")
+
+
+def address(host: str | None) -> str:
+    """The key for a client's address: an IPv6 client is its /64, which one
+    subscriber usually has whole (else a new address per call would dodge it)."""
+    if not host:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+class Throttle:
+    def __init__(self, redis_url: str | None) -> None:
+        self.redis: Redis | None = None
+        if redis_url:
+            pool = BlockingConnectionPool.from_url(
+                redis_url,
+                decode_responses=True,
+                max_connections=16,
+                timeout=5,
+                socket_timeout=5,
+                socket_connect_timeout=2,
+            )
+            self.redis = Redis.from_pool(pool)
+            self._hit = self.redis.register_script(_HIT)
+        self._buckets: dict[str, Bucket] = {}
+        self._sweep_at = time.monotonic() + SWEEP_SECONDS
+
+    async def check(self, rule: Rule, key: str, per_minute: int) -> None:
+        """Count one call for ``key``, or raise 429 saying when to come back."""
+        wait = await self._take(key, per_minute)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise CommerceError(
+                "rate_limited",
+                rule.code,
+                f"{rule.message}; try again in {seconds} s",
+                {"retry_after": seconds, "limit_per_minute": per_minute},
+            )
+
+    async def _take(self, key: str, per_minute: int) -> float:
+        if self.redis is not None:
+            try:
+                allowed, ttl_ms = await self._hit(
+                    keys=[PREFIX + key], args=[per_minute, int(WINDOW_SECONDS * 1000)]
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("rate limit skipped: redis unavailable", key=key, error=repr(exc))
+                return 0.0
+            return 0.0 if int(allowed) else max(int(ttl_ms), 1000) / 1000
+        self._sweep()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = Bucket(per_minute / WINDOW_SECONDS, per_minute)
+        return bucket.take()
+
+    def _sweep(self) -> None:
+        """Forget idle buckets (full again by now) so the map stays small."""
+        now = time.monotonic()
+        if now < self._sweep_at:
+            return
+        self._sweep_at = now + SWEEP_SECONDS
+        for key in [k for k, b in self._buckets.items() if now - b.stamp > WINDOW_SECONDS]:
+            del self._buckets[key]
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
