@@ -13,7 +13,6 @@ shop's flash sale matters more than a bot's extra claims for a few seconds.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -50,22 +49,6 @@ class Rule:
 GUESTS_PER_IP = Rule("too_many_guests", "too many new guests from this address")
 CLAIMS_PER_IP = Rule("too_many_claims", "too many claims from this address")
 CLAIMS_PER_SHOPPER = Rule("too_many_claims", "too many claims from this shopper")
-
-
-def address(host: str | None) -> str:
-    """The key for a client's address: an IPv6 client is its /64, which one
-    subscriber usually has whole (else a new address per call would dodge it)."""
-    if not host:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return host[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 class Throttle:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pasar.errors import DomainError
+from pasar.netaddr import client_key
 from pasar.realtime import identity as ids
 from pasar.realtime import service
 from pasar.realtime.broker import HistoryGap, Position, dumps, envelope
@@ -102,7 +103,7 @@ class Session:
 
 
 def _client_ip(ws: WebSocket) -> str:
-    return ws.client.host if ws.client else "unknown"
+    return client_key(ws.client.host if ws.client else None)
 
 
 async def _identify(ws: WebSocket, services: Services, vendor: Any, auth: Auth) -> ids.Identity:

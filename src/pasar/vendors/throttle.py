@@ -27,12 +27,12 @@ Counters live in one ``ThrottleStore``: in process (one node), or in Redis when
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from pasar.netaddr import client_key
 from pasar.settings import Settings
 from pasar.vendors.credentials import token_hash
 from pasar.vendors.errors import VendorError
@@ -72,17 +72,6 @@ class Policy:
             per_ip=settings.login_failures_per_ip,
             per_account_ip=settings.login_failures_per_account,
         )
-
-
-def client_key(ip: str) -> str:
-    """An IPv6 client is its /64: one host can pick any address in it."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip[:64]
-    if addr.version == 6:
-        return str(ipaddress.ip_network(f"{addr}/64", strict=False).network_address) + "/64"
-    return str(addr)
 
 
 class LoginThrottle:

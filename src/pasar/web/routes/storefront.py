@@ -29,6 +29,7 @@ from pasar.commerce.schemas import (
     WaitlistIn,
     WaitlistOut,
 )
+from pasar.netaddr import client_key
 from pasar.realtime import identity
 from pasar.services import Services
 from pasar.web.deps import get_services
@@ -101,7 +102,7 @@ async def _terms(services: Services, deal_id: str) -> DealTerms:
 
 
 def _ip(request: Request) -> str:
-    return throttle.address(request.client.host if request.client else None)
+    return client_key(request.client.host if request.client else None)
 
 
 @router.post(
