@@ -38,8 +38,8 @@ from tests.conftest import REDIS_URL, product_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 SECRET = "across-nodes-secret-key"
-KEYS = 300
-QUANTITY = 100  # fewer units than keys: sold-out and limit refusals meet replays
+KEYS = 600
+QUANTITY = 200  # fewer units than keys: sold-out and limit refusals meet replays
 
 
 @dataclass(frozen=True)
