@@ -1,8 +1,8 @@
 """The same Idempotency-Key claimed on several nodes at once (issue 10, A–C).
 
 Three real ``pasar serve`` nodes on one PostgreSQL database (and one Redis with
-the Redis engine). Every key is sent to two nodes at the same moment (a third of
-them to the third node too), the third node is SIGKILLed in the middle, then
+the Redis engine). Every key is sent to two nodes at the same moment, twice each
+(a third of them to the third node too), the third node is SIGKILLed in the middle, then
 every key is retried on both survivors at once, twice. Whatever the timing:
 
 - no 5xx while PostgreSQL and Redis are up (a deadlock between nodes is not an
@@ -14,9 +14,14 @@ every key is retried on both survivors at once, twice. Whatever the timing:
   can be true);
 - every retry of a key the record holds answers that reservation.
 
-Deterministic before the fix: with 300 keys, every run had 503s from deadlocks
-(SQL and Redis engines), ``limit_reached`` beside a 201 for the same key, and
-(Redis) recorded keys refused on retry.
+Before the fix, with these numbers (900 keys, each sent twice to each of nodes
+0 and 1 at once), 6 of 6 engine-runs failed: SQL with 503s from deadlocks in
+most runs and ``limit_reached`` beside a 201 for the same key in the others;
+Redis with 503s, recorded keys refused on retry, or 1–18 keys refused beside
+their reservation. The margin is sometimes a single key: with 600 keys sent
+once to each node, about 3 engine-runs in 10 passed. ``test_claim_keys.py``
+and ``test_ledger_races.py`` pin each cause down deterministically in one
+process.
 """
 
 from __future__ import annotations
@@ -38,12 +43,15 @@ from tests.conftest import REDIS_URL, product_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 SECRET = "across-nodes-secret-key"
-KEYS = 600
-QUANTITY = 200  # fewer units than keys: sold-out and limit refusals meet replays
+KEYS = 900
+QUANTITY = 300  # fewer units than keys: sold-out and limit refusals meet replays
+CONCURRENCY = 100  # keys under way at once
+TWICE = 2  # each key sent to nodes 0 and 1 this many times each, all at once
 
 
 @dataclass(frozen=True)
 class Answer:
+    round: int  # 0: the keys sent at once with the kill; 1, 2: the retries
     node: int
     status: int  # 0: no answer (the node was killed)
     reservation: str | None
@@ -55,6 +63,7 @@ class Shoppers:
     deal_id: str
     guests: dict[str, tuple[str, str]]  # idempotency key -> (guest id, guest token)
     answers: dict[str, list[Answer]] = field(default_factory=lambda: defaultdict(list))
+    round: int = 0
 
     async def claim(self, node: int, http: httpx.AsyncClient, key: str) -> Answer:
         try:
@@ -64,10 +73,11 @@ class Shoppers:
                 headers={"X-Pasar-Guest": self.guests[key][1], "Idempotency-Key": key},
             )
         except httpx.HTTPError:
-            answer = Answer(node, 0, None, None)
+            answer = Answer(self.round, node, 0, None, None)
         else:
             body = r.json()
             answer = Answer(
+                self.round,
                 node,
                 r.status_code,
                 body.get("id") if r.status_code in (200, 201) else None,
@@ -134,23 +144,23 @@ async def test_the_same_keys_on_two_nodes_at_once_with_a_node_killed(
     clients = [httpx.AsyncClient(base_url=n.url, timeout=60) for n in nodes]
     try:
         deal_id = await _open_deal(clients[0], api_key)
-        guests: dict[str, tuple[str, str]] = {}
-        for _ in range(KEYS):
-            g = (await clients[0].post("/api/v1/storefront/guests")).json()
-            guests[uuid.uuid4().hex] = (g["id"], g["guest_token"])
+        made = await asyncio.gather(
+            *(clients[i % 2].post("/api/v1/storefront/guests") for i in range(KEYS))
+        )
+        guests = {uuid.uuid4().hex: (g.json()["id"], g.json()["guest_token"]) for g in made}
         shoppers = Shoppers(deal_id, guests)
         keys = list(guests)
 
         # 1. Each key on nodes 0 and 1 at once (every third also on node 2);
         #    node 2 is killed once a third of the keys are answered.
-        gate = asyncio.Semaphore(40)
+        gate = asyncio.Semaphore(CONCURRENCY)
         answered = 0
         killed = asyncio.Event()
 
         async def together(i: int, key: str) -> None:
             nonlocal answered
             async with gate:
-                targets = [0, 1] + ([2] if i % 3 == 0 and not killed.is_set() else [])
+                targets = [0, 1] * TWICE + ([2] if i % 3 == 0 and not killed.is_set() else [])
                 await asyncio.gather(*(shoppers.claim(n, clients[n], key) for n in targets))
             answered += 1
             if answered == KEYS // 3 and not killed.is_set():
@@ -163,7 +173,7 @@ async def test_the_same_keys_on_two_nodes_at_once_with_a_node_killed(
 
         # 2. Every key again on both survivors at once, twice (the shopper who
         #    missed an answer retries; the embed retries on both of two tabs).
-        for _ in range(2):
+        for shoppers.round in (1, 2):
             await asyncio.gather(
                 *(asyncio.gather(*(shoppers.claim(n, clients[n], k) for n in (0, 1))) for k in keys)
             )
@@ -189,11 +199,21 @@ async def test_the_same_keys_on_two_nodes_at_once_with_a_node_killed(
         named = {a.reservation for a in answers if a.reservation}
         if named and (not rows or named != {rows[0]}):
             failures["answered a reservation the record does not hold"].append(key)
-        refusals = sorted({str(a.code) for a in answers if 400 <= a.status < 500})
-        if rows and named and refusals:
-            codes = refusals
-            failures[f"refused ({', '.join(codes)}) beside a reservation"].append(key)
-        retries = answers[-4:]  # step 2's answers, node 0 and node 1, twice
+        if not rows:
+            continue
+        # Refused although the key has its reservation. Nothing in this sale gives
+        # units back, so a refusal in the same round as the reservation or after
+        # it (or limit_reached at all: one key per shopper) contradicts it. A
+        # sold_out in an earlier round is the Redis filter's, behind the record
+        # after node 2 died until the reconciler repairs it (docs/commerce.md).
+        first = min((a.round for a in answers if a.reservation), default=None)
+        for a in answers:
+            if not 400 <= a.status < 500:
+                continue
+            early = first is None or a.round < first
+            if a.code == "limit_reached" or not early or engine == "sql":
+                failures[f"refused ({a.code}) beside its reservation"].append(key)
+        retries = [a for a in answers if a.round > 0]
         if record.get(shopper) and any(a.reservation != record[shopper][0] for a in retries):
             failures["a retry of a recorded key did not answer its reservation"].append(key)
     assert units <= QUANTITY
