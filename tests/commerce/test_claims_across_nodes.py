@@ -11,15 +11,17 @@ every key is retried on both survivors at once, twice. Whatever the timing:
   one;
 - a key that got a reservation is never refused (a concurrent duplicate gets the
   same reservation; nothing in this sale gives units back, so no refusal of it
-  can be true);
+  can be true), except with the Redis engine a ``sold_out`` from the filter in
+  a round before the reservation: after node 2 died the filter is behind the
+  record until the reconciler repairs it (docs/commerce.md, units left);
 - every retry of a key the record holds answers that reservation.
 
 Before the fix, with these numbers (900 keys, each sent twice to each of nodes
 0 and 1 at once), 6 of 6 engine-runs failed: SQL with 503s from deadlocks in
 most runs and ``limit_reached`` beside a 201 for the same key in the others;
 Redis with 503s, recorded keys refused on retry, or 1–18 keys refused beside
-their reservation. The margin is sometimes a single key: with 600 keys sent
-once to each node, about 3 engine-runs in 10 passed. ``test_claim_keys.py``
+their reservation. The margin is sometimes a single key: in earlier, smaller
+shapes of this test (300–600 keys) 4 engine-runs of 24 passed. ``test_claim_keys.py``
 and ``test_ledger_races.py`` pin each cause down deterministically in one
 process.
 """
