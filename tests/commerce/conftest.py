@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from pasar.app import create_app
+from pasar.db.engine import Database
 from tests.conftest import (
+    POSTGRES_ADMIN_URL,
     REDIS_URL,
     VendorCtx,
     _truncate,
@@ -116,3 +119,23 @@ async def make_shop(client: httpx.AsyncClient, vendor: VendorCtx, **product: Any
 @pytest.fixture
 async def shop(client: httpx.AsyncClient, vendor: VendorCtx) -> Shop:
     return await make_shop(client, vendor)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A database of its own on the shared PostgreSQL server."""
+    name = f"pasar_faults_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        db = Database(POSTGRES_ADMIN_URL)
+        try:
+            async with db.engine.connect() as conn:
+                await (await conn.execution_options(isolation_level="AUTOCOMMIT")).exec_driver_sql(
+                    sql
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,9 @@ import pytest
 from fastapi import FastAPI
 
 from pasar.app import create_app
-from pasar.db.engine import Database
 from pasar.settings import Settings
 from tests.commerce.rig import PG_BIN, Node, PrivatePostgres, PrivateRedis, create_vendor
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, product_body
+from tests.conftest import REDIS_URL, product_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 QUANTITY = 60
@@ -152,26 +151,6 @@ class Sale:
                 return
             await self.burst(5, concurrency=5)
             await asyncio.sleep(0.5)
-
-
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A database of its own on the shared PostgreSQL server."""
-    name = f"pasar_faults_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        db = Database(POSTGRES_ADMIN_URL)
-        try:
-            async with db.engine.connect() as conn:
-                await (await conn.execution_options(isolation_level="AUTOCOMMIT")).exec_driver_sql(
-                    sql
-                )
-        finally:
-            await db.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.mark.parametrize("engine", ["sql", "redis"])

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
+from pasar.commerce import groupcommit
 from pasar.commerce.ledger import (
     Claim,
     DealTerms,
@@ -128,3 +130,59 @@ async def test_unrelated_batches_need_no_redo(app: FastAPI, shop: Shop) -> None:
     assert how == "lock-free"
     assert outcomes[0].reservation is not None and outcomes[0].units_left == 6
     assert await _record(app, deal["id"]) == (6, 4, {"guest:a": 2, "guest:b": 2})
+
+
+async def test_the_same_claim_on_two_nodes_never_deadlocks(app: FastAPI, shop: Shop) -> None:
+    """Issue 10 B: one node's lock-free attempt must not hold a reservation's key
+    while it waits for the deal's row that the other node holds while inserting
+    the same key (the old order: insert, then lock — a deadlock, answered 503)."""
+    deal = await shop.deal(quantity=10, per_shopper_limit=2, variant_ids=[shop.variant_ids[0]])
+    terms = await app.state.services.commerce.terms(deal["id"])
+    tap = claim(terms, "guest:a", "tap")
+    db = app.state.services.db
+    now = datetime.now(UTC)
+    async with db.session() as one, db.session() as two:
+        await reserve_batch(one, terms, [claim(terms, "guest:b", "1")], now)  # the deal's row
+        attempt = asyncio.create_task(try_reserve_batch(two, terms, [tap], now))
+        await asyncio.sleep(0.3)  # the lock-free attempt waits for the deal's row
+        assert not attempt.done()
+        first = await reserve_batch(one, terms, [tap], now)  # the same key, under the lock
+        await one.commit()
+        assert first[0].reservation is not None and not first[0].replayed
+        assert await attempt is None  # it met the key: redone under the lock
+        await two.rollback()
+        again = await reserve_batch(two, terms, [tap], now)
+        await two.commit()
+    assert again[0].replayed and again[0].reservation is not None
+    assert again[0].reservation["id"] == first[0].reservation["id"]
+    assert await _record(app, deal["id"]) == (8, 2, {"guest:a": 1, "guest:b": 1})
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what asyncpg's error carries through SQLAlchemy's adapter
+
+
+async def test_a_batch_meeting_a_deadlock_is_redone_not_failed(
+    app: FastAPI, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the database still report a deadlock (or a serialization failure),
+    the batch, rolled back whole, is redone: not 503 while the database is up."""
+    deal = await shop.deal(quantity=10, per_shopper_limit=2, variant_ids=[shop.variant_ids[0]])
+    commerce = app.state.services.commerce
+    terms = await commerce.terms(deal["id"])
+    real = groupcommit.try_reserve_batch
+    calls = 0
+
+    async def deadlocked_once(*args: Any) -> list[Outcome] | None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await real(*args)  # writes, then the database gives up on the transaction
+            raise DBAPIError("UPDATE deal_stock …", {}, _Deadlock("deadlock detected"))
+        return await real(*args)
+
+    monkeypatch.setattr(groupcommit, "try_reserve_batch", deadlocked_once)
+    outcome = await commerce.group.submit(terms, claim(terms, "guest:a", "tap"))
+    assert outcome.reservation is not None and not outcome.replayed
+    assert commerce.group.retried == 1
+    assert await _record(app, deal["id"]) == (9, 1, {"guest:a": 1})

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
@@ -22,6 +23,16 @@ from pasar.commerce.ledger import Claim, DealTerms, Outcome, reserve_batch, try_
 from pasar.db.engine import Database
 
 log = structlog.get_logger()
+
+RETRIES = 5  # attempts of one batch when the database reports a deadlock or serialization failure
+# PostgreSQL's serialization_failure and deadlock_detected: the transaction was
+# rolled back whole, so doing it again is safe.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
 
 # Called after each committed batch (outside the transaction): engines update
 # their counters, the ticker schedules ``deal.updated``, webhooks are nudged.
@@ -43,6 +54,7 @@ class GroupCommit:
         self.in_transaction = in_transaction
         self.after_commit = after_commit
         self.redone = 0  # batches whose lock-free attempt had to be redone under the lock
+        self.retried = 0  # batches redone after a deadlock or serialization failure
         self._batcher: Batcher[tuple[DealTerms, Claim], Outcome] = Batcher(
             self._commit, max_batch=max_batch, name="pasar-claims"
         )
@@ -61,29 +73,49 @@ class GroupCommit:
     async def _commit(self, _: str, batch: list[tuple[DealTerms, Claim]]) -> list[Outcome]:
         terms = batch[0][0]
         claims = [claim for _, claim in batch]
-        try:
-            async with self.db.session() as db:
-                now = utcnow()
-                found = await try_reserve_batch(db, terms, claims, now)
-                if found is None:  # another writer came between the reads and the lock
-                    await db.rollback()
-                    self.redone += 1
-                    found = await reserve_batch(db, terms, claims, now)
-                outcomes = found
-                if self.in_transaction is not None:
-                    await self.in_transaction(db, terms, outcomes)
-                await db.commit()
-        except Exception as exc:
-            # Nothing of this batch is known to be recorded: every claim in it
-            # fails (retrying with the same key is safe, whatever happened).
-            log.warning("claim batch failed", deal_id=terms.id, size=len(batch), error=str(exc))
-            raise
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcomes = await self._attempt(terms, claims, locked_first=attempt > 1)
+                break
+            except DBAPIError as exc:
+                # Every writer takes the deal's locks in one order (ledger.py), so
+                # a deadlock or serialization failure should not happen; if one
+                # does, the database rolled the batch back whole: redo it rather
+                # than answer 503 while the database is up.
+                if _retryable(exc) and attempt < RETRIES:
+                    self.retried += 1
+                    log.warning("claim batch retried", deal_id=terms.id, error=str(exc))
+                    continue
+                log.warning("claim batch failed", deal_id=terms.id, size=len(batch), error=str(exc))
+                raise
+            except Exception as exc:
+                # Nothing of this batch is known to be recorded: every claim in it
+                # fails (retrying with the same key is safe, whatever happened).
+                log.warning("claim batch failed", deal_id=terms.id, size=len(batch), error=str(exc))
+                raise
         if self.after_commit is not None:
             try:
                 await self.after_commit(terms, claims, outcomes)
             except Exception:
                 log.exception("after-commit hook failed", deal_id=terms.id)
         return outcomes
+
+    async def _attempt(
+        self, terms: DealTerms, claims: list[Claim], *, locked_first: bool
+    ) -> list[Outcome]:
+        async with self.db.session() as db:
+            now = utcnow()
+            found = None if locked_first else await try_reserve_batch(db, terms, claims, now)
+            if found is None:  # another writer came between the reads and the lock
+                await db.rollback()
+                self.redone += 1
+                found = await reserve_batch(db, terms, claims, now)
+            if self.in_transaction is not None:
+                await self.in_transaction(db, terms, found)
+            await db.commit()
+            return found
 
     async def close(self) -> None:
         await self._batcher.close()

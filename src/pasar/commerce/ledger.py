@@ -1,15 +1,32 @@
 """The database record of a deal's units: every claim that reserves is written
 here, in batches, before the shopper is answered.
 
-One batch is one transaction for one deal: read the batch's idempotency keys,
-the shoppers' holdings and the count, decide every claim in arrival order, then
-write all the reservations, the new count and the holdings with a handful of
-statements (group commit). The count is taken by an ``UPDATE`` guarded by what
-was read (``try_reserve_batch``), so the deal's row lock is held only from that
-statement to the commit; when another writer changed the count, the holdings or
-recorded one of the same claims in between, the batch is redone with the lock
-taken first (``reserve_batch``). Either way the decision is never made on a
-stale count: a deal cannot oversell whatever the engine in front of it believes.
+One batch is one transaction for one deal: read the count, the shoppers'
+holdings and the batch's idempotency keys, decide every claim in arrival order,
+then write the new count, the holdings and all the reservations with a handful
+of statements (group commit). The count is taken by an ``UPDATE`` guarded by
+what was read (``try_reserve_batch``), so the deal's row lock is held only from
+that statement to the commit; when another writer changed the count, the
+holdings or recorded one of the same claims in between, the batch is redone
+with the lock taken first (``reserve_batch``). Either way the decision is never
+made on a stale count: a deal cannot oversell whatever the engine in front of it
+believes.
+
+Lock order, the same for every writer of a deal (claims, returns, confirms):
+the deal's ``deal_stock`` row first, then its ``deal_shoppers`` rows (sorted by
+shopper), then ``reservations`` (inserted sorted by claim key). Every insert of
+a reservation happens under the deal's row lock, so an insert never waits on
+another transaction's uncommitted row with the same key while that transaction
+waits for the deal's row: two nodes claiming the same keys at once queue on the
+deal's row instead of deadlocking.
+
+Same key, two nodes at once: a claim whose key is recorded is always a replay
+(the keys are looked up before anything is decided). Without the lock the
+reads are separate statements, so they are made count, holdings, keys: anything
+a committed claim changed in the first two is visible in the last, and a claim
+is never refused because of its own units (``limit_reached`` beside the 201 of
+its duplicate). A refusal therefore always held when it was decided; a
+duplicate that succeeds later means units came back in between.
 """
 
 from __future__ import annotations
@@ -122,7 +139,7 @@ async def set_holdings(db: AsyncSession, deal_id: str, units: dict[str, int]) ->
         index_elements=["deal_id", "shopper_id"], set_={"units": stmt.excluded.units}
     )
     await db.execute(
-        stmt, [{"deal_id": deal_id, "shopper_id": s, "units": n} for s, n in units.items()]
+        stmt, [{"deal_id": deal_id, "shopper_id": s, "units": units[s]} for s in sorted(units)]
     )
 
 
@@ -226,8 +243,8 @@ async def reserve_batch(
     stock = await lock_stock(db, terms.id)
     if stock is None:
         return [Outcome(refusal="ended") for _ in claims]
-    existing = await _existing(db, terms.id, claims)
     held_by = await holdings(db, terms.id, [c.shopper_id for c in claims])
+    existing = await _existing(db, terms.id, claims)
     decided = _decide(terms, claims, stock, existing, held_by, now)
     remaining = stock.remaining - decided.taken
     if decided.new_rows:
@@ -236,7 +253,7 @@ async def reserve_batch(
         )
         await set_holdings(db, terms.id, decided.holdings)
         # Core, not the ORM's bulk path: the rows are complete dicts already
-        await db.execute(insert(_RESERVATIONS), decided.new_rows)
+        await db.execute(insert(_RESERVATIONS), _by_key(decided.new_rows))
     _counted(decided.outcomes, terms, remaining, stock.sold)
     return decided.outcomes
 
@@ -248,11 +265,12 @@ async def try_reserve_batch(
     a write by someone else came in between (the caller rolls back and calls
     ``reserve_batch``).
 
-    The reads and the decision happen without the lock, the reservations are
-    inserted, then one guarded ``UPDATE`` takes the units (refused if fewer are
-    left than were read, or the deal closed) and the holdings are raised by
-    what this batch adds, checked against the limit. Batches from several nodes
-    overlap except for that last step and the commit, where the lock is held."""
+    The reads and the decision happen without the lock; then one guarded
+    ``UPDATE`` takes the units (refused if fewer are left than were read, or the
+    deal closed), the holdings are raised by what this batch adds (checked
+    against the limit) and the reservations are inserted (a retry of one of
+    them recorded meanwhile conflicts). Batches from several nodes overlap
+    except for those last statements and the commit, where the lock is held."""
     row = (
         await db.execute(
             select(DealStock.remaining, DealStock.sold, DealStock.open).where(
@@ -263,23 +281,16 @@ async def try_reserve_batch(
     if row is None:
         return [Outcome(refusal="ended") for _ in claims]
     stock = DealStock(deal_id=terms.id, remaining=row[0], sold=row[1], open=row[2])
-    existing = await _existing(db, terms.id, claims)
+    # Keys last: a claim committed after the count or the holdings were read is
+    # then seen here, as a replay, rather than refused for its own units.
     held_by = await holdings(db, terms.id, [c.shopper_id for c in claims])
+    existing = await _existing(db, terms.id, claims)
     decided = _decide(terms, claims, stock, existing, dict(held_by), now)
     if not decided.new_rows:  # refusals and replays only: nothing to write or lock
         _counted(decided.outcomes, terms, stock.remaining, stock.sold)
         return decided.outcomes
-    # A retry of one of these claims recorded meanwhile (another node) conflicts.
-    inserted = await db.execute(
-        upsert(db, _RESERVATIONS)
-        .on_conflict_do_nothing(index_elements=["deal_id", "claim_key"])
-        .returning(_RESERVATIONS.c.id),
-        decided.new_rows,
-    )
-    if len(inserted.all()) != len(decided.new_rows):
-        return None
-    # The lock, from here to the commit: taken in the same order as every other
-    # writer of the deal (stock row, then holdings), so no deadlock.
+    # The lock, from here to the commit, taken before anything else is written
+    # (the module's lock order): deal_stock, deal_shoppers, reservations.
     taken = (
         await db.execute(
             update(DealStock)
@@ -301,9 +312,24 @@ async def try_reserve_batch(
         set_={"units": DealShopper.__table__.c.units + stmt.excluded.units},
     ).returning(DealShopper.__table__.c.units)
     raised = await db.execute(
-        stmt, [{"deal_id": terms.id, "shopper_id": s, "units": n} for s, n in added.items()]
+        stmt, [{"deal_id": terms.id, "shopper_id": s, "units": added[s]} for s in sorted(added)]
     )
     if any(units > terms.per_shopper_limit for (units,) in raised.all()):
         return None  # a shopper's holding grew meanwhile (a claim on another node)
+    # A retry of one of these claims recorded meanwhile (another node) conflicts;
+    # under the lock, so the conflict is with a committed row, never a wait.
+    inserted = await db.execute(
+        upsert(db, _RESERVATIONS)
+        .on_conflict_do_nothing(index_elements=["deal_id", "claim_key"])
+        .returning(_RESERVATIONS.c.id),
+        _by_key(decided.new_rows),
+    )
+    if len(inserted.all()) != len(decided.new_rows):
+        return None
     _counted(decided.outcomes, terms, taken[0], taken[1])
     return decided.outcomes
+
+
+def _by_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reservations in one order everywhere (their unique index is locked row by row)."""
+    return sorted(rows, key=lambda r: str(r["claim_key"]))

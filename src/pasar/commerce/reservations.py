@@ -114,6 +114,9 @@ async def confirm(db: AsyncSession, row: Reservation, body: ConfirmIn) -> bool:
             "currency_mismatch",
             f"the reservation is in {row.currency}, not {currency}",
         )
+    # The deal's row first, as every writer of the deal does (ledger.py): an
+    # expiry or release of this reservation takes it before the reservation's.
+    await lock_stock(db, row.deal_id)
     won = await db.execute(
         update(Reservation)
         .where(

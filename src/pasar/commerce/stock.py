@@ -28,7 +28,8 @@ class StockEngine(Protocol):
         ...
 
     async def units_left(self, deal_id: str) -> int | None:
-        """Units that can still be claimed (None: unknown deal)."""
+        """Units the record says can still be claimed, as shoppers are shown them
+        (None: unknown deal)."""
         ...
 
     async def returned(self, deal_id: str, remaining: int, by_shopper: Mapping[str, int]) -> None:

@@ -16,8 +16,40 @@ two disagree the record wins and Redis is put right: units given back for a
 claim the record refused or replayed or could not write, the counter set from
 the record when it refused as sold out.
 
+Keys are never given back. A key enters the set when the script admits its
+first attempt and stays until the deal's keys expire (a week after it closed),
+whatever the record then decides; so every claim the record holds has its key
+in the set, and a claim whose key is listed (code 2) skips the script's checks
+and goes to the record, which answers it: the reservation it holds (a replay),
+a new one (the first attempt failed or was refused), or a refusal decided under
+the record's rules. Why: the same key may be in flight on two nodes at once;
+the node whose batch failed, or that lost the race and was refused, cannot
+know from Redis whether the other node recorded the key, and removing the key
+(as this engine once did) let the script refuse, forever, a key the record held.
+Counting units is different: a count that is off is only an admission filter's
+error, which the record corrects (sold-out refusals set it, the reconciler
+repairs it); a listed key that should not be costs only a trip to the record.
+The interleavings, for one key K sent to nodes A and B at once:
+
+- A's script admits K (takes a unit, lists K); B's finds K listed and goes to
+  the record. Whichever batch records K first answers 201; the other sees K
+  in the record (or conflicts on its unique key and is redone under the lock)
+  and answers the same reservation. If B recorded it, B counts the unit in
+  Redis (``_RECORDED``) and A gives back the unit its script took.
+- A's batch fails (database gone, node killed): A gives back its unit, K stays
+  listed; B (or any later retry) reaches the record and replays or records K.
+- A's batch is refused by the record (sold out, over the limit): A corrects the
+  counters, K stays listed; a retry of K asks the record again. The refusal
+  held when it was decided (see ``ledger``); a later success means units came
+  back.
+- A node is killed after its script admitted K: the unit is lost until the
+  reconciler repairs the count; K stays listed, so its retries reach the record.
+
 Redis losing its data (restart, failover, eviction) makes the script answer
 "unknown"; the engine loads both counters from the record and claims go on.
+The keys are loaded from the record too, and each node lists a recorded key
+again when it answers (``_RECORDED``), so a claim recorded while Redis was
+being reloaded is listed either way.
 A node killed between Redis and the database leaves units taken in Redis that
 no reservation holds: the reconciler finds a counter that disagrees with the
 record and has not moved for a while, and sets it from the record.
@@ -35,6 +67,7 @@ from pasar.commerce.batching import Batcher
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome
 from pasar.commerce.models import DealShopper, DealStock, Reservation
+from pasar.commerce.stock_sql import record_units_left
 from pasar.db.engine import Database
 
 log = structlog.get_logger()
@@ -68,16 +101,35 @@ if taken > 0 then redis.call('DECRBY', KEYS[1], taken) end
 return out
 """
 
-# Give units back, unless Redis lost the deal meanwhile (a reload is exact);
-# forget the claim key (ARGV[3], '' for none) so a retry is judged afresh.
+# Give units back, unless Redis lost the deal meanwhile (a reload is exact).
+# The claim key stays: see "Keys are never given back" above.
 _GIVE_BACK = """
-if ARGV[3] ~= '' then redis.call('SREM', KEYS[3], ARGV[3]) end
 local left = redis.call('GET', KEYS[1])
 if not left or tonumber(left) < 0 then return 0 end
 redis.call('INCRBY', KEYS[1], ARGV[1])
 if ARGV[2] ~= '' then
   local have = redis.call('HINCRBY', KEYS[2], ARGV[2], -tonumber(ARGV[1]))
   if have <= 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
+end
+return 1
+"""
+
+# The record holds the claim (ARGV[1]): make sure its key is listed, and when
+# the record reserved it for a claim the script had not counted (a retry whose
+# first attempt gave its units back), count it now (ARGV[2] units of shopper
+# ARGV[3]; never below 0, which would read as closed).
+_RECORDED = """
+redis.call('SADD', KEYS[3], ARGV[1])
+local qty = tonumber(ARGV[2])
+local left = redis.call('GET', KEYS[1])
+if not left then return 0 end
+if tonumber(left) < 0 then
+  redis.call('EXPIRE', KEYS[3], 604800)
+  return 0
+end
+if qty > 0 then
+  redis.call('SET', KEYS[1], math.max(tonumber(left) - qty, 0))
+  redis.call('HINCRBY', KEYS[2], ARGV[3], qty)
 end
 return 1
 """
@@ -115,6 +167,7 @@ return 1
 """
 
 CLOSED = -1
+KEEP_CLOSED_SECONDS = 7 * 86_400
 
 
 def _keys(deal_id: str) -> list[str]:
@@ -154,6 +207,7 @@ class RedisStock:
         self.quiet_seconds = quiet_seconds
         self._admit = self.redis.register_script(_ADMIT)
         self._give_back = self.redis.register_script(_GIVE_BACK)
+        self._recorded = self.redis.register_script(_RECORDED)
         self._load = self.redis.register_script(_LOAD)
         self._set_if = self.redis.register_script(_SET_IF)
         self._set_shopper = self.redis.register_script(_SET_SHOPPER)
@@ -180,7 +234,6 @@ class RedisStock:
 
     async def claim(self, terms: DealTerms, claim: Claim) -> Outcome:
         keys = _keys(terms.id)
-        key = _short(claim.claim_key)
         code, left = await self._admitter.submit(terms.id, (terms, claim))
         self._deals.add(terms.id)
         if code == 0:
@@ -189,35 +242,45 @@ class RedisStock:
             return Outcome(refusal="limit_reached", units_left=int(left))
         if code == -2:
             return Outcome(refusal="ended")
-        if code == 2:  # a retry: the record answers with the reservation, taking nothing
-            return await self.group.submit(terms, claim)
+        if code == 2:  # the key is listed: the record answers, nothing was taken here
+            outcome = await self.group.submit(terms, claim)
+            await self._settle(terms, claim, outcome, took=False)
+            return outcome
         if code != 1:  # still unknown: the deal is gone from the record too
             return Outcome(refusal="ended")
         try:
             outcome = await self.group.submit(terms, claim)
         except BaseException:
-            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id, key])
+            # Only the units: the key stays listed, as another node may have
+            # recorded it (or this batch did and its answer was lost).
+            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id])
             raise
-        await self._settle(terms, claim, outcome)
+        await self._settle(terms, claim, outcome, took=True)
         return outcome
 
-    async def _settle(self, terms: DealTerms, claim: Claim, outcome: Outcome) -> None:
-        """Put Redis right where the record decided otherwise than the script."""
+    async def _settle(self, terms: DealTerms, claim: Claim, outcome: Outcome, took: bool) -> None:
+        """Put Redis's counters right where the record decided otherwise than the
+        script (``took``: the script took this claim's units). Keys stay listed."""
         keys = _keys(terms.id)
+        key = _short(claim.claim_key)
         if outcome.reservation is not None and not outcome.replayed:
+            if not took:  # recorded now, counted nowhere yet
+                await self._recorded(keys=keys, args=[key, claim.quantity, claim.shopper_id])
             return
         if outcome.replayed or outcome.conflict:
-            # Taken twice in Redis for one reservation (Redis had lost the key).
-            await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id, ""])
+            if took:  # the units are counted for the attempt that recorded it
+                await self._give_back(keys=keys, args=[claim.quantity, claim.shopper_id])
+            if outcome.replayed:  # listed again if Redis lost it meanwhile
+                await self._recorded(keys=keys, args=[key, 0, ""])
             return
-        await self.redis.srem(keys[2], _short(claim.claim_key))
         if outcome.refusal == "sold_out":
             await self._set_if(keys=keys, args=[outcome.units_left])
             await self._set_shopper(
                 keys=keys, args=[claim.shopper_id, outcome.extra.get("holding", 0)]
             )
         elif outcome.refusal == "limit_reached":
-            await self._give_back(keys=keys, args=[claim.quantity, "", ""])
+            if took:
+                await self._give_back(keys=keys, args=[claim.quantity, ""])
             await self._set_shopper(keys=keys, args=[claim.shopper_id, outcome.extra["holding"]])
         elif outcome.refusal == "ended":
             await self.closed(terms.id)
@@ -264,11 +327,14 @@ class RedisStock:
         return loaded
 
     async def units_left(self, deal_id: str) -> int | None:
-        left = await self.redis.get(_keys(deal_id)[0])
-        if left is None:
-            record = await self._record(deal_id)
-            return None if record is None else record[0]
-        return max(int(left), 0)
+        """The record's count, as with the SQL engine: what shoppers are shown.
+
+        Redis's own count is the admission filter's: ahead of the record by the
+        claims admitted and not yet written, behind it (until the reconciler
+        repairs it) by units a killed node took; showing it made the storefront
+        and the record disagree for seconds (issue 10, F)."""
+        async with self.db.session() as db:
+            return await record_units_left(db, deal_id)
 
     async def returned(self, deal_id: str, remaining: int, by_shopper: Mapping[str, int]) -> None:
         # Exact values from the record, written under no lock: a claim admitted
@@ -282,8 +348,11 @@ class RedisStock:
     async def closed(self, deal_id: str) -> None:
         keys = _keys(deal_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys[0], CLOSED, ex=7 * 86_400)
-            pipe.delete(keys[1], keys[2])
+            pipe.set(keys[0], CLOSED, ex=KEEP_CLOSED_SECONDS)
+            pipe.delete(keys[1])
+            # The keys stay (for as long as the count): a retry of a claim the
+            # record holds is a replay after the deal's end too, not "ended".
+            pipe.expire(keys[2], KEEP_CLOSED_SECONDS)
             await pipe.execute()
         self._deals.discard(deal_id)
         self._suspect.pop(deal_id, None)

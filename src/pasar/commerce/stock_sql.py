@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome
@@ -24,9 +25,7 @@ class SqlStock:
 
     async def units_left(self, deal_id: str) -> int | None:
         async with self.db.session() as db:
-            return (
-                await db.execute(select(DealStock.remaining).where(DealStock.deal_id == deal_id))
-            ).scalar_one_or_none()
+            return await record_units_left(db, deal_id)
 
     async def returned(self, deal_id: str, remaining: int, by_shopper: Mapping[str, int]) -> None:
         return None  # the record is the only state
@@ -39,3 +38,10 @@ class SqlStock:
 
     async def close(self) -> None:
         await self.group.close()
+
+
+async def record_units_left(db: AsyncSession, deal_id: str) -> int | None:
+    """Units the record says can still be claimed (None: unknown deal)."""
+    return (
+        await db.execute(select(DealStock.remaining).where(DealStock.deal_id == deal_id))
+    ).scalar_one_or_none()
