@@ -5,9 +5,13 @@ Tests build as many apps, and so as many ``Services``, as they like.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+
+import structlog
 
 from pasar.commerce.live import Commerce
 from pasar.db.engine import Database
@@ -22,6 +26,13 @@ from pasar.settings import Settings
 from pasar.vendors.credentials import PasswordWork, SecretBox
 from pasar.vendors.throttle import LoginThrottle, Policy, make_store
 from pasar.webhooks.dispatcher import Dispatcher
+
+log = structlog.get_logger()
+
+# Long enough for batches and deliveries under way to finish (the webhook
+# Dispatcher's own grace is shorter), short enough that a stuck part cannot
+# keep a stopping node, or a test's teardown, waiting for ever.
+CLOSE_STEP_SECONDS = 20.0
 
 
 @dataclass
@@ -98,14 +109,52 @@ class Services:
         return timedelta(hours=self.settings.session_max_age_hours)
 
     async def close(self) -> None:
-        await self.webhooks.close()
-        await self.commerce.close()
-        await self.external.close()
-        await self.media.close()
-        await self.shows.close()
-        await self.realtime.close()
-        await self.login_throttle.store.close()
+        """Stop everything, each part given ``CLOSE_STEP_SECONDS`` at most.
+
+        A part that does not finish in time is left behind with the stacks of
+        every task still running logged, so a stuck shutdown names its cause
+        instead of hanging the process (a SIGTERM must end a node)."""
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("webhooks", self.webhooks.close),
+            ("commerce", self.commerce.close),
+            ("external media", self.external.close),
+            ("media", self.media.close),
+            ("shows", self.shows.close),
+            ("realtime", self.realtime.close),
+            ("login throttle", self.login_throttle.store.close),
+        ]
+        for name, step in steps:
+            await _bounded(name, step)
         self.passwords.close()
-        await self.db.dispose()
+        await _bounded("database", self.db.dispose)
         if isinstance(self.storage, S3Storage):
-            await self.storage.close()  # its connection pool
+            await _bounded("storage", self.storage.close)  # its connection pool
+
+
+async def _bounded(name: str, step: Callable[[], Awaitable[None]]) -> None:
+    try:
+        async with asyncio.timeout(CLOSE_STEP_SECONDS):
+            await step()
+    except TimeoutError:
+        log.error(
+            "shutdown step did not finish; left behind",
+            step=name,
+            seconds=CLOSE_STEP_SECONDS,
+            tasks=_task_stacks(),
+        )
+
+
+def _task_stacks() -> list[str]:
+    """Where every other task of the loop waits (for the log of a stuck shutdown)."""
+    current = asyncio.current_task()
+    out = []
+    for task in asyncio.all_tasks():
+        if task is current:
+            continue
+        frames = task.get_stack(limit=8)
+        where = " <- ".join(
+            f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno})"
+            for f in reversed(frames)
+        )
+        out.append(f"{task.get_name()}: {where}")
+    return out
