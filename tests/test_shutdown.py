@@ -49,3 +49,8 @@ async def test_a_part_that_hangs_is_left_behind_and_named(
     (entry,) = [e for e in logs if e["event"] == "shutdown step did not finish; left behind"]
     assert entry["step"] == "commerce"
     assert any(t.startswith("the-stuck-one: ") for t in entry["tasks"]), entry["tasks"]
+    # the stuck step's own stack says where it waits
+    assert any(t.startswith("closing commerce: ") and "hangs" in t for t in entry["tasks"]), entry[
+        "tasks"
+    ]
+    assert [step for step, _ in app.state.services.left_behind] == ["commerce"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
@@ -51,6 +51,8 @@ class Services:
     server_secret: str
     passwords: PasswordWork
     login_throttle: LoginThrottle
+    # what the last close() had to leave behind: (step, the stacks of the tasks)
+    left_behind: list[tuple[str, list[str]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -124,37 +126,53 @@ class Services:
             ("login throttle", self.login_throttle.store.close),
         ]
         for name, step in steps:
-            await _bounded(name, step)
+            await self._bounded(name, step)
         self.passwords.close()
-        await _bounded("database", self.db.dispose)
+        await self._bounded("database", self.db.dispose)
         if isinstance(self.storage, S3Storage):
-            await _bounded("storage", self.storage.close)  # its connection pool
+            await self._bounded("storage", self.storage.close)  # its connection pool
 
-
-async def _bounded(name: str, step: Callable[[], Awaitable[None]]) -> None:
-    try:
-        async with asyncio.timeout(CLOSE_STEP_SECONDS):
+    async def _bounded(self, name: str, step: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
             await step()
-    except TimeoutError:
+
+        # Its own task, so that where it is stuck can still be read when time is up.
+        task = asyncio.create_task(run(), name=f"closing {name}")
+        done, _ = await asyncio.wait({task}, timeout=CLOSE_STEP_SECONDS)
+        if done:
+            task.result()
+            return
+        tasks = _task_stacks()
+        task.cancel()
+        self.left_behind.append((name, tasks))
         log.error(
             "shutdown step did not finish; left behind",
             step=name,
             seconds=CLOSE_STEP_SECONDS,
-            tasks=_task_stacks(),
+            tasks=tasks,
         )
 
 
 def _task_stacks() -> list[str]:
-    """Where every other task of the loop waits (for the log of a stuck shutdown)."""
+    """Where every other task of the loop waits: its chain of awaits, outermost
+    first (a suspended task's own stack is only its top frame)."""
     current = asyncio.current_task()
     out = []
     for task in asyncio.all_tasks():
         if task is current:
             continue
-        frames = task.get_stack(limit=8)
-        where = " <- ".join(
-            f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno})"
-            for f in reversed(frames)
-        )
-        out.append(f"{task.get_name()}: {where}")
+        out.append(f"{task.get_name()}: {' -> '.join(_awaits(task.get_coro()))}")
     return out
+
+
+def _awaits(awaitable: object, depth: int = 16) -> list[str]:
+    chain: list[str] = []
+    while awaitable is not None and len(chain) < depth:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            chain.append(type(awaitable).__name__)  # a Future, an Event's waiter, …
+            break
+        name = frame.f_code.co_filename.rsplit("/", 1)[-1]
+        chain.append(f"{frame.f_code.co_name} ({name}:{frame.f_lineno})")
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+    return chain

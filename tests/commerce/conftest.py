@@ -22,6 +22,7 @@ from tests.conftest import (
     POSTGRES_ADMIN_URL,
     REDIS_URL,
     VendorCtx,
+    _report_left_behind,
     _truncate,
     make_settings,
     product_body,
@@ -51,6 +52,7 @@ async def app(database_url: str, tmp_path: Path, stock_engine: str) -> AsyncIter
     await _truncate(application.state.services.db)
     async with application.router.lifespan_context(application):
         yield application
+    _report_left_behind(application)
 
 
 @dataclass
