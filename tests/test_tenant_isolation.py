@@ -107,6 +107,8 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     # The watch page is the same static page for every id; what it shows comes from
     # HLS playback and the show socket, both public by show id.
     "GET /watch/{show_id}": "the watch page",
+    # Swagger UI's own files, the same for everyone (PASAR_API_DOCS).
+    "GET /docs/assets/{name}": "API docs assets",
     # HLS playback is public by show id for the same reason as the show socket.
     "GET /hls/{show_id}/index.m3u8": "HLS playback",
     "GET /hls/{show_id}/live.m3u8": "HLS playback",

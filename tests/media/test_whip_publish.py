@@ -151,7 +151,14 @@ async def test_another_node_serves_the_live_show_from_shared_storage(
             r = await b.client.get(f"/hls/{show_id}/live.m3u8")
             return r.text if r.status_code == 200 and r.text.count("#EXTINF") >= 1 else None
 
-        text = await wait_for(listed_on_b)
+        try:
+            text = await wait_for(listed_on_b)
+        except AssertionError as exc:  # seen once in a full CI run: say what A had
+            files = sorted(str(p.relative_to(shared)) for p in shared.rglob("*"))[:40]
+            raise AssertionError(
+                f"{exc}; on A: state {await a.state(show_id)}, stream {await a.health(show_id)}, "
+                f"packagers {list(a.app.state.services.media.packagers)}; shared files {files}"
+            ) from exc
         assert show_id not in b.app.state.services.media.packagers
         assert "#EXT-X-PART:" in text and "#EXT-X-PRELOAD-HINT" in text
         index = await b.client.get(f"/hls/{show_id}/index.m3u8")

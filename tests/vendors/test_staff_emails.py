@@ -144,7 +144,7 @@ async def test_migration_keeps_sessions_and_show_hosts_on_sqlite(tmp_path: Path)
                 ShowIn(title="Hosted", host_user_id=created.user_id),
             )
             await session.commit()
-        await migrate.upgrade(services.db)
+        await migrate.upgrade(services.db, "0006")
         assert await migrate.current_heads(services.db) == {"0006"}
         async with services.db.session() as session:
             sessions = (await session.execute(select(StaffSession))).scalars().all()
