@@ -11,9 +11,18 @@ export function exponent(currency: string): number {
   return EXPONENTS[currency.toUpperCase()] ?? 2;
 }
 
-export function formatMoney(minor: number, currency: string, locale?: string): string {
+/** Minor units of `currency` for people, e.g. "Rp 62.300", "₱1,299.50", "62.300 ₫".
+ * `display` is Intl's currencyDisplay (the embed's `currency-display` attribute):
+ * "narrowSymbol" shows "Rp" where a foreign locale would say "IDR". */
+export function formatMoney(
+  minor: number,
+  currency: string,
+  locale?: string,
+  display?: Intl.NumberFormatOptions["currencyDisplay"],
+): string {
   const digits = exponent(currency);
   const options: Intl.NumberFormatOptions = { style: "currency", currency };
+  if (display) options.currencyDisplay = display;
   // Intl shows some currencies without decimals (IDR: "Rp 62.301"); an amount that
   // has minor units keeps them all ("Rp 62.300,50").
   if (minor % 10 ** digits !== 0) options.minimumFractionDigits = options.maximumFractionDigits = digits;
