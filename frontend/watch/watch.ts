@@ -1,13 +1,16 @@
 // The minimal watch page (/watch/{show_id}): Low-Latency HLS with hls.js (or
 // the browser's own HLS where there is no Media Source Extensions), muted
 // autoplay with an unmute button, and the show's state from its real-time
-// channel. The embeddable player replaces it later.
+// channel, in the shopper's language (`?locale=`, else the browser's). The
+// embeddable player replaces it later. `?debug` shows the latency line.
 
 import Hls, { ErrorTypes, Events } from "hls.js/light";
 import type { ClientCommand, Envelope, ServerEvents } from "../shared/events";
+import { pickLocale, setLocale, t } from "../shared/i18n";
 
 const RETRY_MS = 2000;
 
+const query = new URLSearchParams(location.search);
 const showId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] ?? "");
 const src = `/hls/${encodeURIComponent(showId)}/index.m3u8`;
 
@@ -31,6 +34,8 @@ const state = {
   waiting: true,
   ended: false,
   missing: false,
+  /** Neither Media Source Extensions nor native HLS. */
+  unplayable: false,
 };
 
 let hls: Hls | null = null;
@@ -39,28 +44,32 @@ let mediaRecoveries = 0;
 
 // -- status ---------------------------------------------------------------------
 
-function statusText(): string {
-  if (state.missing) return "This show does not exist.";
-  if (state.show === "live" && state.stream === "reconnecting") return "Reconnecting…";
-  if (state.ended) return "The show has ended.";
-  if (state.live === true) return "Live";
-  if (state.live === false) return "Replay";
-  if (state.show === "ended") return "The show has ended. The replay will be here shortly.";
-  if (state.waiting) return "Waiting for the show to start";
-  return "Loading…";
+/** The catalogue key of what the viewer is told now. */
+function statusKey(): string {
+  if (state.unplayable) return "state.cannot_play";
+  if (state.missing) return "state.not_found";
+  if (state.show === "live" && state.stream === "reconnecting") return "state.reconnecting";
+  if (state.ended) return "state.ended";
+  if (state.live === true) return "state.live_now";
+  if (state.live === false) return "state.replay";
+  if (state.show === "ended") return "state.ended_replay_soon";
+  if (state.waiting) return "state.waiting";
+  return "state.loading";
 }
 
 function render(): void {
-  const text = statusText();
+  const key = statusKey();
+  const text = t(key);
   statusLine.textContent = text;
-  document.body.dataset.status = text;
+  document.body.dataset.status = key; // the same in every language
   const playing = state.live !== null && !state.waiting;
   overlay.hidden = playing && !(state.stream === "reconnecting" && state.show === "live");
   overlay.textContent = text;
   badge.hidden = state.live === null;
-  badge.textContent = state.live ? "Live" : "Replay";
+  badge.textContent = t(state.live ? "state.live" : "state.replay");
   badge.classList.toggle("replay", state.live === false);
-  unmute.textContent = video.muted ? "Unmute" : "Mute";
+  unmute.textContent = t(video.muted ? "player.unmute" : "player.mute");
+  playButton.textContent = t(state.ended ? "player.watch_from_start" : "player.play");
 }
 
 // -- playback -------------------------------------------------------------------
@@ -102,7 +111,8 @@ async function start(): Promise<void> {
   if (Hls.isSupported()) attachHlsJs();
   else if (video.canPlayType("application/vnd.apple.mpegurl")) attachNative();
   else {
-    statusLine.textContent = "This browser cannot play the stream.";
+    state.unplayable = true;
+    render();
     return;
   }
   play();
@@ -158,7 +168,6 @@ function attachNative(): void {
 
 video.addEventListener("ended", () => {
   state.ended = true;
-  playButton.textContent = "Watch from the start";
   playButton.hidden = false;
   render();
 });
@@ -259,12 +268,20 @@ function debug(): void {
   debugLine.textContent = parts.join(" · ");
 }
 
-render();
-if (showId) {
-  connect();
-  void start();
-  window.setInterval(debug, 1000);
-} else {
-  state.missing = true;
+async function main(): Promise<void> {
+  const lang = pickLocale(query.get("locale"), null);
+  await setLocale(lang);
+  document.documentElement.lang = lang;
+  debugLine.hidden = !query.has("debug");
   render();
+  if (showId) {
+    connect();
+    void start();
+    window.setInterval(debug, 1000);
+  } else {
+    state.missing = true;
+    render();
+  }
 }
+
+void main();
