@@ -1,5 +1,9 @@
-// A small client for Pasar's REST API with the studio's session cookie.
-// Every error from the server has the shape {"error": {"code", "message", "details"}}.
+// One client for Pasar's REST API: the studio's calls (session cookie + CSRF
+// token, `api()`) and the player's Storefront API calls from any origin
+// (`request()` with explicit headers, no cookies). Every error from the server has
+// the shape {"error": {"code", "message", "details"}} and becomes an ApiError; a
+// request that never reached the server is ApiError(0, "network"). What people
+// read comes from the code: shared/errors.ts.
 
 export class ApiError extends Error {
   constructor(
@@ -7,6 +11,8 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public details: unknown = null,
+    /** Seconds to wait before trying again (429, 503), when the server said. */
+    public retryAfter: number | null = null,
   ) {
     super(message);
   }
@@ -18,28 +24,59 @@ export function setCsrf(token: string): void {
   csrfToken = token;
 }
 
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  /** "same-origin" for the studio; the Storefront API takes no cookies: "omit". */
+  credentials?: RequestCredentials;
+}
+
+/** One call; JSON in and out; errors as ApiError. */
+export async function request<T>(
+  method: string,
+  url: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      credentials: options.credentials ?? "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", "cannot reach the server; check the connection");
+  }
+  if (!res.ok) throw await errorFrom(res);
+  if (res.status === 204) return undefined as T;
+  return (await res.json().catch(() => null)) as T;
+}
+
+/** The ApiError a failed response stands for (its body need not be JSON). */
+export async function errorFrom(res: Response): Promise<ApiError> {
+  const data = await res.json().catch(() => null);
+  const err = data?.error;
+  const code = typeof err?.code === "string" ? err.code : `http_${res.status}`;
+  const message =
+    typeof err?.message === "string" ? err.message : res.statusText || `the server answered ${res.status}`;
+  const header = Number(res.headers.get("Retry-After"));
+  const retry = Number(err?.details?.retry_after ?? (header > 0 ? header : NaN));
+  return new ApiError(res.status, code, message, err?.details ?? null, Number.isFinite(retry) ? retry : null);
+}
+
+/** The studio's calls: same origin, with the session's CSRF token on writes. */
 export async function api<T>(
   method: string,
   path: string,
   body?: unknown,
   extraHeaders: Record<string, string> = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const headers = { ...extraHeaders };
   if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
-  const res = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (res.status === 204) return undefined as T;
-  const data = await res.json().catch(() => null);
-  if (!res.ok) {
-    const err = data?.error ?? { code: "http_" + res.status, message: res.statusText };
-    throw new ApiError(res.status, err.code, err.message, err.details);
-  }
-  return data as T;
+  return request<T>(method, path, body, { headers, credentials: "same-origin" });
 }
 
 export interface Vendor {

@@ -1,8 +1,9 @@
 import { LitElement, css, html, nothing } from "lit";
 import { live } from "lit/directives/live.js";
 import { ApiError, api, type Deal, type Pin, type Product, type Session, type Show } from "../shared/api";
-import type { ClientCommand, Envelope, ServerEvents } from "../shared/events";
+import type { Envelope, ServerEvents } from "../shared/events";
 import { exponent, formatMoney, toMajorInput, toMinor } from "../shared/money";
+import { ShowSocket } from "../shared/socket";
 import { shared } from "./styles";
 
 // The show's control room: what is pinned on screen, and its flash deals with
@@ -146,9 +147,7 @@ export class StudioControlRoom extends LitElement {
 
   /** units left from deal.updated (the stock engine's own count) */
   private left = new Map<string, number>();
-  private ws: WebSocket | null = null;
-  private wsDelay = 1000;
-  private wsTimer: number | undefined;
+  private socket: ShowSocket | null = null;
   private ticker: number | undefined;
   private settle: number | undefined;
   private loadedAt = 0;
@@ -209,10 +208,9 @@ export class StudioControlRoom extends LitElement {
   }
 
   private detach(): void {
-    window.clearTimeout(this.wsTimer);
-    const ws = this.ws;
-    this.ws = null;
-    ws?.close(1000);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.stop();
     this.linked = false;
     this.left.clear();
   }
@@ -266,42 +264,29 @@ export class StudioControlRoom extends LitElement {
   // -- the show socket ------------------------------------------------------------
 
   private connect(showId: string): void {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${location.host}/ws/shows/${encodeURIComponent(showId)}`);
-    this.ws = ws;
-    // The first frame is always auth; staff are known by the session cookie.
-    const auth: ClientCommand = { type: "auth" };
-    ws.addEventListener("open", () => ws.send(JSON.stringify(auth)));
-    ws.addEventListener("message", (e) => {
-      if (this.ws !== ws) return;
-      let events: Envelope[];
-      try {
-        events = JSON.parse(String(e.data));
-      } catch {
-        return;
-      }
-      for (const event of events) this.handle(event);
+    // Staff are known by the session cookie: the auth frame carries nothing. The
+    // shared client resumes with `since` after a drop (missed pins and deal counts
+    // arrive in order) and stops on 4003/4004 (another origin, a deleted show):
+    // then this room keeps polling.
+    const socket = new ShowSocket({ showId });
+    this.socket = socket;
+    socket.on("*", (_data, event) => {
+      if (this.socket === socket) this.handle(event);
     });
-    ws.addEventListener("close", (e) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.linked = false;
-      this.left.clear();
-      // 4003/4004: not for this page (another origin, a deleted show): keep polling.
-      if (e.code === 4003 || e.code === 4004) return;
-      this.wsTimer = window.setTimeout(() => {
-        if (this.isConnected && this.show.id === showId && this.active) this.connect(showId);
-      }, this.wsDelay);
-      this.wsDelay = Math.min(this.wsDelay * 2, 30_000);
+    socket.onStatus((status) => {
+      if (this.socket !== socket) return;
+      const linked = status === "open";
+      if (linked && !this.linked) void this.load(); // what changed while it was down
+      if (!linked) this.left.clear();
+      this.linked = linked;
     });
+    socket.start();
   }
 
   private handle(event: Envelope): void {
     switch (event.type) {
       case "snapshot": {
         const data = event.data as ServerEvents["snapshot"];
-        this.linked = true;
-        this.wsDelay = 1000;
         this.left.clear();
         this.version++;
         this.pins = new Map(data.pinned_products.map((p) => [p.product_id, p.pin_id]));

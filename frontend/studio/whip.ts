@@ -6,15 +6,11 @@
 // hardware encoder), and Opus the only audio one. Pasar does not take trickle
 // ICE: the offer waits until every candidate is gathered.
 
-export class WhipError extends Error {
-  constructor(
-    public status: number,
-    public code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { ApiError, errorFrom } from "../shared/api";
+
+/** A refusal from the WHIP endpoint (or no connection to it): an ApiError that
+ * the go-live panel words for a host. */
+export class WhipError extends ApiError {}
 
 export interface PublishOptions {
   /** Upper bound for the video encoder, bits per second. */
@@ -68,19 +64,9 @@ function iceGatheringComplete(pc: RTCPeerConnection, timeoutMs: number): Promise
   });
 }
 
-async function errorFrom(res: Response): Promise<WhipError> {
-  let code = `http_${res.status}`;
-  let message = res.statusText || `the server answered ${res.status}`;
-  try {
-    const body = await res.json();
-    if (body?.error?.message) {
-      code = String(body.error.code ?? code);
-      message = String(body.error.message);
-    }
-  } catch {
-    // not JSON: keep the status text
-  }
-  return new WhipError(res.status, code, message);
+async function whipError(res: Response): Promise<WhipError> {
+  const err = await errorFrom(res);
+  return new WhipError(err.status, err.code, err.message);
 }
 
 export class WhipPublisher {
@@ -139,7 +125,7 @@ export class WhipPublisher {
       } catch {
         throw new WhipError(0, "network", "cannot reach the ingest server; check the connection");
       }
-      if (res.status !== 201) throw await errorFrom(res);
+      if (res.status !== 201) throw await whipError(res);
       const where = res.headers.get("Location");
       if (!where) throw new WhipError(res.status, "no_location", "the server sent no session URL");
       this.location = new URL(where, this.url).toString();
@@ -192,7 +178,7 @@ export class WhipPublisher {
         } catch {
           throw new WhipError(0, "network", "cannot reach the ingest server to end the session");
         }
-        if (!res.ok) throw await errorFrom(res);
+        if (!res.ok) throw await whipError(res);
       }
     } finally {
       this.pc.close();

@@ -5,8 +5,9 @@
 // embeddable player replaces it later. `?debug` shows the latency line.
 
 import Hls, { ErrorTypes, Events } from "hls.js/light";
-import type { ClientCommand, Envelope, ServerEvents } from "../shared/events";
+import type { ServerEvents } from "../shared/events";
 import { pickLocale, setLocale, t } from "../shared/i18n";
+import { ShowSocket } from "../shared/socket";
 
 const RETRY_MS = 2000;
 
@@ -189,64 +190,29 @@ playButton.addEventListener("click", () => {
 
 // -- the show's real-time channel -----------------------------------------------
 
-let guestToken: string | null = null;
-let wsDelay = 1000;
-
-function connect(): void {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${scheme}//${location.host}/ws/shows/${encodeURIComponent(showId)}`);
-  ws.addEventListener("open", () => {
-    wsDelay = 1000;
-    // Credentials go in the first frame, never in the URL (URLs end up in logs).
-    const auth: ClientCommand = { type: "auth", guest: guestToken };
-    ws.send(JSON.stringify(auth));
-  });
-  ws.addEventListener("message", (e) => {
-    let events: Envelope[];
-    try {
-      events = JSON.parse(String(e.data));
-    } catch {
-      return;
-    }
-    for (const event of events) handle(event);
-  });
-  ws.addEventListener("close", (e) => {
-    if (e.code === 4004) {
-      state.missing = true;
-      teardown();
-      render();
-      return;
-    }
-    if (e.code === 4003 && guestToken && /expired|no longer accepted/.test(e.reason)) {
-      guestToken = null; // come back as a new guest
-    } else if (e.code === 4003) return; // not allowed here: the player works without it
-    window.setTimeout(connect, wsDelay);
-    wsDelay = Math.min(wsDelay * 2, 30_000);
-  });
-}
-
-function handle(event: Envelope): void {
-  switch (event.type) {
-    case "snapshot": {
-      const data = event.data as ServerEvents["snapshot"];
-      state.show = data.state;
-      guestToken = data.me.guest_token ?? guestToken; // renewed on every connection
-      break;
-    }
-    case "show.state":
-      state.show = (event.data as ServerEvents["show.state"]).state;
-      break;
-    case "stream.status": {
-      state.stream = (event.data as ServerEvents["stream.status"]).status;
-      // the host is (back) on air: no need to wait for the next retry
-      if (state.stream === "live" && !hls) void start();
-      break;
-    }
-    default:
-      return;
-  }
+const socket = new ShowSocket({ showId });
+socket.on("snapshot", (data) => {
+  state.show = data.state;
   render();
-}
+});
+socket.on("show.state", (data) => {
+  state.show = data.state;
+  render();
+});
+socket.on("stream.status", (data) => {
+  state.stream = data.status;
+  // the host is (back) on air: no need to wait for the next retry
+  if (state.stream === "live" && !hls) void start();
+  render();
+});
+socket.onStatus((status) => {
+  // 4004: no such show. (Refused here, 4003: the player works without it.)
+  if (status === "stopped" && socket.stopped?.reason === "not_found") {
+    state.missing = true;
+    teardown();
+    render();
+  }
+});
 
 // -- the debug line: how far behind live this viewer is ---------------------------
 
@@ -275,7 +241,7 @@ async function main(): Promise<void> {
   debugLine.hidden = !query.has("debug");
   render();
   if (showId) {
-    connect();
+    socket.start();
     void start();
     window.setInterval(debug, 1000);
   } else {
