@@ -100,6 +100,7 @@ export class ShowSocket {
   /** Connect as another shopper (or as a guest with null): a new connection. */
   setShopper(token: string | null): void {
     this.shopper = token;
+    this.forget();
     if (!this.started) return;
     if (this.status !== "stopped") return this.reconnectNow();
     if (this.stopped?.reason !== "forbidden") return;
@@ -154,8 +155,7 @@ export class ShowSocket {
       this.guest = data.me.guest_token ?? this.guest; // renewed on every connection
       this.position(event);
     } else if (event.type === "reset") {
-      this.epoch = null; // a snapshot follows: every position before it is void
-      this.offset = -1;
+      this.forget(); // a snapshot follows: every position before it is void
     } else if (event.offset !== undefined && event.epoch !== undefined) {
       // A reconnect may overlap what was applied: skip what is not new.
       if (event.epoch === this.epoch && event.offset <= this.offset) return;
@@ -172,6 +172,13 @@ export class ShowSocket {
     }
   }
 
+  /** Someone else connects next: start from a snapshot, whose `me` says who
+   * (a resume has no snapshot, so a new guest would never learn its token). */
+  private forget(): void {
+    this.epoch = null;
+    this.offset = -1;
+  }
+
   private position(event: Envelope): void {
     if (event.epoch === undefined || event.offset === undefined) return;
     this.epoch = event.epoch;
@@ -186,6 +193,7 @@ export class ShowSocket {
       if (/expired|no longer accepted/i.test(reason) && (this.shopper || this.guest)) {
         if (this.shopper) this.shopper = null;
         else this.guest = null;
+        this.forget();
         this.attempts = 0;
         this.setStatus("waiting");
         this.timer = window.setTimeout(() => this.connect(), 0);

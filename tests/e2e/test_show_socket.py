@@ -1,0 +1,168 @@
+"""The shared show-socket client (frontend/shared/socket.ts) in Chromium, driven
+through the watch page, and the watch page in the shopper's language.
+
+The socket's other end is played by the test (Playwright's WebSocket routing) so
+that every close code and resume can be produced on cue; the page, its HLS and
+its scripts come from a real server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import LiveServer
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Conn:
+    route: Any
+    url: str
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(self, *events: dict[str, Any]) -> None:
+        self.route.send(json.dumps(list(events)))
+
+
+def fake_server(page: Any) -> list[Conn]:
+    conns: list[Conn] = []
+
+    def accept(route: Any) -> None:
+        conn = Conn(route, route.url)
+        route.on_message(lambda m: conn.frames.append(json.loads(m)))
+        conns.append(conn)
+
+    page.route_web_socket("**/ws/shows/**", accept)
+    return conns
+
+
+def pump(page: Any, cond: Callable[[], bool], seconds: float, what: str) -> None:
+    """Let the page and the routed socket run until ``cond`` holds."""
+    deadline = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        page.wait_for_timeout(50)
+
+
+def snapshot(offset: int, token: str, state: str = "live") -> dict[str, Any]:
+    me = {"id": "guest:1", "name": "Guest", "role": "guest", "guest_token": token}
+    data: dict[str, Any] = {
+        "show_id": "x",
+        "state": state,
+        "me": me,
+        "chat": [],
+        "pinned_message": None,
+        "pinned_products": [],
+        "deals": [],
+        "poll": None,
+        "viewers": 1,
+        "likes": 0,
+        "slow_mode_seconds": 0,
+    }
+    return {"type": "snapshot", "epoch": "e1", "offset": offset, "data": data}
+
+
+def show_state(offset: int, state: str) -> dict[str, Any]:
+    return {"type": "show.state", "epoch": "e1", "offset": offset, "data": {"state": state}}
+
+
+def status(page: Any) -> str:
+    return str(page.evaluate("() => document.body.dataset.status"))
+
+
+def test_resume_tokens_and_close_codes(live_server: LiveServer, browser: Any) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    conns = fake_server(page)
+    # A show that is not on air: the status comes from the socket alone.
+    page.goto(f"{live_server.url}/watch/{live_server.demo.show_id}?locale=en")
+    pump(page, lambda: len(conns) == 1 and conns[0].frames != [], 10, "the first auth")
+
+    first = conns[0]
+    assert "since=" not in first.url
+    assert first.frames[0] == {"type": "auth"}  # a new guest; nothing in the URL
+    first.send(snapshot(5, "g-1", "live"), show_state(6, "ended"))
+    pump(page, lambda: status(page) == "state.ended_replay_soon", 5, "show.state ended")
+
+    # A drop (the node restarted): it resumes after the last event, as the same guest.
+    first.route.close(code=1012, reason="restart")
+    pump(page, lambda: len(conns) == 2 and conns[1].frames != [], 10, "the reconnect")
+    second = conns[1]
+    assert second.url.endswith("?since=e1:6"), second.url
+    assert second.frames[0] == {"type": "auth", "guest": "g-1"}
+    # An event it had already applied (a reconnect may overlap) is skipped…
+    second.send(show_state(6, "live"))
+    page.wait_for_timeout(300)
+    assert status(page) == "state.ended_replay_soon"
+    # …a new one is applied.
+    second.send(show_state(7, "scheduled"))
+    pump(page, lambda: status(page) == "state.waiting", 5, "show.state scheduled")
+
+    # An expired guest token: at once a new guest, from a fresh snapshot (a resume
+    # has none, and the new guest must learn its token).
+    second.route.close(code=4003, reason="the guest token has expired")
+    pump(page, lambda: len(conns) == 3 and conns[2].frames != [], 10, "a new guest")
+    third = conns[2]
+    assert "since=" not in third.url
+    assert third.frames[0] == {"type": "auth"}
+
+    # reset: the position is forgotten and the snapshot that follows is the state.
+    third.send({"type": "reset", "data": {"reason": "too_old"}}, snapshot(2, "g-2", "ended"))
+    pump(page, lambda: status(page) == "state.ended_replay_soon", 5, "the snapshot after reset")
+
+    # Too busy (4029): it backs off harder each time; coming back online skips the wait.
+    third.route.close(code=4029, reason="too many sockets")
+    pump(page, lambda: len(conns) == 4, 10, "the retry after 4029")
+    conns[3].route.close(code=4029, reason="too many sockets")
+    page.wait_for_timeout(500)
+    assert len(conns) == 4  # the next attempt is at least 8 s away…
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    pump(page, lambda: len(conns) == 5 and conns[4].frames != [], 4, "a reconnect when online")
+    assert conns[4].url.endswith("?since=e1:2"), conns[4].url
+    assert conns[4].frames[0] == {"type": "auth", "guest": "g-2"}
+
+    # No such show: it stops for good.
+    conns[4].route.close(code=4004, reason="no such show")
+    pump(page, lambda: status(page) == "state.not_found", 5, "the show to be gone")
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_timeout(1500)
+    assert len(conns) == 5
+    assert errors == []
+
+
+LOCALES = [  # ?locale= → the language and its "waiting" line
+    ("id-ID", "id", "Menunggu siaran dimulai"),
+    ("in", "id", "Menunggu siaran dimulai"),
+    ("zh-CN", "zh-Hans", "等待直播开始"),
+    ("zh-Hans-SG", "zh-Hans", "等待直播开始"),
+    ("tl", "fil", "Hinihintay pang magsimula ang live"),
+    ("ms-MY", "ms", "Menunggu siaran bermula"),
+    ("th", "th", "รอไลฟ์เริ่ม"),
+    ("en", "en", "Waiting for the show to start"),
+    ("xx", "vi", "Đang chờ buổi live bắt đầu"),  # unknown: the browser's
+]
+
+
+def test_the_watch_page_speaks_the_shoppers_language(live_server: LiveServer, browser: Any) -> None:
+    """?locale= wins; the browser's language is used otherwise."""
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server.url}/watch/{live_server.demo.show_id}")
+    page.locator("#status", has_text="Đang chờ buổi live bắt đầu").wait_for()
+    assert page.evaluate("() => document.documentElement.lang") == "vi"
+    assert page.locator("#unmute").inner_text() == "Bật tiếng"
+    for locale, lang, waiting in LOCALES:
+        page.goto(f"{live_server.url}/watch/{live_server.demo.show_id}?locale={locale}")
+        page.locator("#status", has_text=waiting).wait_for()
+        assert page.evaluate("() => document.documentElement.lang") == lang, locale
+    context.close()
+    assert errors == []
