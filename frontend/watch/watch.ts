@@ -8,7 +8,8 @@ import type { ClientCommand, Envelope, ServerEvents } from "../shared/events";
 
 const RETRY_MS = 2000;
 
-const showId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] ?? "");
+// The last path segment: /watch/{id} or the iframe page /embed/shows/{id}.
+const showId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
 const src = `/hls/${encodeURIComponent(showId)}/index.m3u8`;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
