@@ -253,8 +253,9 @@ async def test_current_show_is_per_vendor_and_unknown_slugs_are_404(
     await _show(client, other, title="the other shop's", scheduled_at="2030-01-01T00:00:00Z")
     r = await client.get(f"/api/v1/storefront/vendors/{vendor.slug}/shows/current")
     assert r.status_code == 404
-    r = await client.get("/api/v1/storefront/vendors/no-such-shop/shows/current")
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    for slug in ("no-such-shop", "UPPER", "a_b", "x" * 65):
+        r = await client.get(f"/api/v1/storefront/vendors/{slug}/shows/current")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", slug
     r = await client.get(f"/api/v1/storefront/vendors/{other.slug}/shows/current")
     assert r.json()["title"] == "the other shop's"
 

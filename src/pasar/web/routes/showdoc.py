@@ -17,7 +17,7 @@ import json
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +35,7 @@ from pasar.shows.schemas import OEmbedOut, PublicShowOut
 from pasar.shows.states import ShowState
 from pasar.vendors.errors import VendorError
 from pasar.vendors.models import StaffUser, Vendor
-from pasar.vendors.service import get_vendor_by_slug
+from pasar.vendors.service import SLUG_RE, get_vendor_by_slug
 from pasar.web import serialize
 from pasar.web.deps import get_services
 from pasar.web.errors import error_response, responses
@@ -47,9 +47,19 @@ CACHE_CONTROL = "public, max-age=5"
 # The player is portrait first (hosts stream from phones): 9:16.
 EMBED_WIDTH, EMBED_HEIGHT = 360, 640
 OEMBED_CACHE_AGE = 3600
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified (If-None-Match matched the ETag)."}
+CACHED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "ETag": {"description": "A strong validator.", "schema": {"type": "string"}},
+            "Cache-Control": {"description": "`public, max-age=5`", "schema": {"type": "string"}},
+        }
+    },
+    304: {"description": "Not modified (If-None-Match matched the ETag)."},
 }
+IfNoneMatch = Annotated[
+    str | None,
+    Header(max_length=2000, description="An ETag from an earlier answer: 304 while it matches."),
+]
 
 
 def watch_url(public_url: str, show_id: str) -> str:
@@ -169,11 +179,11 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def cached_json(request: Request, data: dict[str, Any]) -> Response:
+def cached_json(if_none_match: str | None, data: dict[str, Any]) -> Response:
     body = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if _matches(request.headers.get("if-none-match"), etag):
+    if _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
@@ -201,33 +211,37 @@ DOC_DESCRIPTION = (
 @router.get(
     "/shows/{show_id}",
     response_model=PublicShowOut,
-    responses={**NOT_MODIFIED, **responses(404)},
+    responses={**CACHED, **responses(404)},
     description=DOC_DESCRIPTION,
 )
-async def show_document(services: ServicesDep, request: Request, show_id: str) -> Response:
+async def show_document(
+    services: ServicesDep, show_id: str, if_none_match: IfNoneMatch = None
+) -> Response:
     show = await find_show(services, show_id)
-    return cached_json(request, await document(services, show))
+    return cached_json(if_none_match, await document(services, show))
 
 
 @router.get(
     "/vendors/{vendor_slug}/shows/current",
     response_model=PublicShowOut,
-    responses={**NOT_MODIFIED, **responses(404)},
+    responses={**CACHED, **responses(404)},
     description=(
         'The vendor\'s "Live now" slot: the document of its live show, else of its next '
         "scheduled show (dated, at most 2 hours overdue, soonest first), else of its latest "
         "replay; 404 `no_show` when it has none. Cached like the show document."
     ),
 )
-async def current_show(services: ServicesDep, request: Request, vendor_slug: str) -> Response:
-    if not 1 <= len(vendor_slug) <= 64:
+async def current_show(
+    services: ServicesDep, vendor_slug: str, if_none_match: IfNoneMatch = None
+) -> Response:
+    if not SLUG_RE.match(vendor_slug):  # not a slug: no need to ask the database
         raise VendorError("not_found", "not_found", "no such vendor")
     async with services.db.session() as db:
         vendor = await get_vendor_by_slug(db, vendor_slug)
         show = await public.current_show(db, vendor.id)
     if show is None:
         raise ShowError("not_found", "no_show", "this vendor has no live, upcoming or past show")
-    return cached_json(request, await document(services, show))
+    return cached_json(if_none_match, await document(services, show))
 
 
 # -- oEmbed ------------------------------------------------------------------------------
