@@ -118,13 +118,17 @@ async def _chapters(
     if show.state not in (ShowState.ENDED.value, ShowState.REPLAY.value):
         return []
     recording = await recordings.load(services.storage, show.id)
-    chapters = []
-    for pin in await pin_service.list_pins(db, show.vendor_id, show.id):
-        if pin.product_id in visible:
-            out = pin_service.pin_out(pin, recording)
-            chapters.append({k: out[k] for k in ("product_id", "pinned_at", "media_time")})
-            chapters[-1]["pin_id"] = pin.id
-    return chapters
+    pins = await pin_service.list_pins(db, show.vendor_id, show.id)
+    outs = [pin_service.pin_out(pin, recording) for pin in pins if pin.product_id in visible]
+    return [
+        {
+            "pin_id": o["id"],
+            "product_id": o["product_id"],
+            "pinned_at": o["pinned_at"],
+            "media_time": o["media_time"],
+        }
+        for o in outs
+    ]
 
 
 async def document(services: Services, show: Show) -> dict[str, Any]:
