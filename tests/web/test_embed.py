@@ -104,6 +104,9 @@ async def test_oembed_refuses_what_is_not_ours(
     r = await _oembed(client, f"{PUBLIC}/watch/{sid}", format="xml")
     assert r.status_code == 501
     assert r.json()["error"]["code"] == "format_not_supported"
+    r = await _oembed(client, f"{PUBLIC}/watch/{sid}", format="yaml")
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "validation_failed"
     r = await _oembed(client, f"{PUBLIC}/embed/shows/{sid}")  # the iframe's own URL is fine
     assert r.status_code == 200
 

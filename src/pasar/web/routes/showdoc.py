@@ -14,7 +14,7 @@ import hashlib
 import html
 import io
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -306,9 +306,11 @@ async def oembed(
     url: Annotated[str, Query(min_length=1, max_length=2000)],
     maxwidth: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     maxheight: Annotated[int | None, Query(ge=1, le=10_000)] = None,
-    format: Annotated[str, Query(max_length=10)] = "json",
+    format: Annotated[
+        Literal["json", "xml"], Query(description="Only `json` is served (`xml`: 501).")
+    ] = "json",
 ) -> Response:
-    if format != "json":
+    if format == "xml":
         return error_response(501, "format_not_supported", "only format=json is served")
     public_url = services.settings.resolved_public_url
     show_id = _show_id_of(url, public_url)
