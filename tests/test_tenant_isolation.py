@@ -141,6 +141,15 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     "PUT /api/v1/storefront/vendors/{vendor_slug}/cart": "storefront, shopper's own cart",
     "DELETE /api/v1/storefront/vendors/{vendor_slug}/cart": "storefront, shopper's own cart",
     "POST /api/v1/storefront/vendors/{vendor_slug}/cart/checkout": "storefront, shopper's own",
+    # The show document is what every viewer of the show sees (title, host's display
+    # name, active products, pins and deals as the socket sends them), public by show
+    # id like the socket; the "Live now" slot is the same document found by the
+    # vendor's public slug. Nothing private in it (tests/shows/test_show_document.py).
+    "GET /api/v1/storefront/shows/{show_id}": "storefront, public show document",
+    "GET /api/v1/storefront/vendors/{vendor_slug}/shows/current": "storefront, public document",
+    # The iframe page is the watch page for other sites, framable only by the show's
+    # vendor's allowed origins (tests/web/test_embed.py).
+    "GET /embed/shows/{show_id}": "the iframe page",
 }
 
 # Body fields that point at another object: field name -> kind. A `_ids` field

@@ -12,7 +12,8 @@ import { ShowSocket } from "../shared/socket";
 const RETRY_MS = 2000;
 
 const query = new URLSearchParams(location.search);
-const showId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] ?? "");
+// The last path segment: /watch/{id} or the iframe page /embed/shows/{id}.
+const showId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
 const src = `/hls/${encodeURIComponent(showId)}/index.m3u8`;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

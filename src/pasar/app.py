@@ -32,6 +32,7 @@ from pasar.web.routes import (
     media,
     media_hooks,
     realtime,
+    showdoc,
     shows,
     staff,
     storefront,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # sale nearly every request is a shopper's.
     for module in (
         storefront,
+        showdoc,
         system,
         vendors,
         staff,
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     for module in (order_routes, coupon_routes, shopping_routes):
         app.include_router(module.router)
+    app.include_router(showdoc.oembed_router)
     pages.install(app)
     if settings.api_docs:
         apidocs.install(app)

@@ -24,6 +24,10 @@ class Vendor(Timestamps, Base):
     shopper_secret_encrypted: Mapped[str] = mapped_column(String(400), nullable=False)
     # Where shoppers go to pay (commerce/checkout.py explains the placeholders).
     checkout_url_template: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # Branding the player shows (issue 11): an accent colour (#rrggbb) and a logo
+    # the vendor hosts. Both optional; the player falls back to its own.
+    brand_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    logo_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
 
 class StaffUser(TenantMixin, Timestamps, Base):

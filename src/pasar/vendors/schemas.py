@@ -11,6 +11,22 @@ from pasar.commerce.checkout import check_template
 from pasar.validation import Strict
 from pasar.vendors.scopes import Role, Scope
 
+BrandColor = Annotated[
+    str,
+    Field(
+        pattern=r"^(#[0-9A-Fa-f]{6})?$",
+        description="The player's accent colour as #rrggbb. An empty string removes it.",
+    ),
+]
+LogoUrl = Annotated[
+    str,
+    Field(
+        pattern=r"^(https?://[^\s\"'<>]+)?$",
+        max_length=2000,
+        description="Your logo (an https:// image you host; square, 128 px or more). "
+        "An empty string removes it.",
+    ),
+]
 Origin = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$", max_length=300)]
 
 
@@ -22,6 +38,8 @@ class VendorOut(BaseModel):
     default_currency: str
     allowed_origins: list[str]
     checkout_url_template: str | None
+    brand_color: str | None
+    logo_url: str | None
     created_at: datetime
 
 
@@ -42,6 +60,9 @@ class VendorPatch(Strict):
             "An empty string removes it."
         ),
     )
+
+    brand_color: BrandColor | None = None
+    logo_url: LogoUrl | None = None
 
     @field_validator("checkout_url_template")
     @classmethod

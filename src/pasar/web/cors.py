@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFIX = "/api/v1/storefront/"
-ALLOW_HEADERS = b"Content-Type, Idempotency-Key, X-Pasar-Guest, X-Pasar-Shopper"
+ALLOW_HEADERS = b"Content-Type, Idempotency-Key, If-None-Match, X-Pasar-Guest, X-Pasar-Shopper"
 PREFLIGHT = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS"),
@@ -20,7 +20,7 @@ PREFLIGHT = [
 ]
 EXPOSE = [
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"Idempotent-Replayed, Retry-After"),
+    (b"access-control-expose-headers", b"ETag, Idempotent-Replayed, Retry-After"),
 ]
 
 

@@ -67,6 +67,10 @@ async def update_vendor(body: VendorPatch, ctx: Settings) -> dict[str, Any]:
         vendor.allowed_origins = sorted({o.rstrip("/").lower() for o in body.allowed_origins})
     if body.checkout_url_template is not None:
         vendor.checkout_url_template = body.checkout_url_template or None
+    if body.brand_color is not None:
+        vendor.brand_color = body.brand_color.lower() or None
+    if body.logo_url is not None:
+        vendor.logo_url = body.logo_url or None
     await ctx.db.flush()
     out = serialize.vendor(vendor)
     await ctx.db.commit()
