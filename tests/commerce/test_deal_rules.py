@@ -37,6 +37,24 @@ async def test_the_cheapest_covered_variant_bounds_the_price(shop: Shop) -> None
     await shop.deal(price=19_900_000, variant_ids=[shop.variant_ids[0]])
 
 
+async def test_drafts_and_archived_products_are_neither_pinned_nor_sold(shop: Shop) -> None:
+    """Shoppers only see active products (the show document leaves the rest out),
+    so what they cannot see cannot be on screen or on sale either."""
+    pins = f"{API}/shows/{shop.show_id}/pins"
+    for status in ("draft", "archived"):
+        await shop.api("PATCH", f"{API}/products/{shop.product_id}", json={"status": status})
+        error = (await shop.deal(status=409))["error"]
+        assert error["code"] == "product_not_active" and status in error["message"]
+        body = {"product_id": shop.product_id}
+        error = (await shop.api("POST", pins, status=409, json=body))["error"]
+        assert error["code"] == "product_not_active"
+    assert await shop.api("GET", f"{API}/shows/{shop.show_id}/deals") == []
+    assert await shop.api("GET", pins) == []
+    await shop.api("PATCH", f"{API}/products/{shop.product_id}", json={"status": "active"})
+    await shop.deal()
+    await shop.api("POST", pins, status=201, json={"product_id": shop.product_id})
+
+
 async def test_checkout_templates_take_only_bare_placeholders(shop: Shop) -> None:
     good = "https://toko.example/co?items={lines}&hold={reservation_ids}"
     await shop.api("PATCH", f"{API}/vendor", json={"checkout_url_template": good})

@@ -14,6 +14,7 @@ from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import DealTerms
 from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, guest_hold
+from pasar.commerce.pins import require_active
 from pasar.commerce.reservations import Returned, return_units
 from pasar.commerce.schemas import DealIn
 from pasar.ids import new_id
@@ -76,6 +77,7 @@ async def create_deal(
             "invalid", "not_in_lineup", "deals are for products in the show's line-up"
         )
     product = await get_product(db, show.vendor_id, body.product_id)
+    require_active(product)
     known = [v.id for v in product.variants]
     variant_ids = body.variant_ids or known
     unknown = sorted(set(variant_ids) - set(known))

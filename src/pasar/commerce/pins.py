@@ -45,6 +45,7 @@ async def pin_product(
             "invalid", "not_in_lineup", "only products in the show's line-up can be pinned"
         )
     product = await get_product(db, show.vendor_id, product_id)
+    require_active(product)
     pinned = await active_pins(db, show.id)
     for pin in pinned:
         if pin.product_id == product_id:
@@ -69,6 +70,17 @@ async def pin_product(
     db.add(pin)
     await db.flush()
     return pin, product, True
+
+
+def require_active(product: Product) -> None:
+    """Shoppers only ever see active products (the Storefront show document
+    leaves the others out), so a draft or archived one is neither pinned nor sold."""
+    if product.status != "active":
+        raise CommerceError(
+            "conflict",
+            "product_not_active",
+            f"the product is {product.status}: make it active before showing it to shoppers",
+        )
 
 
 async def get_pin(db: AsyncSession, vendor_id: str, show_id: str, pin_id: str) -> Pin:
