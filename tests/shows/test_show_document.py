@@ -59,7 +59,8 @@ async def test_the_document_has_what_shoppers_see_and_nothing_private(
     )
     shirt = await _product(client, vendor, "Kemeja Batik", "active", [50, 3, 0])
     scarf = await _product(client, vendor, "Selendang", "active", [1])
-    draft = await _product(client, vendor, "Secret Draft", "draft", [9])
+    # made a draft once on screen and on sale (neither can start as a draft)
+    draft = await _product(client, vendor, "Secret Draft", "active", [9])
     archived = await _product(client, vendor, "Old Archived", "archived", [9])
     lineup = [draft["id"], shirt["id"], archived["id"], scarf["id"]]
     sid = await _show(
@@ -81,6 +82,7 @@ async def test_the_document_has_what_shoppers_see_and_nothing_private(
             "per_shopper_limit": 1,
         }
         await _api(client, vendor, "POST", f"/shows/{sid}/deals", json=deal)
+    await _api(client, vendor, "PATCH", f"/products/{draft['id']}", json={"status": "draft"})
     key = (await _api(client, vendor, "GET", f"/shows/{sid}/ingest"))["stream_key"]
 
     r = await client.get(f"{DOC}/{sid}")  # no credentials at all
@@ -188,13 +190,14 @@ async def test_a_replay_has_a_chapter_at_every_pin(
     client: httpx.AsyncClient, vendor: VendorCtx
 ) -> None:
     shirt = await _product(client, vendor, "Kemeja", "active", [6])
-    draft = await _product(client, vendor, "Draft", "draft", [6])
+    draft = await _product(client, vendor, "Draft", "active", [6])  # a draft once pinned
     sid = await _show(client, vendor, product_ids=[shirt["id"], draft["id"]])
     await _move(client, vendor, sid, "live")
     pins = []
     for product in (shirt, draft):
         body = {"product_id": product["id"]}
         pins.append((await _api(client, vendor, "POST", f"/shows/{sid}/pins", json=body))["id"])
+    await _api(client, vendor, "PATCH", f"/products/{draft['id']}", json={"status": "draft"})
     await _move(client, vendor, sid, "ended", "replay")
     doc = (await client.get(f"{DOC}/{sid}")).json()
     assert doc["state"] == "replay"
