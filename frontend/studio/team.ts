@@ -34,6 +34,12 @@ export class StudioTeam extends LitElement {
       .actions { display: flex; gap: 8px; justify-content: flex-end; }
       .pill.disabled { background: #b3261e; color: #fff; }
       .ok { color: #2e7d32; font-size: 14px; }
+      .scroll { overflow-x: auto; }
+      /* a phone: the add form stacks, the table scrolls inside its card */
+      @media (max-width: 640px) {
+        form.add { grid-template-columns: 1fr; }
+        .actions { flex-wrap: wrap; justify-content: flex-start; }
+      }
     `,
   ];
   session!: Session;
@@ -184,10 +190,10 @@ export class StudioTeam extends LitElement {
             <h2>Staff of ${this.session.vendor.name}</h2>
             ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : ""}
             ${this.notice ? html`<div class="ok" role="status">${this.notice}</div>` : ""}
-            <table>
+            <div class="scroll"><table>
               <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>Status</th><th></th></tr></thead>
               <tbody>${this.staff.map((u) => this.row(u))}</tbody>
-            </table>
+            </table></div>
             <form class="add" @submit=${this.add}>
               <label>Email <input name="email" type="email" required /></label>
               <label>Name <input name="display_name" required /></label>
