@@ -172,3 +172,18 @@ def create_vendor(env: dict[str, str], slug: str) -> str:
     found = re.search(r"pk_\S+", out.stdout)
     assert found, out.stdout
     return found.group(0)
+
+
+def node_env(
+    engine: str, database_url: str, data_dir: Path, secret: str, redis_url: str
+) -> dict[str, str]:
+    """The environment of a `pasar serve` node on ``engine``; Redis only for its engine."""
+    env = {
+        "PASAR_DATABASE_URL": database_url,
+        "PASAR_SECRET_KEY": secret,
+        "PASAR_DATA_DIR": str(data_dir),
+        "PASAR_STOCK_ENGINE": engine,
+    }
+    if engine == "redis":
+        env["PASAR_REDIS_URL"] = redis_url
+    return env

@@ -40,7 +40,7 @@ from sqlalchemy import select
 
 from pasar.commerce.models import Reservation
 from pasar.db.engine import Database
-from tests.commerce.rig import Node, create_vendor
+from tests.commerce.rig import Node, create_vendor, node_env
 from tests.conftest import REDIS_URL, product_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -133,14 +133,7 @@ async def _record(database_url: str, deal_id: str) -> dict[str, list[str]]:
 async def test_the_same_keys_on_two_nodes_at_once_with_a_node_killed(
     engine: str, pg_database: str, tmp_path: Path
 ) -> None:
-    env = {
-        "PASAR_DATABASE_URL": pg_database,
-        "PASAR_SECRET_KEY": SECRET,
-        "PASAR_DATA_DIR": str(tmp_path),
-        "PASAR_STOCK_ENGINE": engine,
-    }
-    if engine == "redis":
-        env["PASAR_REDIS_URL"] = REDIS_URL
+    env = node_env(engine, pg_database, tmp_path, SECRET, REDIS_URL)
     api_key = await asyncio.to_thread(create_vendor, env, f"nodes-{uuid.uuid4().hex[:8]}")
     nodes = [await asyncio.to_thread(Node(env).start) for _ in range(3)]
     clients = [httpx.AsyncClient(base_url=n.url, timeout=60) for n in nodes]

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 
 from pasar.app import create_app
 from pasar.settings import Settings
-from tests.commerce.rig import PG_BIN, Node, PrivatePostgres, PrivateRedis, create_vendor
+from tests.commerce.rig import PG_BIN, Node, PrivatePostgres, PrivateRedis, create_vendor, node_env
 from tests.conftest import REDIS_URL, product_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -157,14 +157,7 @@ class Sale:
 async def test_a_node_killed_mid_sale_loses_nothing_and_oversells_nothing(
     engine: str, pg_database: str, tmp_path: Path
 ) -> None:
-    env = {
-        "PASAR_DATABASE_URL": pg_database,
-        "PASAR_SECRET_KEY": SECRET,
-        "PASAR_DATA_DIR": str(tmp_path),
-        "PASAR_STOCK_ENGINE": engine,
-    }
-    if engine == "redis":
-        env["PASAR_REDIS_URL"] = REDIS_URL
+    env = node_env(engine, pg_database, tmp_path, SECRET, REDIS_URL)
     key = await asyncio.to_thread(create_vendor, env, f"faults-{uuid.uuid4().hex[:8]}")
     first = await asyncio.to_thread(Node(env).start)
     async with httpx.AsyncClient(base_url=first.url, timeout=30) as http:
