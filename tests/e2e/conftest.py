@@ -17,7 +17,12 @@ from pasar.web.pages import STATIC_DIR
 from tests.conftest import service_missing
 from tests.servers import free_port, serving
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's build first: a `chromium` earlier on PATH may be some other download.
+CHROMIUM = (
+    "/usr/bin/chromium"
+    if Path("/usr/bin/chromium").exists()
+    else shutil.which("chromium") or "/usr/bin/chromium"
+)
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
