@@ -1,8 +1,9 @@
 import { resolve } from "node:path";
 import { defineConfig } from "vite";
 
-// One build for every front end; output lands in the Python package so
-// `pasar serve` serves it without Node at run time.
+// The studio's build; output lands in the Python package so `pasar serve`
+// serves it without Node at run time. The embed is built after it, on its
+// own (vite.embed.config.ts): it runs on other origins.
 export default defineConfig({
   root: resolve(import.meta.dirname),
   base: "/",
@@ -13,7 +14,6 @@ export default defineConfig({
     rollupOptions: {
       input: {
         studio: resolve(import.meta.dirname, "studio/index.html"),
-        watch: resolve(import.meta.dirname, "watch/index.html"),
       },
     },
   },

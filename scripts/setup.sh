@@ -28,13 +28,13 @@ if ! installed "$stamp" && ! { [ -z "$EXTRAS" ] && installed .venv/.pasar-instal
   echo "$digest" > "$stamp"
 fi
 
-# The studio, the watch page (and later the embed) are TypeScript built by Vite into
+# The studio and the embed (the player) are TypeScript built by Vite into
 # the package's static files; any change under frontend/ (sources, package.json,
 # package-lock.json, vite.config.ts) rebuilds them.
 front_digest="$(find frontend -path frontend/node_modules -prune -o -type f -print0 | sort -z \
   | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 front_stamp=".venv/.pasar-frontend"
-if [ ! -f src/pasar/web/static/studio/index.html ] || [ ! -f src/pasar/web/static/watch/index.html ] \
+if [ ! -f src/pasar/web/static/studio/index.html ] || [ ! -f src/pasar/web/static/embed.js ] \
    || [ ! -f "$front_stamp" ] \
    || [ "$(cat "$front_stamp")" != "$front_digest" ]; then
   if ! command -v npm >/dev/null 2>&1; then

@@ -32,7 +32,7 @@ def test_one_socket_client() -> None:
     assert using(r"new WebSocket\(") == ["shared/socket.ts"]
     # …and the pages that follow a show use it.
     users = using(r"new ShowSocket\(")
-    assert "watch/watch.ts" in users and "studio/controlroom.ts" in users
+    assert "embed/player.ts" in users and "studio/controlroom.ts" in users
 
 
 def test_one_api_error_parser() -> None:

@@ -1,13 +1,16 @@
-"""The built front ends (the studio, the watch page; the embed later) served
-from the package.
+"""The built front ends served from the package: the studio, the embed
+(``/embed.js``, the ``<pasar-live>`` element) and the two pages made of it, the
+watch page (``/watch/{id}``) and the iframe page (``/embed/shows/{id}``).
 
 Vite writes them to ``web/static`` (``scripts/setup.sh`` builds them); hashed
-assets are immutable so a CDN can keep them forever, pages are revalidated.
+assets are immutable so a CDN can keep them forever, pages and ``embed.js`` (the
+one stable URL vendors paste) are revalidated.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -30,12 +33,12 @@ NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Pasar</title>
 # The watch page plays HLS through Media Source Extensions (blob: media URLs;
 # hls.js demuxes in a blob: worker) and follows the show over a same-origin
 # WebSocket. Images may come from any https: host: product images and the
-# vendor's logo are often on the vendor's own.
+# vendor's logo are often on the vendor's own; "remind me" is a data: calendar file.
 # Every HTML page Pasar serves ends its policy with this: no <base> may move
 # relative URLs elsewhere, and no form may post to another origin.
 PAGE_CSP_TAIL = "base-uri 'none'; form-action 'self'"
 PLAYER_CSP = (
-    "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "
+    "default-src 'self'; script-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "
     "img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; connect-src 'self'"
 )
 WATCH_CSP = f"{PLAYER_CSP}; frame-ancestors 'self'; {PAGE_CSP_TAIL}"
@@ -47,6 +50,16 @@ class ImmutableStatic(StaticFiles):
         response = await super().get_response(path, scope)
         if response.status_code == 200:
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+class CrossOriginStatic(ImmutableStatic):
+    """The embed's chunks: imported by embed.js on the vendor's page, so with CORS."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         return response
 
 
@@ -67,17 +80,52 @@ def oembed_link(public_url: str, show_id: str) -> str:
     return f"{public_url}/oembed?url={quote(watch_url(public_url, show_id), safe='')}&format=json"
 
 
-def with_discovery(page: str, href: str) -> str:
-    tag = f'<link rel="alternate" type="application/json+oembed" href="{html.escape(href)}">'
-    head_end = page.find("</head>")
-    if head_end < 0:
-        return tag + page
-    return page[:head_end] + tag + page[head_end:]
+# The two pages made of the element: nothing but it, the script and the styles
+# that let it fill the window. Every value is escaped (ids are id-shaped anyway).
+PLAYER_PAGE = """<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
+<title>{title}</title>
+<link rel="icon" href="data:,">
+{discovery}<link rel="stylesheet" href="/embed/page.css">
+<script type="module" src="/embed.js"></script>
+</head>
+<body>
+<pasar-live show="{show}" layout="fullscreen" theme="dark"{extra}></pasar-live>
+</body>
+</html>
+"""
+PAGE_CSS = b"html,body{margin:0;height:100%;background:#000}\n"
+LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
+
+
+def player_page(
+    show_id: str, title: str, *, locale: str | None, debug: bool, discovery: str | None
+) -> str:
+    extra = ""
+    if locale and LOCALE_RE.match(locale):
+        extra += f' locale="{html.escape(locale)}"'
+    if debug:
+        extra += " debug"
+    link = (
+        f'<link rel="alternate" type="application/json+oembed" href="{html.escape(discovery)}">\n'
+        if discovery
+        else ""
+    )
+    return PLAYER_PAGE.format(
+        lang=html.escape(locale if locale and LOCALE_RE.match(locale) else "en"),
+        title=html.escape(title),
+        discovery=link,
+        show=html.escape(show_id),
+        extra=extra,
+    )
 
 
 def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     studio_index = static_dir / "studio" / "index.html"
-    watch_index = static_dir / "watch" / "index.html"
+    embed_js = static_dir / "embed.js"
     # The studio publishes WHIP to the public URL's /whip, which need not be
     # the origin the studio was opened on (localhost vs. the LAN address).
     services = getattr(app.state, "services", None)
@@ -107,50 +155,76 @@ def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
             },
         )
 
+    @app.get("/embed.js", include_in_schema=False)
+    async def embed_script() -> Response:
+        """The one URL vendors paste: revalidated (an upgrade reaches every page within
+        minutes), loadable from any origin (a module script is fetched with CORS)."""
+        if not embed_js.exists():
+            return error_response(503, "not_built", "the front end has not been built")
+        return FileResponse(
+            embed_js,
+            media_type="text/javascript",
+            headers={
+                "Cache-Control": "public, max-age=300",
+                "Access-Control-Allow-Origin": "*",
+                "Cross-Origin-Resource-Policy": "cross-origin",
+            },
+        )
+
+    @app.get("/embed/page.css", include_in_schema=False)
+    async def page_css() -> Response:
+        return Response(
+            PAGE_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+        )
+
+    async def _page(show_id: str, locale: str | None, debug: bool, csp: str) -> Response:
+        if services is None or not embed_js.exists():
+            return HTMLResponse(NOT_BUILT, status_code=503, headers=NOT_BUILT_HEADERS)
+        headers = {"Cache-Control": "no-cache", "Content-Security-Policy": csp}
+        try:
+            show = await find_show(services, show_id)
+        except ShowError:
+            # A person followed a dead link: the player says so, in their language.
+            page = player_page(show_id, "Pasar", locale=locale, debug=False, discovery=None)
+            return HTMLResponse(page, status_code=404, headers=headers)
+        href = oembed_link(services.settings.resolved_public_url, show.id)
+        headers["Link"] = f'<{href}>; rel="alternate"; type="application/json+oembed"'
+        page = player_page(show.id, show.title, locale=locale, debug=debug, discovery=href)
+        return HTMLResponse(page, headers=headers)
+
     @app.get("/watch/{show_id}", include_in_schema=False)
-    async def watch(show_id: str) -> Response:
-        """A minimal player for one show (until the embed lands), with the oEmbed
-        discovery link (head tag and Link header) when the public URL is known."""
+    async def watch(show_id: str, locale: str | None = None, debug: str | None = None) -> Response:
+        """The player on a page of its own (the show's shareable link), with the
+        oEmbed discovery link (head tag and Link header)."""
         if not id_shaped(show_id):
             return error_response(404, "not_found", "show not found")
-        if not watch_index.exists():
-            return HTMLResponse(NOT_BUILT, status_code=503, headers=NOT_BUILT_HEADERS)
-        headers = {
-            "Cache-Control": "no-cache",
-            "Content-Security-Policy": WATCH_CSP,
-            "Referrer-Policy": "same-origin",
-        }
-        if services is None:
-            return FileResponse(watch_index, headers=headers)
-        href = oembed_link(services.settings.resolved_public_url, show_id)
-        headers["Link"] = f'<{href}>; rel="alternate"; type="application/json+oembed"'
-        return HTMLResponse(with_discovery(watch_index.read_text(), href), headers=headers)
+        response = await _page(show_id, locale, debug is not None, WATCH_CSP)
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
 
     @app.get("/embed/shows/{show_id}", include_in_schema=False)
-    async def embed(show_id: str) -> Response:
-        """The player for iframes (oEmbed's html): the watch build for now, framable
-        only by the vendor's allowed embed origins."""
-        if services is None:
+    async def embed(show_id: str, locale: str | None = None) -> Response:
+        """The player for iframes (oEmbed's html), framable only by the vendor's
+        allowed embed origins."""
+        if services is None or not id_shaped(show_id):
             return error_response(404, "not_found", "show not found")
         try:
             show = await find_show(services, show_id)
         except ShowError:
             return error_response(404, "not_found", "show not found")
-        if not watch_index.exists():
-            return HTMLResponse(NOT_BUILT, status_code=503, headers=NOT_BUILT_HEADERS)
         async with services.db.session() as db:
             vendor = await db.get(Vendor, show.vendor_id)
         origins = list(vendor.allowed_origins) if vendor is not None else []
-        return FileResponse(
-            watch_index,
-            headers={
-                "Cache-Control": "no-cache",
-                "Content-Security-Policy": embed_csp(origins),
-                # The vendor's page is another origin: send it no path, only ours.
-                "Referrer-Policy": "strict-origin-when-cross-origin",
-            },
-        )
+        response = await _page(show.id, locale, False, embed_csp(origins))
+        # The vendor's page is another origin: send it no path, only ours.
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        return response
 
+    app.mount(
+        "/embed/c",
+        CrossOriginStatic(directory=static_dir / "embed" / "c", check_dir=False),
+        name="embed-chunks",
+    )
     app.mount(
         "/assets", ImmutableStatic(directory=static_dir / "assets", check_dir=False), name="assets"
     )
