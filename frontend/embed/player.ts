@@ -109,6 +109,8 @@ export class PasarLive extends LitElement {
   now = Date.now();
   updates = new Map<string, ProductUpdate>();
   videoMuted = true;
+  /** The socket refused this page (its origin is not among the vendor's). */
+  blocked = false;
 
   private toastTimer: number | undefined;
   private ticker: number | undefined;
@@ -212,7 +214,11 @@ export class PasarLive extends LitElement {
     socket.on("stream.status", (d) => {
       if (d.status === "live") this.playback?.nudge();
     });
-    socket.on("show.state", () => this.playback?.nudge());
+    socket.on("show.state", (d) => {
+      // A scheduled show went on air: start looking for its video.
+      if (d.state !== "scheduled") this.playback?.start();
+      this.playback?.nudge();
+    });
     socket.on("deal.ended", (d) => this.dealEnded(d));
     socket.on("waitlist.granted", (g) => void this.granted(g));
     socket.on("ack", (a) => {
@@ -222,6 +228,16 @@ export class PasarLive extends LitElement {
       if (e.code === "already_voted") return;
       const text = errorText(e.code, e.message);
       this.say(e.retry_after ? `${text} · ${t("error.retry_in", { n: Math.ceil(e.retry_after) })}` : text);
+    });
+    socket.onStatus((status) => {
+      if (status !== "stopped") return;
+      if (socket.stopped?.reason === "forbidden") {
+        this.blocked = true;
+        console.warn(
+          `pasar: the show refused this page (${socket.stopped.detail}). Add ${location.origin} to the shop's allowed embed origins.`,
+        );
+      } else if (socket.stopped?.reason === "not_found") this.failure = "state.not_found";
+      this.requestUpdate();
     });
     socket.start();
     this.started = true;

@@ -231,6 +231,7 @@ function author(c: ChatMessage): TemplateResult {
 function composer(p: P): TemplateResult {
   const m = p.model;
   if (m.state === "ended" || m.state === "replay") return html``;
+  if (p.blocked) return html`<p class="composer muted-note blocked" role="status">${t("error.origin_not_allowed")}</p>`;
   if (m.isMuted(p.now)) {
     const text = m.muted?.banned
       ? t("chat.banned")

@@ -18,9 +18,10 @@ from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer
 
 pytestmark = pytest.mark.timeout(240)
 
+VIDEO = "document.querySelector('pasar-live').shadowRoot.querySelector('video')"
 # video.currentTime past 2 s with frames decoded and a picture size known
 PLAYING = """([t]) => {
-  const v = document.querySelector('video');
+  const v = document.querySelector('pasar-live')?.shadowRoot?.querySelector('video');
   return !!v && v.currentTime > t && v.readyState >= 2 && v.videoWidth > 0;
 }"""
 
@@ -30,8 +31,8 @@ def launch() -> Iterator[Callable[..., Any]]:
     """Launches Chromium with fake capture devices; ``deny=True`` refuses them."""
     if not Path(CHROMIUM).exists():
         service_missing("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
-    if not (STATIC_DIR / "watch" / "index.html").exists():
-        service_missing("the built watch page", "run scripts/setup.sh to build the front end")
+    if not (STATIC_DIR / "embed.js").exists():
+        service_missing("the built player", "run scripts/setup.sh to build the front end")
     from playwright.sync_api import sync_playwright
 
     browsers: list[Any] = []
@@ -153,20 +154,16 @@ def test_go_live_from_the_browser_watch_and_replay(
     watch = context.new_page()
     watch.set_viewport_size({"width": 1100, "height": 760})
     watch.on("pageerror", lambda e: errors.append(f"watch: {e}"))
-    watch.goto(f"{live_server.url}/watch/{show_id}")
+    watch.goto(f"{live_server.url}/watch/{show_id}?debug")
     watch.wait_for_function(PLAYING, arg=[2.0], timeout=60_000)
-    watch.locator("#status", has_text="Live").wait_for(timeout=10_000)
-    size = watch.evaluate(
-        "() => [document.querySelector('video').videoWidth,"
-        " document.querySelector('video').videoHeight]"
-    )
+    watch.locator("pasar-live .top .badge", has_text="LIVE").wait_for(timeout=10_000)
+    size = watch.evaluate(f"() => {{ const v = {VIDEO}; return [v.videoWidth, v.videoHeight]; }}")
     assert size[0] >= 320 and size[1] >= 180
-    watch.wait_for_function(
-        "() => !!document.querySelector('#debug').dataset.latency", timeout=20_000
-    )
+    debug = watch.locator("pasar-live #debug")
+    wait_until(lambda: debug.get_attribute("data-latency"), 20, "a latency figure")
     time.sleep(4)  # let the latency settle past the start-up
-    latency = float(watch.locator("#debug").get_attribute("data-latency") or "nan")
-    print(f"\nwatch page: {watch.locator('#debug').inner_text()}")
+    latency = float(debug.get_attribute("data-latency") or "nan")
+    print(f"\nwatch page: {debug.inner_text()}")
     assert 0 < latency < 15, latency
     watch.screenshot(path=str(ARTIFACTS / "watch-live.png"))
     studio.locator("studio-go-live").screenshot(path=str(ARTIFACTS / "go-live-panel.png"))
@@ -182,26 +179,24 @@ def test_go_live_from_the_browser_watch_and_replay(
 
     # The viewer who watched it live is told (the live playlist turned into the
     # recording's, with ENDLIST).
-    watch.locator("#status", has_text=re.compile("The show has ended|Replay")).wait_for(
-        timeout=30_000
-    )
+    watch.locator("pasar-live .badge.replay").wait_for(timeout=30_000)
     # It plays out to the end of the recording. (hls.js fires `ended` only when the
     # last fragment buffers cleanly; a stall in the final second — seen once in CI —
     # is still "reached the end" for the viewer.)
     watch.wait_for_function(
-        "() => { const v = document.querySelector('video');"
+        f"() => {{ const v = {VIDEO};"
         " return v.ended || (Number.isFinite(v.duration) && v.duration - v.currentTime < 1.5); }",
         timeout=30_000,
     )
-    if watch.evaluate("() => document.querySelector('video').ended"):
-        watch.locator("#status", has_text="The show has ended.").wait_for()
+    if watch.evaluate(f"() => {VIDEO}.ended"):
+        watch.locator("pasar-live .status", has_text="The show has ended.").wait_for()
         assert watch.get_by_role("button", name="Watch from the start").is_visible()
 
     # A fresh watch page plays the recording.
     watch.goto(f"{live_server.url}/watch/{show_id}")
     watch.wait_for_function(PLAYING, arg=[1.0], timeout=60_000)
-    watch.locator("#status", has_text="Replay").wait_for(timeout=10_000)
-    assert watch.evaluate("() => Number.isFinite(document.querySelector('video').duration)")
+    watch.locator("pasar-live .badge.replay").wait_for(timeout=10_000)
+    assert watch.evaluate(f"() => Number.isFinite({VIDEO}.duration)")
     watch.screenshot(path=str(ARTIFACTS / "watch-replay.png"))
     context.close()
     assert errors == []
@@ -210,7 +205,8 @@ def test_go_live_from_the_browser_watch_and_replay(
 def test_camera_refused_and_watch_page_waits(
     live_server: LiveServer, launch: Callable[..., Any]
 ) -> None:
-    """A denied camera says so; a watch page for a show not yet on air waits."""
+    """A denied camera says so; a watch page for a show not yet on air shows it is
+    coming up and plays nothing."""
     b = launch(deny=True)
     page = b.new_page()
     sign_in(page, live_server)
@@ -225,7 +221,8 @@ def test_camera_refused_and_watch_page_waits(
     errors: list[str] = []
     watch.on("pageerror", lambda e: errors.append(str(e)))
     watch.goto(f"{live_server.url}/watch/{show_id}")
-    watch.locator("#status", has_text="Waiting for the show to start").wait_for()
-    watch.wait_for_timeout(2500)  # a retry happened and it still waits
-    assert watch.locator("#status").inner_text() == "Waiting for the show to start"
+    watch.locator("pasar-live .poster", has_text="Coming up").wait_for()
+    watch.locator("pasar-live .poster h2", has_text="Not on air yet").wait_for()
+    watch.wait_for_timeout(2500)
+    assert watch.evaluate(f"() => {VIDEO}.currentTime") == 0
     assert errors == []

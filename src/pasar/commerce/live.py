@@ -85,6 +85,7 @@ class _ShowFacts:
 class _VendorBits:
     shopper_secret: str
     checkout_url_template: str | None
+    allowed_origins: frozenset[str]
     fetched: float
 
 
@@ -177,7 +178,10 @@ class Commerce:
         if vendor is None:
             raise CommerceError.not_found("vendor")
         bits = _VendorBits(
-            self.box.open(vendor.shopper_secret_encrypted), vendor.checkout_url_template, now
+            self.box.open(vendor.shopper_secret_encrypted),
+            vendor.checkout_url_template,
+            frozenset(o.rstrip("/").lower() for o in vendor.allowed_origins),
+            now,
         )
         self._vendors[vendor_id] = bits
         return bits
@@ -217,6 +221,25 @@ class Commerce:
         self._shows.pop(show_id, None)
         self._show_generation += 1
         self._loading_show.forget(show_id)
+
+    async def check_origin(self, vendor_id: str, origin: str | None) -> None:
+        """Refuse a shopper action sent from a browser page that is neither Pasar's
+        own nor among the vendor's allowed embed origins (as the show socket does).
+        No Origin header: not a browser page (a server, curl), nothing ambient to
+        abuse, allowed. A change of origins applies within VENDOR_CACHE_SECONDS."""
+        if origin is None:
+            return
+        page = origin.rstrip("/").lower()
+        if page == self.settings.resolved_public_url.rstrip("/").lower():
+            return
+        if page in (await self._vendor(vendor_id)).allowed_origins:
+            return
+        raise CommerceError(
+            "forbidden",
+            "origin_not_allowed",
+            f"pages on {origin[:100]} may not act for this shop's shoppers: add the origin "
+            "to the shop's allowed embed origins",
+        )
 
     async def shopper_secret(self, vendor_id: str) -> str:
         return (await self._vendor(vendor_id)).shopper_secret

@@ -32,7 +32,7 @@ from pasar.services import Services
 from pasar.shows.models import Show
 from pasar.web.deps import get_services
 from pasar.web.errors import responses
-from pasar.web.routes.storefront import GuestHeader, ShopperHeader, _shopper
+from pasar.web.routes.storefront import GuestHeader, OriginHeader, ShopperHeader, _shopper
 
 router = APIRouter(prefix="/api/v1/storefront", tags=["storefront"])
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -77,8 +77,10 @@ async def click(
     body: ClickIn,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> dict[str, Any]:
     show = await _show(services, show_id)
+    await services.commerce.check_origin(show.vendor_id, origin)
     now = utcnow()
     async with services.db.session() as db:
         lineup = {item.product_id for item in show.lineup}
@@ -104,7 +106,7 @@ async def click(
                 raise CommerceError.not_found("variant")
     shopper_id = None
     if guest or shopper_token:
-        shopper_id = (await _shopper(services, show.vendor_id, guest, shopper_token)).id
+        shopper_id = (await _shopper(services, show.vendor_id, guest, shopper_token, origin)).id
     found = clicks.Click(
         vendor_id=show.vendor_id,
         show_id=show.id,
@@ -146,11 +148,11 @@ async def posted_coupons(services: ServicesDep, show_id: str) -> list[dict[str, 
 
 
 async def _vendor_and_shopper(
-    services: Services, slug: str, guest: str | None, token: str | None
+    services: Services, slug: str, guest: str | None, token: str | None, origin: str | None
 ) -> tuple[str, str]:
     async with services.db.session() as db:
         vendor = await carts.vendor_by_slug(db, slug)
-    who = await _shopper(services, vendor.id, guest, token)
+    who = await _shopper(services, vendor.id, guest, token, origin)
     return vendor.id, who.id
 
 
@@ -176,8 +178,11 @@ async def get_cart(
     vendor_slug: Slug,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> dict[str, Any]:
-    vendor_id, shopper_id = await _vendor_and_shopper(services, vendor_slug, guest, shopper_token)
+    vendor_id, shopper_id = await _vendor_and_shopper(
+        services, vendor_slug, guest, shopper_token, origin
+    )
     return await _cart_out(services, vendor_id, shopper_id)
 
 
@@ -199,8 +204,11 @@ async def put_cart(
     body: HostedCartIn,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> dict[str, Any]:
-    vendor_id, shopper_id = await _vendor_and_shopper(services, vendor_slug, guest, shopper_token)
+    vendor_id, shopper_id = await _vendor_and_shopper(
+        services, vendor_slug, guest, shopper_token, origin
+    )
     async with services.db.session() as db:
         await carts.put_cart(db, services.server_secret, vendor_id, shopper_id, body)
         await db.commit()
@@ -213,8 +221,11 @@ async def empty_cart(
     vendor_slug: Slug,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> Response:
-    vendor_id, shopper_id = await _vendor_and_shopper(services, vendor_slug, guest, shopper_token)
+    vendor_id, shopper_id = await _vendor_and_shopper(
+        services, vendor_slug, guest, shopper_token, origin
+    )
     async with services.db.session() as db:
         await carts.clear_cart(db, vendor_id, shopper_id)
         await db.commit()
@@ -237,8 +248,9 @@ async def checkout(
     vendor_slug: Slug,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> dict[str, Any]:
-    _, shopper_id = await _vendor_and_shopper(services, vendor_slug, guest, shopper_token)
+    _, shopper_id = await _vendor_and_shopper(services, vendor_slug, guest, shopper_token, origin)
     async with services.db.session() as db:
         vendor = await carts.vendor_by_slug(db, vendor_slug)
         handed = await carts.check_out(

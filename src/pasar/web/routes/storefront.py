@@ -4,7 +4,11 @@ No vendor credentials here. A shopper is either a guest, known by the signed
 guest token the show socket hands out (or ``POST /storefront/guests``), sent as
 ``X-Pasar-Guest``; or a shopper the vendor's site vouches for with a short-lived
 JWT signed with the vendor's shopper secret, sent as ``X-Pasar-Shopper``. Both
-are explicit headers, never cookies, so any origin may call (CORS ``*``).
+are explicit headers, never cookies, so CORS answers every origin (``*``); yet a
+shopper action sent from a browser page (claims, the waitlist, reservations, the
+hosted cart, clicks) must come from Pasar's own pages or one of the vendor's
+allowed embed origins, as the show socket requires: 403 ``origin_not_allowed``
+otherwise. Reading a show or a deal stays open to anyone.
 """
 
 from __future__ import annotations
@@ -61,12 +65,20 @@ ShopperHeader = Annotated[
         description="A shopper token your site signs (HS256 JWT with `sub`, `exp`).",
     ),
 ]
+# The page a browser sends the request from: shopper actions only from Pasar's own
+# pages and the vendor's allowed embed origins (no Origin: not a browser, allowed).
+OriginHeader = Annotated[str | None, Header(alias="Origin", include_in_schema=False)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def _shopper(
-    services: Services, vendor_id: str, guest: str | None, token: str | None
+    services: Services,
+    vendor_id: str,
+    guest: str | None,
+    token: str | None,
+    origin: str | None = None,
 ) -> Shopper:
+    await services.commerce.check_origin(vendor_id, origin)
     try:
         if token:
             secret = await services.commerce.shopper_secret(vendor_id)
@@ -180,13 +192,14 @@ async def claim(
     body: ClaimIn,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     limits, settings = services.commerce.throttle, services.settings
     # The address first, before any token is checked or deal looked up: a flood costs little.
     await limits.check(throttle.CLAIMS_PER_IP, f"claim:ip:{_ip(request)}", settings.claims_per_ip)
     terms = await _terms(services, deal_id)
-    who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    who = await _shopper(services, terms.vendor_id, guest, shopper_token, origin)
     await limits.check(
         throttle.CLAIMS_PER_SHOPPER, f"claim:shopper:{who.id}", settings.claims_per_shopper
     )
@@ -239,9 +252,10 @@ async def join_waitlist(
     body: WaitlistIn,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> JSONResponse:
     terms = await _terms(services, deal_id)
-    who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    who = await _shopper(services, terms.vendor_id, guest, shopper_token, origin)
     variant_id = services.commerce.pick_variant(terms, body.variant_id)
     if body.quantity > terms.per_shopper_limit:
         raise CommerceError(
@@ -272,9 +286,10 @@ async def my_waitlist_place(
     deal_id: str,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> dict[str, Any]:
     terms = await _terms(services, deal_id)
-    who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    who = await _shopper(services, terms.vendor_id, guest, shopper_token, origin)
     async with services.db.session() as db:
         entry = await rsv.waitlist_entry(db, terms.id, who.id)
         return rsv.waitlist_out(entry, await rsv.waitlist_position(db, entry))
@@ -291,9 +306,10 @@ async def leave_waitlist(
     deal_id: str,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> Response:
     terms = await _terms(services, deal_id)
-    who = await _shopper(services, terms.vendor_id, guest, shopper_token)
+    who = await _shopper(services, terms.vendor_id, guest, shopper_token, origin)
     async with services.db.session() as db:
         await rsv.leave_waitlist(db, terms.id, who.id)
         await db.commit()
@@ -301,7 +317,11 @@ async def leave_waitlist(
 
 
 async def _own_reservation(
-    services: Services, reservation_id: str, guest: str | None, token: str | None
+    services: Services,
+    reservation_id: str,
+    guest: str | None,
+    token: str | None,
+    origin: str | None,
 ) -> Reservation:
     """The caller's reservation; anyone else's is 'not found'. (The shopper is
     identified outside any open session: SQLite allows one writer at a time.)"""
@@ -311,7 +331,7 @@ async def _own_reservation(
         row = await db.get(Reservation, reservation_id)
     if row is None:
         raise CommerceError.not_found("reservation")
-    who = await _shopper(services, row.vendor_id, guest, token)
+    who = await _shopper(services, row.vendor_id, guest, token, origin)
     if row.shopper_id != who.id:
         raise CommerceError.not_found("reservation")
     return row
@@ -327,8 +347,9 @@ async def my_reservation(
     reservation_id: str,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> dict[str, Any]:
-    row = await _own_reservation(services, reservation_id, guest, shopper_token)
+    row = await _own_reservation(services, reservation_id, guest, shopper_token, origin)
     data = rsv.row_out(row)
     if row.status == "held":
         data["checkout_url"] = await services.commerce.checkout_url(
@@ -347,8 +368,9 @@ async def release_mine(
     reservation_id: str,
     guest: GuestHeader = None,
     shopper_token: ShopperHeader = None,
+    origin: OriginHeader = None,
 ) -> dict[str, Any]:
-    mine = await _own_reservation(services, reservation_id, guest, shopper_token)
+    mine = await _own_reservation(services, reservation_id, guest, shopper_token, origin)
     async with services.db.session() as db:
         row = await rsv.get_reservation(db, mine.vendor_id, mine.id)
         await services.commerce.release(db, row)
