@@ -117,6 +117,7 @@ export class PasarLive extends LitElement {
   private heartId = 0;
   private lastLikes = -1;
   private started = false;
+  private painted = false;
   private drag: { x: number; y: number; left: number; top: number; moved: boolean } | null = null;
 
   constructor() {
@@ -153,6 +154,11 @@ export class PasarLive extends LitElement {
   }
 
   protected updated(): void {
+    if (this.model.doc && !this.painted) {
+      // The shell (title, host, product card) is on screen: bench/embed.py reads this.
+      this.painted = true;
+      performance.mark("pasar:shell");
+    }
     const video = this.renderRoot.querySelector("video");
     if (video && this.playback?.video !== video && this.model.doc) this.attachVideo(video);
     const log = this.renderRoot.querySelector(".panel .chat-log, .sheet .chat-log");
