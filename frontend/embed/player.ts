@@ -8,13 +8,14 @@
 import { LitElement, type PropertyValues } from "lit";
 import { ApiError } from "../shared/api";
 import { shopperMessage } from "../shared/errors";
-import type { DealEndedData, WaitlistGrantedData } from "../shared/events";
+import type { ChatMessage, DealEndedData, WaitlistGrantedData } from "../shared/events";
 import { errorText, locale, pickLocale, setLocale, t } from "../shared/i18n";
 import { ShowSocket } from "../shared/socket";
 import {
   type CartState,
   type PublicProduct,
   type PublicVariant,
+  type ReplayMessage,
   type Reservation,
   Storefront,
   type WaitlistPlace,
@@ -104,6 +105,7 @@ export class PasarLive extends LitElement {
   /** The last refusal per deal, shown in the deal sheet. */
   refusals = new Map<string, { code: string; text: string; waitlist: boolean }>();
   clicks = new Map<string, string>();
+  private opening = new Map<string, Promise<void>>();
   votes: Record<string, number> = {};
   copied: string | null = null;
   now = Date.now();
@@ -111,6 +113,9 @@ export class PasarLive extends LitElement {
   videoMuted = true;
   /** The socket refused this page (its origin is not among the vendor's). */
   blocked = false;
+  /** The replay's chat, in media-time order (loaded once the video is the replay). */
+  replayChat: ReplayMessage[] | null = null;
+  private loadingReplay = false;
 
   private toastTimer: number | undefined;
   private ticker: number | undefined;
@@ -161,6 +166,9 @@ export class PasarLive extends LitElement {
     }
     const video = this.renderRoot.querySelector("video");
     if (video && this.playback?.video !== video && this.model.doc) this.attachVideo(video);
+    if (this.playback?.info.live === false && this.replayChat === null && !this.loadingReplay) {
+      void this.loadReplayChat();
+    }
     const log = this.renderRoot.querySelector(".panel .chat-log, .sheet .chat-log");
     if (log && log.scrollHeight - log.scrollTop - log.clientHeight < 80) log.scrollTop = log.scrollHeight;
   }
@@ -268,6 +276,38 @@ export class PasarLive extends LitElement {
     });
     video.addEventListener("timeupdate", () => this.requestUpdate());
     if (this.model.state !== "scheduled") this.playback.start();
+  }
+
+  /** Every page of the replay's chat (a show's chat is at most a few thousand lines). */
+  private async loadReplayChat(): Promise<void> {
+    const doc = this.model.doc;
+    if (!doc) return;
+    this.loadingReplay = true;
+    const all: ReplayMessage[] = [];
+    let after: string | null = null;
+    try {
+      for (let page = 0; page < 20; page++) {
+        const got: { data: ReplayMessage[]; next_cursor: string | null } = await this.api.replayChat(doc.id, after);
+        all.push(...got.data.filter((m) => m.media_time !== null));
+        after = got.next_cursor;
+        if (!after) break;
+      }
+      all.sort((a, b) => (a.media_time ?? 0) - (b.media_time ?? 0));
+      this.replayChat = all;
+    } catch {
+      this.replayChat = []; // a replay without its chat still plays
+    }
+    this.loadingReplay = false;
+    this.requestUpdate();
+  }
+
+  /** The chat to show: live, or the replay's up to where the video is. */
+  visibleChat(): ChatMessage[] {
+    if (this.replayChat === null) return this.model.chat;
+    const at = this.playback?.video.currentTime ?? 0;
+    let end = 0;
+    while (end < this.replayChat.length && (this.replayChat[end].media_time ?? 0) <= at) end++;
+    return this.replayChat.slice(0, end);
   }
 
   // -- the page's developer: JS API (docs/embed.md) --------------------------------
@@ -427,8 +467,11 @@ export class PasarLive extends LitElement {
     const first = p.variants.find((v) => v.in_stock) ?? p.variants[0];
     const selected = first ? { ...first.options } : {};
     this.open({ kind: "product", productId, selected, quantity: 1 });
-    const token = await this.clickToken(productId, null);
-    this.fire("pasar:product-click", { product_id: productId, variant_id: null, url: p.url, click_token: token });
+    const opened = this.clickToken(productId, null).then((token) => {
+      this.fire("pasar:product-click", { product_id: productId, variant_id: null, url: p.url, click_token: token });
+    });
+    this.opening.set(productId, opened);
+    await opened;
   }
 
   private async clickToken(productId: string, variantId: string | null): Promise<string | null> {
@@ -452,6 +495,7 @@ export class PasarLive extends LitElement {
   async addToCart(p: PublicProduct, v: PublicVariant, quantity: number): Promise<void> {
     const doc = this.model.doc;
     if (!doc) return;
+    await this.opening.get(p.id); // the page hears product-click before add-to-cart
     const token = await this.clickToken(p.id, v.id);
     const pin = this.model.pins.find((x) => x.product_id === p.id);
     const item: AddToCart = {

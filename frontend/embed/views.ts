@@ -214,8 +214,9 @@ function rail(p: P): TemplateResult {
 
 function chatLog(p: P, last: number, full: boolean): TemplateResult {
   const m = p.model;
-  const messages = last ? m.chat.slice(-last) : m.chat;
-  return html`${m.pinnedMessage
+  const chat = p.visibleChat();
+  const messages = last ? chat.slice(-last) : chat;
+  return html`${m.pinnedMessage && !p.replayChat
       ? html`<p class="pinned-message"><span class="tag">${icon("pin", 12)} ${t("chat.pinned")}</span> ${author(m.pinnedMessage)} ${m.pinnedMessage.text}</p>`
       : nothing}
     <ol class=${classMap({ "chat-log": true, full })} aria-label=${t("chat.title")} aria-live=${full ? "polite" : "off"}>

@@ -5,7 +5,7 @@
 // and src/pasar/commerce/schemas.py.
 
 import { request } from "./api";
-import type { CouponPostedData, DealData, ProductPinnedData } from "./events";
+import type { ChatMessage, CouponPostedData, DealData, ProductPinnedData } from "./events";
 
 export type ShowState = "scheduled" | "live" | "ended" | "replay";
 
@@ -131,6 +131,11 @@ export interface CartLineIn {
 
 export type Coupon = CouponPostedData;
 
+/** A chat message of a show that has ended, with when it was said in the replay. */
+export interface ReplayMessage extends ChatMessage {
+  media_time: number | null;
+}
+
 export class Storefront {
   /** Set once known: X-Pasar-Shopper wins over X-Pasar-Guest. */
   guest: string | null = null;
@@ -165,6 +170,11 @@ export class Storefront {
     const body: Record<string, string> = { product_id: productId };
     if (variantId) body.variant_id = variantId;
     return this.call("POST", `/shows/${encodeURIComponent(showId)}/clicks`, body);
+  }
+
+  replayChat(showId: string, after: string | null): Promise<{ data: ReplayMessage[]; next_cursor: string | null }> {
+    const q = after ? `?after=${encodeURIComponent(after)}` : "";
+    return this.call("GET", `/shows/${encodeURIComponent(showId)}/replay/chat${q}`);
   }
 
   coupons(showId: string): Promise<Coupon[]> {

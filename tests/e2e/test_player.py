@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -438,5 +439,56 @@ def test_a_page_the_vendor_did_not_allow_gets_no_shopper_actions(
             [live_server.url, deal_id],
         )
         assert status == [403, "origin_not_allowed"]
+    assert errors == []
+    page.context.close()
+
+
+# Runs last: it ends the demo's live show.
+def test_the_replay_jumps_to_a_chapter_with_the_chat_of_that_moment(
+    live_server: LiveServer, shop: str, on_air: None, browser: Any
+) -> None:
+    api = _api(live_server)
+    show_id = live_server.demo.live_show_id
+    doc = _doc(live_server)
+    # Something recorded first: the broadcast has been on air since the first test.
+    watching, _ = open_player(browser, live_server, shop)
+    watching.wait_for_function(PLAYING, arg=[2.0], timeout=60_000)
+    watching.context.close()
+    product = next(p for p in doc["lineup"] if p["id"] != doc["pinned_products"][0]["product_id"])
+    r = api.post(f"/api/v1/shows/{show_id}/pins", json={"product_id": product["id"]})
+    assert r.status_code == 201, r.text
+    r = api.post(f"/api/v1/shows/{show_id}/chat", json={"text": "Ini dia batiknya"})
+    assert r.status_code == 201, r.text
+    time.sleep(8)  # media time passes between the two messages (a replay's content, not speed)
+    r = api.post(f"/api/v1/shows/{show_id}/chat", json={"text": "Pesan sesudahnya"})
+    assert r.status_code == 201, r.text
+    time.sleep(2)
+    r = api.post(f"/api/v1/shows/{show_id}/transitions", json={"to": "ended"})
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    while _doc(live_server)["state"] != "replay":
+        assert time.monotonic() < deadline, "the show did not become a replay"
+        time.sleep(0.5)
+    chapters = [c for c in _doc(live_server)["playback"]["chapters"] if c["media_time"]]
+    chapter = next(c for c in chapters if c["product_id"] == product["id"])
+
+    page, errors = open_player(browser, live_server, shop)
+    player = page.locator("pasar-live")
+    player.locator(".badge.replay").wait_for(timeout=30_000)
+    page.wait_for_function(PLAYING, arg=[0.5], timeout=60_000)
+    player.locator(".lineup-button").click()
+    item = player.locator(f".lineup-item[data-product='{product['id']}']")
+    item.locator(".chapter").click()
+    page.evaluate("() => document.querySelector('pasar-live').pause()")
+    at = page.evaluate(
+        "() => document.querySelector('pasar-live').shadowRoot.querySelector('video').currentTime"
+    )
+    assert abs(at - chapter["media_time"]) < 2.5, (at, chapter)
+    # The chat of that moment: said just after the pin, not what came 8 s later.
+    player.locator(".overlay-chat .msg", has_text="Ini dia batiknya").wait_for()
+    assert player.locator(".overlay-chat .msg", has_text="Pesan sesudahnya").count() == 0
+    # The seek bar has a mark at every chapter.
+    assert player.locator(".seek .mark").count() == len(chapters)
+    page.screenshot(path=str(ARTIFACTS / "player-phone-replay.png"))
     assert errors == []
     page.context.close()

@@ -4,6 +4,7 @@ Both run on SQLite and PostgreSQL (the ``client`` fixture)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -294,3 +295,58 @@ async def test_branding_is_set_and_removed(client: httpx.AsyncClient, vendor: Ve
     assert (v["brand_color"], v["logo_url"]) == ("#a1b2c3", "https://toko.example/l.png")
     v = await _api(client, vendor, "PATCH", "/vendor", json={"brand_color": "", "logo_url": ""})
     assert (v["brand_color"], v["logo_url"]) == (None, None)
+
+
+# -- the replay's chat -------------------------------------------------------------------
+
+
+async def test_the_replay_replays_the_visible_chat_at_its_media_time(
+    client: httpx.AsyncClient, vendor: VendorCtx
+) -> None:
+    sid = await _show(client, vendor)
+    await _move(client, vendor, sid, "live")
+    said = []
+    for text in ("Selamat datang!", "<b>dihapus</b>", "Batik tulis asli <script>"):
+        said.append(await _api(client, vendor, "POST", f"/shows/{sid}/chat", json={"text": text}))
+    r = await client.delete(f"/api/v1/shows/{sid}/chat/{said[1]['id']}", headers=vendor.headers)
+    assert r.status_code == 204, r.text
+    # Live, the socket carries the chat: the replay's is not there yet.
+    r = await client.get(f"{DOC}/{sid}/replay/chat")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "show_not_over"
+
+    # A recording whose timeline starts 10 s before the first message.
+    first = datetime.fromisoformat(said[0]["ts"].replace("Z", "+00:00"))
+    start = first - timedelta(seconds=10)
+    row = {
+        "uri": "seg-0.m4s",
+        "media_time": 0.0,
+        "duration": 3600.0,
+        "wall_clock": start.isoformat(),
+    }
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    storage = transport.app.state.services.storage  # type: ignore[attr-defined]
+    await storage.put(f"hls/{sid}/recording.json", json.dumps({"segments": [row]}).encode())
+    await _api(client, vendor, "POST", f"/shows/{sid}/transitions", json={"to": "ended"})
+    await _api(client, vendor, "POST", f"/shows/{sid}/transitions", json={"to": "replay"})
+
+    r = await client.get(f"{DOC}/{sid}/replay/chat")
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "public, max-age=60"
+    page = r.json()
+    assert [m["text"] for m in page["data"]] == ["Selamat datang!", "Batik tulis asli <script>"]
+    assert page["next_cursor"] is None
+    for message, sent in zip(page["data"], (said[0], said[2]), strict=True):
+        at = datetime.fromisoformat(sent["ts"].replace("Z", "+00:00"))
+        assert message["media_time"] == pytest.approx((at - start).total_seconds(), abs=0.01)
+        assert message["author"]["role"] == "staff"
+    # Paged with a cursor.
+    one = (await client.get(f"{DOC}/{sid}/replay/chat", params={"limit": 1})).json()
+    assert [m["text"] for m in one["data"]] == ["Selamat datang!"]
+    rest = (
+        await client.get(f"{DOC}/{sid}/replay/chat", params={"after": one["next_cursor"]})
+    ).json()
+    assert [m["text"] for m in rest["data"]] == ["Batik tulis asli <script>"]
+    # Unknown shows and bad limits are clear refusals.
+    assert (await client.get(f"{DOC}/show_unknown/replay/chat")).status_code == 404
+    assert (await client.get(f"{DOC}/{sid}/replay/chat", params={"limit": 0})).status_code == 422

@@ -369,6 +369,21 @@ async def recent_messages(
     return list(reversed(list(rows.scalars())))
 
 
+async def visible_after(
+    db: AsyncSession, vendor_id: str, show_id: str, after: str | None, limit: int
+) -> list[ChatMessageRow]:
+    """Visible messages oldest first, after a message id (the replay's chat)."""
+    stmt = select(ChatMessageRow).where(
+        ChatMessageRow.vendor_id == vendor_id,
+        ChatMessageRow.show_id == show_id,
+        ChatMessageRow.status == "visible",
+    )
+    if after:
+        stmt = stmt.where(ChatMessageRow.id > after)
+    rows = await db.execute(stmt.order_by(ChatMessageRow.id).limit(limit))
+    return list(rows.scalars())
+
+
 async def list_messages(
     db: AsyncSession,
     vendor_id: str,

@@ -177,3 +177,25 @@ class OEmbedOut(BaseModel):
     thumbnail_url: str | None = None
     thumbnail_width: int | None = None
     thumbnail_height: int | None = None
+
+
+class ReplayAuthorOut(BaseModel):
+    id: str
+    name: str
+    role: Literal["guest", "shopper", "staff"]
+
+
+class ReplayMessageOut(BaseModel):
+    id: str
+    author: ReplayAuthorOut
+    text: str = Field(description="Plain text: render it as text, never as HTML.")
+    links: bool
+    ts: datetime
+    media_time: float | None = Field(
+        description="Seconds into the replay when it was sent; null: during a dropout."
+    )
+
+
+class ReplayChatPage(BaseModel):
+    data: list[ReplayMessageOut]
+    next_cursor: str | None = Field(description="Pass as `after` for the next page.")

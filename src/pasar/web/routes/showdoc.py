@@ -27,11 +27,12 @@ from pasar.commerce import pins as pin_service
 from pasar.ids import id_shaped
 from pasar.media import external
 from pasar.media import recording as recordings
+from pasar.realtime import service as chat_service
 from pasar.services import Services
 from pasar.shows import public
 from pasar.shows.errors import ShowError
 from pasar.shows.models import Show
-from pasar.shows.schemas import OEmbedOut, PublicShowOut
+from pasar.shows.schemas import OEmbedOut, PublicShowOut, ReplayChatPage
 from pasar.shows.states import ShowState
 from pasar.vendors.errors import VendorError
 from pasar.vendors.models import StaffUser, Vendor
@@ -246,6 +247,47 @@ async def current_show(
     if show is None:
         raise ShowError("not_found", "no_show", "this vendor has no live, upcoming or past show")
     return cached_json(if_none_match, await document(services, show))
+
+
+REPLAY_CHAT_CACHE = "public, max-age=60"
+
+
+@router.get(
+    "/shows/{show_id}/replay/chat",
+    response_model=ReplayChatPage,
+    responses=responses(404, 409, 422),
+    description=(
+        "The chat of a show that has ended, oldest first, each message with the replay "
+        "time it was sent at (`media_time`, from the recording's wall-clock timeline), so "
+        "the player replays it in step with the video. Only messages that were visible; "
+        "held, rejected and deleted ones never appear. 409 `show_not_over` while the show "
+        "is scheduled or live (the show socket carries its chat). Pages of `limit` (≤ 500) "
+        "after the `after` cursor. `Cache-Control: public, max-age=60`."
+    ),
+)
+async def replay_chat(
+    services: ServicesDep,
+    show_id: str,
+    after: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 500,
+) -> JSONResponse:
+    show = await find_show(services, show_id)
+    if show.state not in (ShowState.ENDED.value, ShowState.REPLAY.value):
+        raise ShowError("conflict", "show_not_over", "the show's chat replays once it has ended")
+    recording = await recordings.load(services.storage, show.id)
+    async with services.db.session() as db:
+        rows = await chat_service.visible_after(db, show.vendor_id, show.id, after, limit)
+    data = [
+        {
+            **chat_service.message_data(row),
+            "media_time": recording.media_time_at(row.created_at) if recording else None,
+        }
+        for row in rows
+    ]
+    page = ReplayChatPage.model_validate(
+        {"data": data, "next_cursor": rows[-1].id if len(rows) == limit else None}
+    ).model_dump(mode="json")
+    return JSONResponse(page, headers={"Cache-Control": REPLAY_CHAT_CACHE})
 
 
 # -- oEmbed ------------------------------------------------------------------------------
