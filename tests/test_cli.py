@@ -351,6 +351,39 @@ def test_demo_seeds_and_reseeding_keeps_data_and_revokes_the_old_key(data_dir: P
     assert new.status_code == 200, new.text
 
 
+def test_demo_prints_its_storefront_and_lets_it_embed_the_player(data_dir: Path) -> None:
+    result = run("demo", "--no-serve", "--port", "8100")
+    assert result.exit_code == 0, result.output
+    shop = re.search(r"^storefront\s+(http://\S+)/\s", result.output, re.M)
+    key = re.search(r"API key\s+(pk_\S+)", result.output)
+    assert shop and key, result.output
+    assert shop.group(1) == "http://127.0.0.1:8101"  # Pasar's port + 1: another origin
+    vendor = api("GET", "/api/v1/vendor", key.group(1)).json()
+    assert {"http://127.0.0.1:8101", "http://localhost:8101"} <= set(vendor["allowed_origins"])
+    chosen = run("demo", "--no-serve", "--port", "8100", "--storefront-port", "9876")
+    assert chosen.exit_code == 0, chosen.output
+    assert re.search(r"^storefront\s+http://127\.0\.0\.1:9876/\s", chosen.output, re.M)
+
+
+def test_demo_refuses_the_storefront_on_pasars_port(data_dir: Path) -> None:
+    result = run("demo", "--no-serve", "--port", "8100", "--storefront-port", "8100")
+    assert result.exit_code == 2, result.output
+    assert "port of its own" in result.output and "API key" not in result.output
+
+
+def test_demo_says_so_when_the_storefront_port_is_taken(data_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("demo", "--storefront-port", str(port))
+    assert result.exit_code == 2, result.output
+    assert f"port {port}" in result.output and "--storefront-port" in result.output
+    assert "API key" not in result.output  # stopped before seeding or serving anything
+
+
 def test_settings_markdown_is_the_documented_table(data_dir: Path) -> None:
     result = run("settings", "--markdown")
     assert result.exit_code == 0, result.output

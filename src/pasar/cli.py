@@ -6,15 +6,20 @@ import asyncio
 import contextlib
 import os
 import secrets
+import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pasar.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 app = typer.Typer(help="Pasar: live-stream shopping for any storefront.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -32,7 +37,9 @@ err_console = Console(stderr=True, soft_wrap=True)
 STREAM_KEY_ENV = "PASAR_STREAM_KEY"
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, companions: Sequence[tuple[ASGIApp, socket.socket]] = ()) -> None:
+    """Run Pasar; with ``companions`` (an app and its bound socket each, like the demo
+    shop), run them in the same process and event loop, and stop them together."""
     import uvicorn
 
     from pasar.app import create_app
@@ -40,21 +47,34 @@ def _serve(settings: Settings) -> None:
     from pasar.realtime.wire import PasarWebSocketProtocol
 
     configure(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+    access_log = settings.log_level == "debug"
+    options: dict[str, Any] = {
+        "http": "httptools",
         # Client addresses from X-Forwarded-For are create_app's job, for the
         # proxies in PASAR_TRUSTED_PROXIES only (uvicorn's would trust 127.0.0.1).
-        proxy_headers=False,
-        ws=PasarWebSocketProtocol,
-        ws_max_size=settings.ws_max_message_bytes,
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        "log_level": settings.log_level,
+        "access_log": access_log,
+    }
+    pasar: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws": PasarWebSocketProtocol,
+        "ws_max_size": settings.ws_max_message_bytes,
+        "ws_per_message_deflate": False,
+    }
+    if not companions:
+        loop = "uvloop" if sys.platform != "win32" else "asyncio"
+        uvicorn.run(create_app(settings), loop=loop, **pasar, **options)
+        return
+    from pasar.demo.serving import serve_together
+
+    serve_together(
+        [
+            (uvicorn.Config(create_app(settings), **pasar, **options), None),
+            *((uvicorn.Config(app, **options), [sock]) for app, sock in companions),
+        ]
     )
 
 
@@ -269,9 +289,31 @@ def catalog_import(
         raise typer.Exit(1)
 
 
+def _shop_url(host: str, port: int) -> str:
+    """Where a browser on this machine finds the demo shop."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _media_origins(settings: Settings) -> list[str]:
+    """Origins other than Pasar's that the player loads from (the shop's CSP)."""
+    hls = settings.media_server_hls_url if settings.media_server != "builtin" else None
+    return [u for u in (hls, settings.s3_public_url) if u]
+
+
 @app.command()
 def demo(
     port: Annotated[int | None, typer.Option(help="Port (PASAR_PORT).")] = None,
+    storefront_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Port of Toko Demo's own shop, a second origin that embeds the player "
+            "(default: Pasar's port + 1).",
+        ),
+    ] = None,
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Seed and print, then exit.")
     ] = False,
@@ -280,11 +322,28 @@ def demo(
     ] = False,
 ) -> None:
     """Seed the demo vendor 'Toko Demo' (products, a scheduled show and a live one), print
-    logins, serve, and broadcast a synthetic show over WHIP so there is live video."""
+    logins, serve, and broadcast a synthetic show over WHIP so there is live video. Also
+    serves Toko Demo's own shop on another port, with the player embedded cross-origin."""
+    from pasar.demo import serving
     from pasar.demo.seed import seed_demo
 
     settings = Settings(**({"port": port} if port else {}))  # type: ignore[arg-type]
-    info = asyncio.run(seed_demo(settings))
+    shop_port = storefront_port or settings.port + 1
+    if shop_port == settings.port or shop_port > 65535:
+        console.print("[red]error:[/red] the shop needs a port of its own (--storefront-port)")
+        raise typer.Exit(2)
+    shop_url = _shop_url(settings.host, shop_port)
+    listener = None
+    if not no_serve:
+        try:
+            listener = serving.listen(settings.host, shop_port)
+        except OSError as exc:
+            console.print(
+                f"[red]error:[/red] cannot serve the demo shop on port {shop_port} "
+                f"({exc.strerror}); choose another with --storefront-port"
+            )
+            raise typer.Exit(2) from exc
+    info = asyncio.run(seed_demo(settings, shop_url))
     url = settings.resolved_public_url
     console.rule("[bold]Pasar demo[/bold]")
     console.print(f"vendor      Toko Demo ({info.products} products, show '{info.show_title}')")
@@ -299,11 +358,19 @@ def demo(
     console.print(f"show        {url}/api/v1/shows/{info.show_id}")
     console.print(f"live now    {url}/watch/{info.live_show_id}  (synthetic broadcast over WHIP)")
     console.print(f"  HLS       {url}/hls/{info.live_show_id}/index.m3u8")
+    console.print(
+        f"storefront  {shop_url}/  (Toko Demo's own shop on another origin, player embedded)"
+    )
     console.rule()
-    if not no_serve:
+    if listener is not None:
+        from pasar.demo.storefront import ShopConfig, create_storefront
+
+        shop = create_storefront(
+            ShopConfig(pasar_url=url, api_key=info.api_key, media_origins=_media_origins(settings))
+        )
         if not no_broadcast:
             _broadcast_when_ready(url, info.live_stream_key)
-        _serve(settings)
+        _serve(settings, companions=[(shop, listener)])
 
 
 @app.command()

@@ -68,8 +68,9 @@ def test_demo_serves_a_live_synthetic_show(tmp_path: Path) -> None:
     env = {**os.environ, "PASAR_DATA_DIR": str(tmp_path), "PASAR_PORT": str(port)}
     env.pop("PASAR_DATABASE_URL", None)
     env.pop("PASAR_REDIS_URL", None)
+    # The demo shop takes a port too: a free one, not whatever follows Pasar's.
     demo = subprocess.Popen(
-        [sys.executable, "-m", "pasar", "demo"],
+        [sys.executable, "-m", "pasar", "demo", "--storefront-port", str(free_port())],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -6,14 +6,11 @@ earlier ones were printed once and may be lost.
 
 from __future__ import annotations
 
-import io
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from importlib import resources
+from urllib.parse import urlsplit
 
-from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +21,8 @@ from pasar.catalog.schemas import ProductIn
 from pasar.clock import utcnow
 from pasar.commerce import deals, pins
 from pasar.commerce.schemas import DealIn
-from pasar.money import to_minor
+from pasar.demo import catalogue as shop_catalogue
+from pasar.demo.pictures import product_picture
 from pasar.settings import Settings
 from pasar.shows import service as shows
 from pasar.shows.models import Show
@@ -53,20 +51,22 @@ class DemoInfo:
     live_stream_key: str
 
 
-def _picture(title: str, colour: list[int]) -> bytes:
-    """A plain product card, so the demo has images without any download."""
-    img = Image.new("RGB", (800, 800), tuple(colour))
-    draw = ImageDraw.Draw(img)
-    draw.rectangle((60, 560, 740, 740), fill=(255, 255, 255))
-    draw.text((90, 600), title[:40], fill=(20, 20, 20), font_size=36)
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=85)
-    return out.getvalue()
+def storefront_origins(storefront_url: str) -> list[str]:
+    """The demo shop's origin as printed, and its other loopback spelling: a browser
+    sends whichever the shopper typed (127.0.0.1 or localhost)."""
+    parts = urlsplit(storefront_url)
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    host, port = parts.hostname or "", f":{parts.port}" if parts.port else ""
+    twin = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(host)
+    return [origin] + ([f"{parts.scheme}://{twin}{port}"] if twin else [])
 
 
-async def seed_demo(settings: Settings) -> DemoInfo:
+async def seed_demo(settings: Settings, storefront_url: str | None = None) -> DemoInfo:
+    """Seed (or refresh) Toko Demo. With ``storefront_url`` (the demo shop `pasar demo`
+    serves on another origin): that origin may embed the player and take shopper
+    actions, and the products' pages are the shop's."""
     password = secrets.token_urlsafe(9)
-    catalogue = json.loads(resources.files("pasar.demo").joinpath("products.json").read_text())
+    catalogue = shop_catalogue.load()
     async with open_services(settings) as services, services.db.session() as db:
         try:
             vendor = await vendors.get_vendor_by_slug(db, SLUG)
@@ -83,6 +83,11 @@ async def seed_demo(settings: Settings) -> DemoInfo:
         await vendors.set_password(db, services.passwords, owner, password)
         if vendor.allowed_origins == []:
             vendor.allowed_origins = [settings.resolved_public_url]
+        if storefront_url is not None:
+            # Normalised as PATCH /vendor stores them (lower case, no trailing slash).
+            vendor.allowed_origins = sorted(
+                {*vendor.allowed_origins, *storefront_origins(storefront_url)}
+            )
         # Earlier demo keys were printed once; revoke them so only the new one works.
         for key in (
             await db.execute(select(ApiKey).where(ApiKey.vendor_id == vendor.id))
@@ -94,18 +99,19 @@ async def seed_demo(settings: Settings) -> DemoInfo:
         )
         product_ids = []
         for item in catalogue:
-            handle = catalog.slugify(item["title"])
-            product = await catalog.find_by_handle(db, vendor.id, handle)
+            product = await catalog.find_by_handle(db, vendor.id, item.handle)
             if product is None:
-                product = await catalog.create_product(
-                    db, vendor.id, "IDR", _product_in(item, handle)
-                )
+                product = await catalog.create_product(db, vendor.id, "IDR", _product_in(item))
                 picture = await clean_image(
-                    _picture(item["title"], item["colour"]),
+                    product_picture(item.title, item.colour),
                     max_bytes=settings.max_image_bytes,
                     max_pixels=settings.max_image_pixels,
                 )
-                await catalog.add_image(db, services.storage, product, picture, item["title"])
+                await catalog.add_image(db, services.storage, product, picture, item.title)
+            if storefront_url is not None:
+                # The player links a product to its page on the vendor's site: here,
+                # the demo shop (its port may differ from one run to the next).
+                product.product_url = _product_url(storefront_url, item.handle)
             product_ids.append(product.id)
         show = (
             await db.execute(
@@ -199,34 +205,31 @@ async def _shop_window(db: AsyncSession, vendor: Vendor, live: Show, settings: S
         )
 
 
-def _product_in(item: dict[str, object], handle: str) -> ProductIn:
-    options: list[str] = item["options"]  # type: ignore[assignment]
-    values: list[list[str]] = item["values"]  # type: ignore[assignment]
-    sku_base = "".join(w[0] for w in str(item["title"]).split()[:3]).upper()
-    variants = []
-    for i, vals in enumerate(values):
-        variants.append(
-            {
-                "sku": f"{sku_base}-{i + 1:02d}",
-                "options": dict(zip(options, vals, strict=True)),
-                "price": to_minor(str(item["price"]), "IDR"),
-                "compare_at_price": to_minor(str(item["compare_at"]), "IDR")
-                if item["compare_at"]
-                else None,
-                "stock": item["stock"],
-            }
-        )
+def _product_url(shop: str, handle: str) -> str:
+    return f"{shop.rstrip('/')}/products/{handle}"
+
+
+def _product_in(item: shop_catalogue.ShopProduct) -> ProductIn:
     return ProductIn.model_validate(
         {
-            "title": item["title"],
-            "handle": handle,
-            "description": item["description"],
-            "product_url": f"https://toko-demo.example/products/{handle}",
-            "currency": "IDR",
-            "options": options,
-            "variants": variants,
+            "title": item.title,
+            "handle": item.handle,
+            "description": item.description,
+            "product_url": _product_url("https://toko-demo.example", item.handle),
+            "currency": shop_catalogue.CURRENCY,
+            "options": item.options,
+            "variants": [
+                {
+                    "sku": v.sku,
+                    "options": v.options,
+                    "price": v.price,
+                    "compare_at_price": v.compare_at,
+                    "stock": v.stock,
+                }
+                for v in item.variants
+            ],
         }
     )
 
 
-__all__ = ["DemoInfo", "seed_demo"]
+__all__ = ["DemoInfo", "seed_demo", "storefront_origins"]
