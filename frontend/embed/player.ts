@@ -106,6 +106,7 @@ export class PasarLive extends LitElement {
   refusals = new Map<string, { code: string; text: string; waitlist: boolean }>();
   clicks = new Map<string, string>();
   private opening = new Map<string, Promise<void>>();
+  private outbox: { type: "chat.send"; text: string; ref: string }[] = [];
   votes: Record<string, number> = {};
   copied: string | null = null;
   now = Date.now();
@@ -217,6 +218,7 @@ export class PasarLive extends LitElement {
         store.set(GUEST_KEY, s.me.guest_token);
       }
       this.lastLikes = s.likes;
+      this.flushOutbox();
       if (this.cart !== "page" && this.model.doc) void this.refreshHostedCart();
     });
     socket.on("like.count", (d) => {
@@ -244,6 +246,7 @@ export class PasarLive extends LitElement {
       this.say(e.retry_after ? `${text} · ${t("error.retry_in", { n: Math.ceil(e.retry_after) })}` : text);
     });
     socket.onStatus((status) => {
+      if (status === "open") this.flushOutbox();
       if (status !== "stopped") return;
       if (socket.stopped?.reason === "forbidden") {
         this.blocked = true;
@@ -419,12 +422,21 @@ export class PasarLive extends LitElement {
   sendChat(): void {
     const text = this.draft.trim();
     if (!text) return;
-    if (this.socket?.send({ type: "chat.send", text, ref: randomKey() })) {
+    const command = { type: "chat.send" as const, text, ref: randomKey() };
+    if (this.socket?.send(command)) {
+      this.draft = "";
+    } else if (this.socket && this.socket.status !== "stopped" && this.outbox.length < 3) {
+      // Still connecting (or reconnecting after the phone slept): it goes when the socket is back.
+      this.outbox.push(command);
       this.draft = "";
     } else {
       this.say(t("error.network"));
     }
     this.requestUpdate();
+  }
+
+  private flushOutbox(): void {
+    while (this.outbox.length && this.socket?.send(this.outbox[0])) this.outbox.shift();
   }
 
   vote(pollId: string, option: number): void {
@@ -502,7 +514,7 @@ export class PasarLive extends LitElement {
       show_id: doc.id,
       product_id: p.id,
       variant_id: v.id,
-      sku: null,
+      sku: v.sku,
       quantity,
       price: v.price,
       currency: p.currency,
@@ -653,7 +665,7 @@ export class PasarLive extends LitElement {
       show_id: doc.id,
       product_id: r.product_id,
       variant_id: r.variant_id,
-      sku: null,
+      sku: p?.variants.find((v) => v.id === r.variant_id)?.sku ?? null,
       quantity: r.quantity,
       price: r.unit_price,
       currency: r.currency,

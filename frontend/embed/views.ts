@@ -61,7 +61,7 @@ export function render(p: P): TemplateResult {
     class=${classMap({ player: true, sheeted: !!p.sheet })}
     style=${style}
     data-state=${p.model.state ?? "unknown"}
-    data-status=${key ?? "playing"}
+    data-status=${key ?? (p.model.state === "scheduled" ? "state.scheduled" : "playing")}
     role="region"
     aria-label=${doc.title}
   >

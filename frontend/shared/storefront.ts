@@ -11,6 +11,8 @@ export type ShowState = "scheduled" | "live" | "ended" | "replay";
 
 export interface PublicVariant {
   id: string;
+  /** The vendor's SKU: how the vendor's own cart knows the item. */
+  sku: string | null;
   /** The option values joined, e.g. "M / Blue". */
   title: string;
   /** Option name → value. */

@@ -154,7 +154,7 @@ def test_go_live_from_the_browser_watch_and_replay(
     watch = context.new_page()
     watch.set_viewport_size({"width": 1100, "height": 760})
     watch.on("pageerror", lambda e: errors.append(f"watch: {e}"))
-    watch.goto(f"{live_server.url}/watch/{show_id}?debug")
+    watch.goto(f"{live_server.url}/watch/{show_id}?debug&locale=en")
     watch.wait_for_function(PLAYING, arg=[2.0], timeout=60_000)
     watch.locator("pasar-live .top .badge", has_text="LIVE").wait_for(timeout=10_000)
     size = watch.evaluate(f"() => {{ const v = {VIDEO}; return [v.videoWidth, v.videoHeight]; }}")
@@ -193,7 +193,7 @@ def test_go_live_from_the_browser_watch_and_replay(
         assert watch.get_by_role("button", name="Watch from the start").is_visible()
 
     # A fresh watch page plays the recording.
-    watch.goto(f"{live_server.url}/watch/{show_id}")
+    watch.goto(f"{live_server.url}/watch/{show_id}?locale=en")
     watch.wait_for_function(PLAYING, arg=[1.0], timeout=60_000)
     watch.locator("pasar-live .badge.replay").wait_for(timeout=10_000)
     assert watch.evaluate(f"() => Number.isFinite({VIDEO}.duration)")
@@ -220,7 +220,7 @@ def test_camera_refused_and_watch_page_waits(
     watch = b.new_page()
     errors: list[str] = []
     watch.on("pageerror", lambda e: errors.append(str(e)))
-    watch.goto(f"{live_server.url}/watch/{show_id}")
+    watch.goto(f"{live_server.url}/watch/{show_id}?locale=en")
     watch.locator("pasar-live .poster", has_text="Coming up").wait_for()
     watch.locator("pasar-live .poster h2", has_text="Not on air yet").wait_for()
     watch.wait_for_timeout(2500)

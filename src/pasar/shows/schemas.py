@@ -104,6 +104,7 @@ class PublicImageOut(BaseModel):
 
 class PublicVariantOut(BaseModel):
     id: str
+    sku: str | None = Field(description="The vendor's SKU: what its own cart knows the item by.")
     title: str = Field(description="The option values joined, e.g. 'M / Blue'.")
     options: dict[str, str] = Field(description="Option name → value.")
     price: int = Field(description="Integer minor units of the product's currency.")

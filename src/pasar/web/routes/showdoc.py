@@ -83,6 +83,7 @@ def _product(p: Product, services: Services) -> dict[str, Any]:
         variants.append(
             {
                 "id": v.id,
+                "sku": v.sku,
                 "title": " / ".join(v.option_values) or "Default",
                 "options": dict(zip(p.options, v.option_values, strict=False)),
                 "price": v.price,
