@@ -446,6 +446,46 @@ def test_a_page_the_vendor_did_not_allow_gets_no_shopper_actions(
     page.context.close()
 
 
+@pytest.fixture(scope="module")
+def storefront(live_server: LiveServer) -> Iterator[str]:
+    """`pasar demo`'s shop (its own catalogue, same SKUs), allowed by the vendor."""
+    from pasar.demo.storefront import ShopConfig, create_storefront
+
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    api = _api(live_server)
+    origins = api.get("/api/v1/vendor").json()["allowed_origins"]
+    r = api.patch("/api/v1/vendor", json={"allowed_origins": [*origins, origin]})
+    assert r.status_code == 200, r.text
+    config = ShopConfig(pasar_url=live_server.url, api_key=live_server.demo.api_key)
+    with serving(create_storefront(config), port):  # type: ignore[arg-type]
+        yield origin
+
+
+def test_the_demo_storefront_and_the_player_share_one_cart(
+    live_server: LiveServer, storefront: str, browser: Any
+) -> None:
+    """Two-way: the player's add lands in the shop's mini cart, the shop's own add
+    shows on the player's cart badge."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{storefront}/")
+    page.wait_for_selector("html[data-shop-ready]")
+    page.wait_for_function("() => document.querySelector('pasar-live')?.model?.connected")
+    player = page.locator("pasar-live")
+    player.locator(".product-card .buy").first.click()
+    player.locator(".sheet .add").click()
+    page.locator("[data-cart-count]", has_text="1").wait_for()
+    player.locator(".cart-button .count", has_text="1").wait_for()
+    page.locator("[data-add-sku]").first.click()
+    player.locator(".cart-button .count", has_text="2").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "storefront-phone-shared-cart.png"))
+    assert errors == []
+    context.close()
+
+
 # Runs last: it ends the demo's live show.
 def test_the_replay_jumps_to_a_chapter_with_the_chat_of_that_moment(
     live_server: LiveServer, shop: str, on_air: None, browser: Any

@@ -133,21 +133,21 @@ function wirePlayer(player) {
     }),
   );
   player.addEventListener("pasar:ready", () => ready.then(syncPlayers));
-  player.addEventListener("pasar:product-click", async (event) => {
-    await ready;
+  // A shopper opened a product in the player: the player keeps them in the live
+  // (its product sheet), so the shop does not navigate; it marks the product in its
+  // own grid, where they find it after the show. ("View in shop" in the sheet links
+  // to the product page.)
+  player.addEventListener("pasar:product-click", (event) => {
     const url = event.detail?.url;
     if (!url) return;
-    let target;
+    let path;
     try {
-      target = new URL(url, location.href);
+      path = new URL(url, location.href).pathname;
     } catch {
       return;
     }
-    // Product pages are this shop's: follow links to them, whatever host Pasar has.
-    const handle = /^\/products\/([a-z0-9-]+)\/?$/.exec(target.pathname)?.[1];
-    const known = handle && [...cart.bySku.values()].some((x) => x.product.handle === handle);
-    if (target.origin === location.origin || known) {
-      location.assign(known ? `/products/${handle}` : target.href);
+    for (const link of document.querySelectorAll(".card-link")) {
+      if (link.getAttribute("href") === path) link.closest(".card")?.classList.add("seen-live");
     }
   });
 }
