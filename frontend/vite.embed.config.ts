@@ -1,5 +1,17 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
+
+// The element's types for vendors' developers, served beside it as /embed.d.ts.
+function shipTypes(): Plugin {
+  return {
+    name: "pasar-ship-types",
+    generateBundle() {
+      const source = readFileSync(resolve(import.meta.dirname, "embed/pasar-live.d.ts"), "utf8");
+      this.emitFile({ type: "asset", fileName: "embed.d.ts", source });
+    },
+  };
+}
 
 // The embed (embed.js) is built on its own, as a library: one stable entry
 // file the vendor's page loads from Pasar's origin, and hashed chunks (hls.js,
@@ -8,6 +20,7 @@ import { defineConfig } from "vite";
 // static/embed/c. Runs after the main build (which empties outDir).
 export default defineConfig({
   root: resolve(import.meta.dirname),
+  plugins: [shipTypes()],
   build: {
     outDir: resolve(import.meta.dirname, "../src/pasar/web/static"),
     emptyOutDir: false,

@@ -8,11 +8,6 @@ export { PasarLive };
 export type { Layout, ProductUpdate } from "./player";
 export type { AddToCart, Answer } from "./cart";
 export type { CartLine, CartState, ShowDocument } from "../shared/storefront";
+export type * from "./pasar-live";
 
 if (!customElements.get("pasar-live")) customElements.define("pasar-live", PasarLive);
-
-declare global {
-  interface HTMLElementTagNameMap {
-    "pasar-live": PasarLive;
-  }
-}

@@ -75,7 +75,7 @@ export class PasarLive extends LitElement {
   layout: Layout = "inline";
   theme: "light" | "dark" | "auto" = "auto";
   brandColor: string | null = null;
-  currencyDisplay: Intl.NumberFormatOptions["currencyDisplay"] | null = null;
+  currencyDisplay: "symbol" | "narrowSymbol" | "code" | "name" | null = null;
   /** "page": the vendor's page owns the cart; anything else: Pasar's hosted cart. */
   cart: string | null = null;
   /** Floating layout: the bubble was tapped open. */

@@ -446,6 +446,37 @@ def test_a_page_the_vendor_did_not_allow_gets_no_shopper_actions(
     page.context.close()
 
 
+def test_the_hosted_cart_takes_the_shopper_to_the_vendors_checkout(
+    live_server: LiveServer, shop: str, browser: Any
+) -> None:
+    """Without a cart of its own on the page, the player keeps Pasar's hosted cart:
+    quantities change in the sheet, and checkout goes to the shop's checkout URL."""
+    page, errors = open_player(browser, live_server, shop, attrs='locale="en"')
+    checkout: list[str] = []
+
+    def shop_checkout(route: Any) -> None:
+        checkout.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<h1>Checkout</h1>")
+
+    page.route("https://toko-demo.example/**", shop_checkout)
+    player = page.locator("pasar-live")
+    player.locator(".product-card .buy").first.click()
+    player.locator(".sheet .add").click()
+    player.locator(".cart-button .count", has_text="1").wait_for()
+    assert events(page, "add-to-cart") == []  # the page's cart is not involved
+    player.get_by_role("button", name="Open cart").click()
+    line = player.locator(".cart-line").first
+    line.get_by_role("button", name="Add one").click()
+    line.locator("output", has_text="2").wait_for()
+    player.locator(".cart-button .count", has_text="2").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "player-phone-hosted-cart.png"))
+    player.get_by_role("button", name="Checkout").click()
+    page.wait_for_url("https://toko-demo.example/**")
+    assert "items=" in checkout[0] and "pasar=" in checkout[0]
+    assert errors == []
+    page.context.close()
+
+
 @pytest.fixture(scope="module")
 def storefront(live_server: LiveServer) -> Iterator[str]:
     """`pasar demo`'s shop (its own catalogue, same SKUs), allowed by the vendor."""

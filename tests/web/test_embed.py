@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -164,3 +165,55 @@ async def test_the_watch_page_links_its_oembed(
     assert r.headers["link"] == f'<{href}>; rel="alternate"; type="application/json+oembed"'
     followed = await client.get(href)
     assert followed.status_code == 200 and followed.json()["type"] == "rich"
+
+
+# -- the element and the pages made of it -----------------------------------------------
+
+
+async def test_embed_js_loads_from_any_origin_and_revalidates(client: httpx.AsyncClient) -> None:
+    r = await client.get("/embed.js", headers={"Origin": "https://toko.example"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    # A module script from another origin is fetched with CORS.
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert r.headers["cache-control"] == "public, max-age=300"
+    assert "pasar-live" in r.text
+    # Its chunks are imported relative to it, from Pasar: immutable, with CORS too.
+    chunk = re.search(r"import\([\"`]\./(embed/c/[\w.-]+\.js)[\"`]\)", r.text)
+    assert chunk, "embed.js imports no chunk (hls.js, the languages)"
+    c = await client.get("/" + chunk.group(1))
+    assert c.status_code == 200
+    assert c.headers["access-control-allow-origin"] == "*"
+    assert "immutable" in c.headers["cache-control"]
+    types = await client.get("/embed.d.ts")
+    assert types.status_code == 200 and "interface PasarLiveElement" in types.text
+
+
+async def test_the_watch_page_is_the_player_element(
+    client: httpx.AsyncClient, vendor: VendorCtx
+) -> None:
+    sid = await _show(client, vendor, title="Batik <b>Live</b>")
+    r = await client.get(f"/watch/{sid}", params={"locale": "th"})
+    assert r.status_code == 200
+    assert f'<pasar-live show="{sid}" layout="fullscreen" theme="dark" locale="th">' in r.text
+    assert '<script type="module" src="/embed.js"></script>' in r.text
+    assert "<title>Batik &lt;b&gt;Live&lt;/b&gt;</title>" in r.text
+    assert '<html lang="th">' in r.text
+    policy = _policy(r)
+    assert policy["script-src"] == "'self'"  # no inline script anywhere
+    assert "<script>" not in r.text
+    # A locale that is not a language tag is dropped, never reflected.
+    r = await client.get(f"/watch/{sid}", params={"locale": '"><script>alert(1)</script>'})
+    assert r.status_code == 200
+    assert "alert(1)" not in r.text and "locale=" not in r.text
+    assert '<html lang="en">' in r.text
+
+
+async def test_a_dead_watch_link_is_a_404_page_the_player_explains(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.get("/watch/show_01M00000000000000000000000")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert '<pasar-live show="show_01M00000000000000000000000"' in r.text
+    assert (await client.get("/watch/a.b")).status_code == 404

@@ -171,6 +171,18 @@ def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
             },
         )
 
+    @app.get("/embed.d.ts", include_in_schema=False)
+    async def embed_types() -> Response:
+        """The element's TypeScript types for vendors' developers."""
+        types = static_dir / "embed.d.ts"
+        if not types.exists():
+            return error_response(503, "not_built", "the front end has not been built")
+        return FileResponse(
+            types,
+            media_type="text/plain; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+        )
+
     @app.get("/embed/page.css", include_in_schema=False)
     async def page_css() -> Response:
         return Response(
