@@ -120,7 +120,7 @@ export interface PasarLiveElement extends HTMLElement {
   theme: "light" | "dark" | "auto";
   /** #rrggbb; default: the shop's brand colour. */
   brandColor: string | null;
-  /** Intl's currencyDisplay: "symbol" (default), "narrowSymbol", "code", "name". */
+  /** Intl's currencyDisplay: "narrowSymbol" (default: "Rp" in every language), "symbol", "code", "name". */
   currencyDisplay: "symbol" | "narrowSymbol" | "code" | "name" | null;
   /** "page": your page owns the cart (the events above); otherwise Pasar's hosted cart. */
   cart: string | null;

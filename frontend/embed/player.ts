@@ -123,6 +123,8 @@ export class PasarLive extends LitElement {
   private heartId = 0;
   private lastLikes = -1;
   private started = false;
+  private resizer: ResizeObserver | null = null;
+  private reportedHeight = 0;
   private painted = false;
   private drag: { x: number; y: number; left: number; top: number; moved: boolean } | null = null;
 
@@ -141,10 +143,28 @@ export class PasarLive extends LitElement {
       this.socket?.start();
       this.playback?.start();
     }
+    if (window.parent !== window) this.reportSize();
+  }
+
+  /** In an iframe (the iframe page, oEmbed): tell the page framing us the height
+   * the player wants at the width it was given, so it can size the frame (docs/embed.md). */
+  private reportSize(): void {
+    this.resizer?.disconnect();
+    this.resizer = new ResizeObserver(() => {
+      const width = this.clientWidth;
+      if (!width) return;
+      const height = Math.round(width < 900 ? (width * 16) / 9 : (width * 9) / 16);
+      if (height === this.reportedHeight) return;
+      this.reportedHeight = height;
+      // Nothing secret in it: any page framing the show may read its size.
+      window.parent.postMessage({ type: "pasar:size", show_id: this.show, width, height }, "*");
+    });
+    this.resizer.observe(this);
   }
 
   disconnectedCallback(): void {
     super.disconnectedCallback();
+    this.resizer?.disconnect();
     window.clearInterval(this.ticker);
     this.socket?.stop();
     this.playback?.stop();

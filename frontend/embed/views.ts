@@ -20,7 +20,8 @@ import { googleCalendarUrl, icsEvent } from "./util";
 type P = PasarLive;
 
 function money(p: P, minor: number, currency: string): string {
-  return formatMoney(minor, currency, locale(), p.currencyDisplay ?? undefined);
+  // "Rp 94.500", "₱1,299", "฿890" even in English: shoppers know their own symbol.
+  return formatMoney(minor, currency, locale(), p.currencyDisplay ?? "narrowSymbol");
 }
 
 function compact(n: number): string {
@@ -426,7 +427,7 @@ function dealBanner(p: P): TemplateResult | typeof nothing {
     <span class="flash">${icon("bolt", 14)} ${t("deal.flash_sale")}${off ? html` <b>${t("deal.percent_off", { n: off })}</b>` : nothing}</span>
     <span class="deal-title">${deal.title || product?.title || ""}</span>
     <span class="deal-meta">
-      <span role="timer">${soldOut ? t("deal.sold_out") : when}</span>
+      <span role="timer">${when}</span>
       <span class="bar" aria-hidden="true"><i style=${styleMap({ width: `${pct}%` })}></i></span>
       <span class="left" data-left=${deal.units_left}>${soldOut ? t("deal.sold_out") : t("deal.units_left", { n: deal.units_left })}</span>
     </span>

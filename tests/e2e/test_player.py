@@ -87,8 +87,30 @@ for (const type of TYPES) {{
 </body></html>"""
 
 
+# The same shop framing the iframe page instead (platforms that forbid scripts in
+# content; here the listener is the page's own).
+FRAME_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Framed</title></head>
+<body style="margin:0">
+<iframe src="{pasar}/embed/shows/{show}?locale=en" width="360" height="100" style="border:0"
+        allow="autoplay; fullscreen" title="Live"></iframe>
+<script>
+window.sizes = [];
+addEventListener("message", (e) => {{
+  if (e.origin !== "{pasar}" || e.data?.type !== "pasar:size") return;
+  window.sizes.push(e.data);
+  document.querySelector("iframe").style.height = e.data.height + "px";
+}});
+</script>
+</body></html>"""
+
+
 def host_app() -> FastAPI:
     app = FastAPI()
+
+    @app.get("/frame")
+    async def frame(pasar: str, show: str) -> HTMLResponse:
+        return HTMLResponse(FRAME_PAGE.format(pasar=pasar, show=show))
 
     @app.get("/")
     async def page(pasar: str, show: str, attrs: str = "") -> HTMLResponse:
@@ -444,6 +466,23 @@ def test_a_page_the_vendor_did_not_allow_gets_no_shopper_actions(
         assert status == [403, "origin_not_allowed"]
     assert errors == []
     page.context.close()
+
+
+def test_the_iframe_page_tells_the_framing_page_its_size(
+    live_server: LiveServer, shop: str, browser: Any
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    q = httpx.QueryParams(pasar=live_server.url, show=live_server.demo.live_show_id)
+    page.goto(f"{shop}/frame?{q}")
+    page.wait_for_function("() => window.sizes.length > 0")
+    size = page.evaluate("() => window.sizes.at(-1)")
+    assert size["show_id"] == live_server.demo.live_show_id
+    assert size["width"] == 360 and size["height"] == 640  # 9:16
+    frame = page.frame_locator("iframe")
+    frame.locator("pasar-live .top .badge", has_text="LIVE").wait_for()
+    assert page.evaluate("() => document.querySelector('iframe').style.height") == "640px"
+    context.close()
 
 
 def test_the_hosted_cart_takes_the_shopper_to_the_vendors_checkout(
