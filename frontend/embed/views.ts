@@ -543,16 +543,17 @@ function productSheet(p: P, s: Extract<Sheet, { kind: "product" }>): TemplateRes
         <legend>${axis}${s.selected[axis] ? html`: <b>${s.selected[axis]}</b>` : nothing}</legend>
         <div class="chips">
           ${values.map((value) => {
-            const next = { ...s.selected, [axis]: value };
-            // A chip is off when no variant with it and the other choices is in stock.
-            const any = product.variants.filter((v) => product.options.every((a) => a === axis || !next[a] || v.options[a] === next[a]) && v.options[axis] === value);
-            const available = any.some((v) => v.in_stock);
+            const withValue = product.variants.filter((v) => v.options[axis] === value);
+            // Sold out in every combination: struck and off. In stock only with other
+            // choices: struck, and a tap moves the other choices to one in stock.
+            const anyInStock = withValue.find((v) => v.in_stock);
+            const fits = withValue.some((v) => v.in_stock && product.options.every((a) => a === axis || !s.selected[a] || v.options[a] === s.selected[a]));
+            const pick = () => p.open({ ...s, selected: fits || !anyInStock ? { ...s.selected, [axis]: value } : { ...anyInStock.options } });
             return html`<button
-              class=${classMap({ chip: true, on: s.selected[axis] === value, struck: !available })}
+              class=${classMap({ chip: true, on: s.selected[axis] === value, struck: !fits })}
               aria-pressed=${s.selected[axis] === value ? "true" : "false"}
-              ?disabled=${!any.length}
-              aria-disabled=${available ? "false" : "true"}
-              @click=${() => p.open({ ...s, selected: next })}
+              ?disabled=${!anyInStock}
+              @click=${pick}
             >
               ${value}
             </button>`;

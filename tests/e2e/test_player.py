@@ -39,6 +39,7 @@ LANGUAGES = {
 }
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 800}
+VIDEO = "document.querySelector('pasar-live').shadowRoot.querySelector('video')"
 PLAYING = """([t]) => {
   const v = document.querySelector('pasar-live')?.shadowRoot?.querySelector('video');
   return !!v && v.currentTime > t && v.readyState >= 2 && v.videoWidth > 0;
@@ -464,6 +465,160 @@ def test_a_page_the_vendor_did_not_allow_gets_no_shopper_actions(
             [live_server.url, deal_id],
         )
         assert status == [403, "origin_not_allowed"]
+    assert errors == []
+    page.context.close()
+
+
+def test_coupons_polls_and_moderation_reach_shoppers(
+    live_server: LiveServer, shop: str, browser: Any
+) -> None:
+    api = _api(live_server)
+    show_id = live_server.demo.live_show_id
+    ayu, errors_a = open_player(browser, live_server, shop)
+    ayu.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=shop)
+    rizky, errors_r = open_player(browser, live_server, shop)
+
+    # A coupon posted by the host: a chip over the video, tap to copy.
+    r = api.post("/api/v1/coupons", json={"code": "LIVE10", "kind": "percent", "value": 10})
+    assert r.status_code == 201, r.text
+    r = api.post(f"/api/v1/shows/{show_id}/coupons/{r.json()['id']}/post")
+    assert r.status_code in (200, 201, 204), r.text
+    chip = ayu.locator("pasar-live .coupon-chip", has_text="LIVE10")
+    chip.wait_for()
+    assert "10% off" in chip.inner_text()
+    chip.click()
+    ayu.locator("pasar-live .coupon .code").click()
+    ayu.locator("pasar-live .coupon .code", has_text="Copied").wait_for()
+    assert ayu.evaluate("() => navigator.clipboard.readText()") == "LIVE10"
+    ayu.locator("pasar-live").get_by_role("button", name="Close").click()
+
+    # A poll: vote, and see the results move.
+    body = {"question": "Warna apa?", "options": ["Biru", "Merah"], "duration_seconds": 120}
+    r = api.post(f"/api/v1/shows/{show_id}/polls", json=body)
+    assert r.status_code == 201, r.text
+    rizky.locator("pasar-live .poll", has_text="Warna apa?").wait_for()
+    rizky.locator("pasar-live .poll .option", has_text="Biru").click()
+    rizky.locator("pasar-live .poll .option.chosen", has_text="100%").wait_for()
+    rizky.locator("pasar-live .poll", has_text="Thanks for voting!").wait_for()
+    ayu.locator("pasar-live .poll .option", has_text="Merah").click()
+    rizky.locator("pasar-live .poll .option", has_text="50%").first.wait_for()
+
+    # Moderation: a deleted message vanishes for everyone; a muted shopper is told.
+    composer = ayu.locator("pasar-live .stage input[name=chat]")
+    composer.fill("pesan yang akan dihapus")
+    composer.press("Enter")
+    message = rizky.locator("pasar-live .overlay-chat .msg", has_text="pesan yang akan dihapus")
+    message.wait_for()
+    message_id = message.get_attribute("data-id")
+    r = api.delete(f"/api/v1/shows/{show_id}/chat/{message_id}")
+    assert r.status_code == 204, r.text
+    message.wait_for(state="detached")
+    ayu_id = ayu.evaluate("() => document.querySelector('pasar-live').model.me.id")
+    r = api.post(f"/api/v1/shows/{show_id}/sanctions", json={"user_id": ayu_id, "minutes": 10})
+    assert r.status_code == 201, r.text
+    ayu.locator("pasar-live .stage .muted-note", has_text="You have been muted until").wait_for()
+    assert ayu.locator("pasar-live .stage input[name=chat]").count() == 0
+    ayu.screenshot(path=str(ARTIFACTS / "player-phone-poll-muted.png"))
+    assert errors_a == [] and errors_r == []
+    ayu.context.close()
+    rizky.context.close()
+
+
+def test_a_scheduled_show_counts_down_and_offers_a_reminder(
+    live_server: LiveServer, shop: str, browser: Any
+) -> None:
+    page, errors = open_player(browser, live_server, shop, show=live_server.demo.show_id)
+    poster = page.locator("pasar-live .poster")
+    poster.locator("h2", has_text=live_server.demo.show_title).wait_for()
+    assert re.search(r"Starts in (\d+:)?\d+:\d\d", poster.inner_text()), poster.inner_text()
+    remind = poster.get_by_role("link", name="Remind me")
+    href = remind.get_attribute("href") or ""
+    assert href.startswith("data:text/calendar")
+    ics = httpx.URL("http://x/?" + "q=" + href.split(",", 1)[1]).params["q"]
+    assert "BEGIN:VEVENT" in ics and "DTSTART:" in ics and "BEGIN:VALARM" in ics
+    assert remind.get_attribute("download") == f"{live_server.demo.show_id}.ics"
+    google = poster.get_by_role("link", name="Add to calendar").get_attribute("href") or ""
+    assert google.startswith("https://calendar.google.com/calendar/render?action=TEMPLATE")
+    # Nothing to play before the show: no video requested.
+    assert page.evaluate(f"() => {VIDEO}.currentTime") == 0
+    page.screenshot(path=str(ARTIFACTS / "player-phone-scheduled.png"))
+    assert errors == []
+    page.context.close()
+
+
+def test_variant_chips_the_vendors_prices_and_a_signed_in_shopper(
+    live_server: LiveServer, shop: str, browser: Any
+) -> None:
+    api = _api(live_server)
+    show_id = live_server.demo.live_show_id
+
+    def variant(sku: str, size: str, colour: str, price: int, stock: int) -> dict[str, Any]:
+        options = {"Size": size, "Colour": colour}
+        return {"sku": sku, "options": options, "price": price, "stock": stock}
+
+    variants = [
+        # Minor units: IDR has two decimals in ISO 4217 (Rp 250.000 is 25_000_000).
+        variant("KB-M-BLUE", "M", "Blue", 25_000_000, 0),
+        variant("KB-M-RED", "M", "Red", 25_000_000, 4),
+        variant("KB-L-BLUE", "L", "Blue", 26_000_000, 9),
+        variant("KB-XL-RED", "XL", "Red", 27_000_000, 0),
+    ]
+    body = {
+        "title": "Kebaya Modern",
+        "status": "active",
+        "currency": "IDR",
+        "options": ["Size", "Colour"],
+        "variants": variants,
+    }
+    r = api.post("/api/v1/products", json=body)
+    assert r.status_code == 201, r.text
+    product = r.json()
+    lineup = [p["id"] for p in _doc(live_server)["lineup"]] + [product["id"]]
+    r = api.put(f"/api/v1/shows/{show_id}/lineup", json={"product_ids": lineup})
+    assert r.status_code == 200, r.text
+
+    page, errors = open_player(browser, live_server, shop)
+    player = page.locator("pasar-live")
+    player.locator(".lineup-button").click()
+    player.locator(f".lineup-item[data-product='{product['id']}'] .row").click()
+    sheet = player.locator(".product-sheet")
+    # Size M, Colour Red was picked (the first in stock). Blue is sold out in M but
+    # not in L: struck, and a tap moves the size to L. XL exists only sold out: off.
+    sheet.locator(".chip.on", has_text="Red").wait_for()
+    blue = sheet.locator(".chip", has_text="Blue")
+    assert "struck" in (blue.get_attribute("class") or "")
+    assert sheet.locator(".chip", has_text="XL").is_disabled()
+    blue.click()
+    sheet.get_by_role("button", name="L", exact=True).and_(sheet.locator(".chip.on")).wait_for()
+    sheet.locator(".chip.on", has_text="Blue").wait_for()
+    sheet.get_by_role("button", name="Add to cart").wait_for()
+    assert "260,000" in sheet.locator(".price").inner_text()  # English grouping
+    assert "Rp" in sheet.locator(".price").inner_text()
+
+    # The vendor's live price wins (updateProduct).
+    page.evaluate(
+        "([pid, vid]) => document.querySelector('pasar-live').updateProduct("
+        "{product_id: pid, variants: [{id: vid, price: 19900000}]})",
+        [product["id"], product["variants"][2]["id"]],
+    )
+    sheet.locator(".price", has_text="199,000").wait_for()
+
+    # A shopper the vendor's site signed in chats under their own name.
+    import jwt
+
+    secret = api.get("/api/v1/vendor/shopper-secret").json()["secret"]
+    claims = {"sub": "cust-42", "name": "Siti Rahma", "exp": int(time.time()) + 600}
+    token = jwt.encode(claims, secret, "HS256")
+    page.evaluate("(t) => document.querySelector('pasar-live').setShopper(t)", token)
+    page.wait_for_function(
+        "() => document.querySelector('pasar-live').model.me?.role === 'shopper'"
+    )
+    player.get_by_role("button", name="Close").click()
+    composer = player.locator(".stage input[name=chat]")
+    composer.fill("Saya sudah login")
+    composer.press("Enter")
+    mine = player.locator(".overlay-chat .msg", has_text="Saya sudah login")
+    mine.locator(".author", has_text="Siti Rahma").wait_for()
     assert errors == []
     page.context.close()
 
