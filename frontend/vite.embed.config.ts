@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { defineConfig, type Plugin } from "vite";
 
 // The element's types for vendors' developers, served beside it as /embed.d.ts.
@@ -18,9 +19,26 @@ function shipTypes(): Plugin {
 // each language) that it imports *relative to itself*, so they come from Pasar
 // too, whatever page runs it: /embed.js imports ./embed/c/…, served from
 // static/embed/c. Runs after the main build (which empties outDir).
+// Every script of the embed also as .br and .gz, compressed once at build time at the
+// highest levels (too slow per request): Pasar serves whichever the browser accepts.
+function precompress(): Plugin {
+  return {
+    name: "pasar-precompress",
+    generateBundle(_options, bundle) {
+      for (const [fileName, item] of Object.entries(bundle)) {
+        if (item.type !== "chunk") continue;
+        const source = Buffer.from(item.code);
+        const br = brotliCompressSync(source, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
+        this.emitFile({ type: "asset", fileName: `${fileName}.br`, source: br });
+        this.emitFile({ type: "asset", fileName: `${fileName}.gz`, source: gzipSync(source, { level: 9 }) });
+      }
+    },
+  };
+}
+
 export default defineConfig({
   root: resolve(import.meta.dirname),
-  plugins: [shipTypes()],
+  plugins: [shipTypes(), precompress()],
   build: {
     outDir: resolve(import.meta.dirname, "../src/pasar/web/static"),
     emptyOutDir: false,

@@ -189,6 +189,28 @@ async def test_embed_js_loads_from_any_origin_and_revalidates(client: httpx.Asyn
     assert types.status_code == 200 and "interface PasarLiveElement" in types.text
 
 
+@pytest.mark.parametrize(
+    ("accept", "encoding"),
+    [("br, gzip", "br"), ("gzip, deflate", "gzip"), ("br;q=0, gzip", "gzip"), ("", None)],
+)
+async def test_the_embed_is_served_compressed_as_the_browser_accepts(
+    client: httpx.AsyncClient, accept: str, encoding: str | None
+) -> None:
+    plain = await client.get("/embed.js", headers={"Accept-Encoding": "identity"})
+    size = int(plain.headers["content-length"])
+    chunk = re.search(r"import\([\"`]\./(embed/c/[\w.-]+\.js)[\"`]\)", plain.text)
+    assert chunk
+    for path in ("/embed.js", "/" + chunk.group(1)):
+        async with client.stream("GET", path, headers={"Accept-Encoding": accept}) as r:
+            assert r.status_code == 200
+            assert r.headers.get("content-encoding") == encoding, path
+            assert r.headers["vary"] == "Accept-Encoding"
+            assert r.headers["content-type"].startswith("text/javascript")
+            assert r.headers["access-control-allow-origin"] == "*"
+            if encoding and path == "/embed.js":
+                assert int(r.headers["content-length"]) < size / 2
+
+
 async def test_the_watch_page_is_the_player_element(
     client: httpx.AsyncClient, vendor: VendorCtx
 ) -> None:

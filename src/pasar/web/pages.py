@@ -12,10 +12,12 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import Headers
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -45,21 +47,65 @@ WATCH_CSP = f"{PLAYER_CSP}; frame-ancestors 'self'; {PAGE_CSP_TAIL}"
 NOT_BUILT_HEADERS = {"Content-Security-Policy": f"default-src 'none'; {PAGE_CSP_TAIL}"}
 
 
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
 class ImmutableStatic(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         if response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+            response.headers["Cache-Control"] = IMMUTABLE
         return response
 
 
-class CrossOriginStatic(ImmutableStatic):
-    """The embed's chunks: imported by embed.js on the vendor's page, so with CORS."""
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+EMBED_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "Vary": "Accept-Encoding",
+}
+
+
+def accepted_encodings(header: str) -> set[str]:
+    """The content codings an Accept-Encoding header allows (q=0 refuses one)."""
+    allowed = set()
+    for part in header.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        q = params.strip().removeprefix("q=")
+        if name and not (params and q.replace(".", "", 1).isdigit() and float(q) == 0):
+            allowed.add(name.strip())
+    return allowed
+
+
+def precompressed(path: Path, accept_encoding: str) -> tuple[Path, str | None]:
+    """The build's .br or .gz twin of ``path`` the client accepts, else ``path``.
+    The embed's scripts are compressed once at build time (vite.embed.config.ts):
+    on a phone on 3G the bytes are the wait."""
+    allowed = accepted_encodings(accept_encoding)
+    for encoding, suffix in ENCODINGS:
+        twin = path.with_name(path.name + suffix)
+        if encoding in allowed and twin.is_file():
+            return twin, encoding
+    return path, None
+
+
+def script_response(path: Path, accept_encoding: str, cache_control: str) -> FileResponse:
+    served, encoding = precompressed(path, accept_encoding)
+    headers = {**EMBED_HEADERS, "Cache-Control": cache_control}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    return FileResponse(served, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+class CrossOriginStatic(StaticFiles):
+    """The embed's chunks: imported by embed.js on the vendor's page, so with CORS;
+    hashed, so immutable; compressed at build time."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        response = await super().get_response(path, scope)  # validates the path
+        if response.status_code == 200 and isinstance(response, FileResponse):
+            accept = Headers(scope=scope).get("accept-encoding", "")
+            return script_response(Path(response.path), accept, IMMUTABLE)
         return response
 
 
@@ -156,20 +202,14 @@ def install(app: FastAPI, static_dir: Path = STATIC_DIR) -> None:
         )
 
     @app.get("/embed.js", include_in_schema=False)
-    async def embed_script() -> Response:
+    async def embed_script(
+        accept_encoding: Annotated[str, Header(max_length=1000)] = "",
+    ) -> Response:
         """The one URL vendors paste: revalidated (an upgrade reaches every page within
         minutes), loadable from any origin (a module script is fetched with CORS)."""
         if not embed_js.exists():
             return error_response(503, "not_built", "the front end has not been built")
-        return FileResponse(
-            embed_js,
-            media_type="text/javascript",
-            headers={
-                "Cache-Control": "public, max-age=300",
-                "Access-Control-Allow-Origin": "*",
-                "Cross-Origin-Resource-Policy": "cross-origin",
-            },
-        )
+        return script_response(embed_js, accept_encoding, "public, max-age=300")
 
     @app.get("/embed.d.ts", include_in_schema=False)
     async def embed_types() -> Response:
