@@ -198,8 +198,12 @@ export class PasarLive extends LitElement {
 
   private async load(): Promise<void> {
     this.failure = null;
+    // With a locale attribute, its catalogue loads while the show document does
+    // (on a slow network each round trip is most of the wait).
+    const early = this.locale ? setLocale(pickLocale(this.locale, null)) : null;
     try {
       const doc = this.show ? await this.api.show(this.show) : await this.api.currentShow(this.vendor);
+      await early;
       this.model.setDocument(doc);
       await this.applyLocale();
       if (this.show !== doc.id) this.show = doc.id;
