@@ -204,8 +204,8 @@ export class PasarLive extends LitElement {
     try {
       const doc = this.show ? await this.api.show(this.show) : await this.api.currentShow(this.vendor);
       await early;
+      await this.applyLocale(doc.vendor.locale); // before the first paint with text
       this.model.setDocument(doc);
-      await this.applyLocale();
       if (this.show !== doc.id) this.show = doc.id;
       this.connect(doc.id);
       this.ready = true;
@@ -218,8 +218,8 @@ export class PasarLive extends LitElement {
     this.requestUpdate();
   }
 
-  private async applyLocale(): Promise<void> {
-    const lang = pickLocale(this.locale, this.model.doc?.vendor.locale ?? null);
+  private async applyLocale(vendorDefault = this.model.doc?.vendor.locale ?? null): Promise<void> {
+    const lang = pickLocale(this.locale, vendorDefault);
     if (lang !== locale()) await setLocale(lang);
     this.setAttribute("lang", lang);
     this.requestUpdate();
