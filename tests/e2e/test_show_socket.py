@@ -173,3 +173,37 @@ def test_the_watch_page_speaks_the_shoppers_language(live_server: LiveServer, br
         assert page.evaluate("() => document.querySelector('pasar-live').lang") == lang, locale
     context.close()
     assert errors == []
+
+
+def stream_status(offset: int, status: str) -> dict[str, Any]:
+    return {"type": "stream.status", "epoch": "e1", "offset": offset, "data": {"status": status}}
+
+
+def test_the_player_says_when_the_host_is_reconnecting(
+    live_server: LiveServer, browser: Any
+) -> None:
+    """stream.status reconnecting: a spinner over the picture while chat goes on."""
+    page = browser.new_page(viewport={"width": 375, "height": 812})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    conns = fake_server(page)
+    page.goto(f"{live_server.url}/watch/{live_server.demo.show_id}?locale=en")
+    pump(page, lambda: len(conns) == 1 and conns[0].frames != [], 10, "the socket")
+    conns[0].send(snapshot(1, "g-1", "live"), stream_status(2, "reconnecting"))
+    pump(page, lambda: status(page) == "state.reconnecting", 5, "reconnecting")
+    page.locator("pasar-live .status .spinner").wait_for()
+    assert "Reconnecting…" in page.locator("pasar-live .status").inner_text()
+    # Chat still arrives meanwhile.
+    message = {
+        "id": "msg_1",
+        "author": {"id": "guest:2", "name": "Ayu", "role": "guest"},
+        "text": "masih di sini",
+        "links": False,
+        "ts": "2026-12-06T00:00:00Z",
+    }
+    conns[0].send({"type": "chat.message", "epoch": "e1", "offset": 3, "data": message})
+    page.locator("pasar-live .overlay-chat .msg", has_text="masih di sini").wait_for()
+    conns[0].send(stream_status(4, "live"))
+    pump(page, lambda: status(page) != "state.reconnecting", 5, "back on air")
+    assert errors == []
+    page.close()
