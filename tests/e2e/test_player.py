@@ -688,10 +688,11 @@ def storefront(live_server: LiveServer) -> Iterator[str]:
 
 
 def test_the_demo_storefront_and_the_player_share_one_cart(
-    live_server: LiveServer, storefront: str, browser: Any
+    live_server: LiveServer, storefront: str, on_air: None, browser: Any
 ) -> None:
-    """Two-way: the player's add lands in the shop's mini cart, the shop's own add
-    shows on the player's cart badge."""
+    """The player on `pasar demo`'s shop, another origin, plays the live video; and
+    two-way: the player's add lands in the shop's mini cart, the shop's own add shows
+    on the player's cart badge."""
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     errors: list[str] = []
@@ -699,6 +700,7 @@ def test_the_demo_storefront_and_the_player_share_one_cart(
     page.goto(f"{storefront}/")
     page.wait_for_selector("html[data-shop-ready]")
     page.wait_for_function("() => document.querySelector('pasar-live')?.model?.connected")
+    page.wait_for_function(PLAYING, arg=[1.0], timeout=60_000)
     player = page.locator("pasar-live")
     player.locator(".product-card .buy").first.click()
     player.locator(".sheet .add").click()
