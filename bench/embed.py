@@ -406,14 +406,14 @@ def bench(
 def wait_live(server: DemoServer, show_id: str) -> None:
     import urllib.request
 
-    until = time.time() + 60
+    until = time.time() + 120
     while time.time() < until:
         playlist = f"{server.base}/hls/{show_id}/legacy.m3u8"
         with contextlib.suppress(OSError), urllib.request.urlopen(playlist, timeout=5) as r:
             if b"#EXTINF" in r.read():
                 return
         time.sleep(0.3)
-    raise TimeoutError("no HLS segment 60 s after starting the broadcast")
+    raise TimeoutError("no HLS segment 120 s after starting the broadcast")
 
 
 def measure(

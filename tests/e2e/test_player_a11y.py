@@ -15,6 +15,7 @@ comes from those fills and text shadows (styles.ts), not from the video.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,10 @@ def test_the_player_has_no_serious_accessibility_violations(
 ) -> None:
     if not AXE.exists():
         service_missing("axe-core", f"{AXE} not found (cd frontend && npm ci)")
+    # The broadcast may still be connecting: scan the live state, not "scheduled".
+    deadline = time.monotonic() + 60
+    while rig._doc(live_server)["state"] != "live" and time.monotonic() < deadline:
+        time.sleep(0.5)
     viewport = rig.PHONE if size == "phone" else rig.DESKTOP
     page, errors = rig.open_player(browser, live_server, shop, viewport=viewport)
     player = page.locator("pasar-live")
