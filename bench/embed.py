@@ -249,12 +249,12 @@ def load(
     url: str,
     *,
     want: str,
-    until: str,
+    until: tuple[str, ...],
     network: dict[str, float] | None = None,
     timeout: float = 60.0,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     """One cold load in a fresh context: (milestones in ms, Pasar scripts, page errors).
-    ``until`` is the milestone to wait for ("shell", "chat", "video", …)."""
+    ``until``: the milestones to wait for ("shell", "lang", "chat", "video", …)."""
     context = browser.new_context(viewport=PHONE)
     try:
         context.add_init_script(f"window.__want = {json.dumps(want)};\n{PROBE}")
@@ -286,16 +286,11 @@ def load(
             cdp.send("Network.emulateNetworkConditions", {"offline": False, **network})
         page.goto(url, wait_until="commit", timeout=timeout * 1000)
         page.wait_for_function(
-            "(k) => window.__pasar && window.__pasar[k] !== undefined",
-            arg=until,
+            "(keys) => window.__pasar && keys.every((k) => window.__pasar[k] !== undefined)",
+            arg=list(until),
             timeout=timeout * 1000,
             polling=50,
         )
-        if until == "shell":  # the frame after the mark, and the language
-            page.wait_for_function(
-                "() => ['shell_frame', 'lang'].every((k) => window.__pasar[k] !== undefined)",
-                timeout=timeout * 1000,
-            )
         marks: dict[str, Any] = page.evaluate("() => ({...window.__pasar})")
         marks["waterfall"] = page.evaluate(WATERFALL)
         # the vendor's own page arrived (the part of the wait that is not the player's)
@@ -425,7 +420,14 @@ def measure(
     children: list[subprocess.Popen[bytes]],
 ) -> None:
     url = page_url(shop, server.base, demo.show_id)
-    until_video = "shell" if args.no_broadcast else "video"
+    # every milestone of a load over loopback (no video without the broadcast)
+    everything = (
+        "shell",
+        "shell_frame",
+        "lang",
+        "chat",
+        *(() if args.no_broadcast else ("video",)),
+    )
 
     # -- sizes: what the player loaded while playing, per language -----------------
     totals: dict[str, int] = {}
@@ -435,7 +437,7 @@ def measure(
     for lang in LANGS:
         attrs = f'locale="{lang}"'
         _, scripts, errors = load(
-            browser, page_url(shop, server.base, demo.show_id, attrs), want=lang, until=until_video
+            browser, page_url(shop, server.base, demo.show_id, attrs), want=lang, until=everything
         )
         if errors:
             raise RuntimeError(f"page errors ({lang}): {errors}")
@@ -464,11 +466,11 @@ def measure(
     say(f"entry: /embed.js {kb(raw)} kB raw, {kb(entry)} kB gzip -6")
 
     # -- first paint over loopback ----------------------------------------------------
-    load(browser, url, want="id", until=until_video)  # warm the server, not the browser
+    load(browser, url, want="id", until=everything)  # warm the server, not the browser
     busy = _media.Busy(descendants({server.pid, os.getpid(), *(c.pid for c in children)}))
     runs: list[dict[str, Any]] = []
     for _ in range(args.runs):
-        marks, _, errors = load(browser, url, want="id", until=until_video)
+        marks, _, errors = load(browser, url, want="id", until=everything)
         if errors:
             raise RuntimeError(f"page errors: {errors}")
         runs.append(marks)
@@ -504,7 +506,12 @@ def measure(
         got: list[dict[str, Any]] = []
         for _ in range(n):
             marks, _, errors = load(
-                browser, url, want="id", until="chat", network=network, timeout=120
+                browser,
+                url,
+                want="id",
+                until=("shell", "card", "chat", "lang"),
+                network=network,
+                timeout=120,
             )
             if errors:
                 raise RuntimeError(f"page errors ({name}): {errors}")
