@@ -431,8 +431,7 @@ def measure(
 
     # -- sizes: what the player loaded while playing, per language -----------------
     totals: dict[str, int] = {}
-    entry = 0
-    rows: dict[str, int] = {}
+    entry = raw = 0
     encodings: set[str] = set()
     for lang in LANGS:
         attrs = f'locale="{lang}"'
@@ -444,19 +443,18 @@ def measure(
         paths = sorted({s["path"] for s in scripts})
         if len(paths) != len(scripts):
             raise RuntimeError(f"a script was loaded twice: {[s['path'] for s in scripts]}")
+        if "/embed.js" not in paths:
+            raise RuntimeError(f"the page did not load /embed.js: {paths}")
         for s in scripts:
-            rows[s["path"]] = gz(s)
             encodings.add(s["encoding"] or "none")
             if s["path"] == "/embed.js":
-                entry = rows[s["path"]]
-                raw = len(s["body"])
+                entry, raw = gz(s), len(s["body"])
         totals[lang] = sum(gz(s) for s in scripts)
         if lang == "id":
             say(
                 "scripts (vendor default, id): "
                 + ", ".join(
-                    f"{p} {kb(len(s['body']))} kB raw / {kb(gz(s))} gz"
-                    for p, s in ((s["path"], s) for s in scripts)
+                    f"{s['path']} {kb(len(s['body']))} kB raw / {kb(gz(s))} gz" for s in scripts
                 )
             )
     say(
@@ -464,6 +462,8 @@ def measure(
     )
     say("total per language (kB gzip): " + ", ".join(f"{k} {kb(v)}" for k, v in totals.items()))
     say(f"entry: /embed.js {kb(raw)} kB raw, {kb(entry)} kB gzip -6")
+    if args.no_broadcast:
+        say("warning: --no-broadcast: no video, so the totals leave out the hls.js chunk")
 
     # -- first paint over loopback ----------------------------------------------------
     load(browser, url, want="id", until=everything)  # warm the server, not the browser
