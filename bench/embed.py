@@ -2,7 +2,7 @@
 
 Run it from the repository root (with the dev install and a built front end)::
 
-    .venv/bin/python bench/embed.py                  # 10 cold loads + 3 Slow 3G loads
+    .venv/bin/python bench/embed.py              # 10 cold loads; 3 + 3 Slow 3G, 1 + 1 Slow 4G
     .venv/bin/python bench/embed.py --runs 20 --slow3g-runs 5 --no-broadcast
 
 What it does:
@@ -20,13 +20,13 @@ What it does:
   browser context** (an empty HTTP cache and storage: a first visit);
 * **sizes**: every script the player loaded from Pasar (``/embed.js``,
   ``/embed/c/…``) while playing the live show, as Chromium received it
-  (Playwright's response bodies and ``request.sizes()``). Pasar serves them
-  without ``Content-Encoding`` (no compression in the app: a CDN or reverse
-  proxy in front would add it), so the figure is each body gzip-compressed at
-  level 6 here, which is what such a proxy sends; a server that does compress
-  is measured as sent (the encoded body size). ``gzip_kb`` is the total for one
-  language (entry + hls.js chunk + the language's chunk), ``entry_gzip_kb``
-  embed.js alone; kB = 1,000 bytes. Each language's total is printed too;
+  (Playwright's response bodies, headers and ``request.sizes()``). The gzip
+  figure is the size as sent when Pasar sent gzip, else the body compressed
+  here at gzip -6 (Chromium asks for brotli too, and Pasar sends its brotli
+  twins then: that size, as received, is printed beside it). ``gzip_kb`` is the
+  total for one language (entry + hls.js chunk + the language's chunk),
+  ``entry_gzip_kb`` embed.js alone; kB = 1,000 bytes. Each language's total is
+  printed too;
 * **first paint**: from navigation start (``performance.timeOrigin``) to the
   element's ``pasar:shell`` mark (set the first time its shell — title, host,
   product card — is rendered), over loopback, a phone viewport (375×812), one
@@ -36,12 +36,14 @@ What it does:
   plays are printed too;
 * **Slow 3G**: the same page with Chromium's network throttling
   (``Network.emulateNetworkConditions``) at Chrome DevTools' "Slow 3G" preset
-  (named "3G" since Chrome 124): 2,000 ms latency, 50,000 B/s (400 kbit/s) down
+  (named "3G" in recent DevTools): 2,000 ms latency, 50,000 B/s (400 kbit/s) down
   and up. Per load: when the shell, the product card and a connected chat
   (composer with its send button enabled) are on screen, polled every frame,
-  from navigation start, which includes the vendor's own page (one more round
-  trip). The "Slow 4G" preset (formerly "Fast 3G": 562.5 ms, 180,000 B/s down,
-  84,375 B/s up) is printed for comparison.
+  from navigation start, which includes the vendor's own page (``page_ms``: one
+  more round trip); once without a ``locale`` attribute (the vendor's default,
+  known from the show document) and once with ``locale="id"``. The "Slow 4G"
+  preset (formerly "Fast 3G": 562.5 ms, 180,000 B/s down, 84,375 B/s up) is
+  printed for comparison.
 
 The last line is::
 
@@ -322,10 +324,16 @@ def descendants(roots: set[int]) -> set[int]:
 
 
 def gz(script: dict[str, Any]) -> int:
-    """Bytes on the wire compressed: as sent if the server compressed, else gzip -6."""
-    if script["encoding"] in ("gzip", "br", "zstd", "deflate"):
+    """The gzip size: as sent when the server sent gzip, else the body at gzip -6
+    (served uncompressed, or in another coding: ``wire`` has what was sent)."""
+    if script["encoding"] == "gzip":
         return int(script["wire"])
     return len(gzip.compress(script["body"], compresslevel=6, mtime=0))
+
+
+def wire(script: dict[str, Any]) -> int:
+    """Body bytes as Chromium received them (encoded size)."""
+    return int(script["wire"]) if script["encoding"] else len(script["body"])
 
 
 def kb(n: float) -> str:
@@ -431,6 +439,7 @@ def measure(
 
     # -- sizes: what the player loaded while playing, per language -----------------
     totals: dict[str, int] = {}
+    received: dict[str, int] = {}
     entry = raw = 0
     encodings: set[str] = set()
     for lang in LANGS:
@@ -450,17 +459,22 @@ def measure(
             if s["path"] == "/embed.js":
                 entry, raw = gz(s), len(s["body"])
         totals[lang] = sum(gz(s) for s in scripts)
+        received[lang] = sum(wire(s) for s in scripts)
         if lang == "id":
             say(
                 "scripts (vendor default, id): "
                 + ", ".join(
-                    f"{s['path']} {kb(len(s['body']))} kB raw / {kb(gz(s))} gz" for s in scripts
+                    f"{s['path']} {kb(len(s['body']))} kB raw, {kb(wire(s))} kB received "
+                    f"({s['encoding'] or 'uncompressed'}), {kb(gz(s))} kB gzip"
+                    for s in scripts
                 )
             )
     say(
-        f"served Content-Encoding: {', '.join(sorted(encodings))} (gzip -6 computed here when none)"
+        f"served Content-Encoding: {', '.join(sorted(encodings))} (gzip: as sent when sent so, "
+        "else the body at gzip -6)"
     )
     say("total per language (kB gzip): " + ", ".join(f"{k} {kb(v)}" for k, v in totals.items()))
+    say("received per language (kB): " + ", ".join(f"{k} {kb(v)}" for k, v in received.items()))
     say(f"entry: /embed.js {kb(raw)} kB raw, {kb(entry)} kB gzip -6")
     if args.no_broadcast:
         say("warning: --no-broadcast: no video, so the totals leave out the hls.js chunk")
@@ -496,36 +510,41 @@ def measure(
     if any(c > 0.1 for _, c in others):
         say("warning: other processes were busy during the loads; rerun when it is quiet")
 
-    # -- throttled ----------------------------------------------------------------------
+    # -- throttled: the page without a locale attribute (the vendor's default, known
+    # only from the show document) and with one (its catalogue can load alongside) --
     for name, network, n in (
         ("slow3g", SLOW_3G, args.slow3g_runs),
         ("slow4g", SLOW_4G, args.slow4g_runs),
     ):
-        if n <= 0:
-            continue
-        got: list[dict[str, Any]] = []
-        for _ in range(n):
-            marks, _, errors = load(
-                browser,
-                url,
-                want="id",
-                until=("shell", "card", "chat", "lang"),
-                network=network,
-                timeout=120,
+        for setup, attrs in (("vendor-default", ""), ("attribute", 'locale="id"')):
+            if n <= 0:
+                continue
+            got: list[dict[str, Any]] = []
+            for _ in range(n):
+                marks, _, errors = load(
+                    browser,
+                    page_url(shop, server.base, demo.show_id, attrs),
+                    want="id",
+                    until=("shell", "card", "chat", "lang"),
+                    network=network,
+                    timeout=120,
+                )
+                if errors:
+                    raise RuntimeError(f"page errors ({name}): {errors}")
+                got.append(marks)
+            keys = ("page", "shell", "card", "chat", "lang")
+            med = {k: statistics.median(r[k] for r in got if k in r) for k in keys}
+            detail = "; ".join(
+                f"{k} " + "/".join(f"{r[k]:.0f}" for r in got if k in r) for k in keys
             )
-            if errors:
-                raise RuntimeError(f"page errors ({name}): {errors}")
-            got.append(marks)
-        keys = ("page", "shell", "card", "chat", "lang")
-        med = {k: statistics.median(r[k] for r in got if k in r) for k in keys}
-        detail = "; ".join(f"{k} " + "/".join(f"{r[k]:.0f}" for r in got if k in r) for k in keys)
-        say(f"{name}: {n} loads, ms from navigation start per load: {detail}")
-        say(f"{name} waterfall (first load, ms): {got[0]['waterfall']}")
-        print(
-            f"{name}: shell_ms={med['shell']:.0f} product_card_ms={med['card']:.0f} "
-            f"chat_ms={med['chat']:.0f} localized_ms={med['lang']:.0f} page_ms={med['page']:.0f}",
-            flush=True,
-        )
+            say(f"{name}, locale {setup}: {n} loads, ms from navigation start: {detail}")
+            say(f"{name}, locale {setup}: waterfall (first load, ms): {got[0]['waterfall']}")
+            print(
+                f"{name}: locale={setup} shell_ms={med['shell']:.0f} "
+                f"product_card_ms={med['card']:.0f} chat_ms={med['chat']:.0f} "
+                f"localized_ms={med['lang']:.0f} page_ms={med['page']:.0f}",
+                flush=True,
+            )
 
     first_paint = statistics.median(r["shell"] for r in runs)
     print(
