@@ -233,6 +233,10 @@ class Server:
         if out.returncode != 0:
             raise RuntimeError(f"could not create the vendor: {out.stderr.strip()[-800:]}")
         self.api_key = out.stdout.strip().splitlines()[-1]
+        self.launch(env)
+
+    def launch(self, env: dict[str, str]) -> None:
+        """``pasar serve`` on ``self.port`` with ``env``; returns once it is healthy."""
         pasar = Path(sys.executable).with_name("pasar")
         cmd = (
             [str(pasar), "serve"]

@@ -163,7 +163,7 @@ function topBar(p: P, replay: boolean): TemplateResult {
     <div class="top-right">
       ${m.state === "live" && !replay ? html`<span class="badge">${t("state.live")}</span>` : nothing}
       ${replay || m.state === "replay" ? html`<span class="badge replay">${t("state.replay")}</span>` : nothing}
-      ${m.state === "live" ? html`<span class="viewers" aria-label=${t("player.viewers", { n: m.viewers })}>${icon("eye", 14)} ${compact(m.viewers)}</span>` : nothing}
+      ${m.state === "live" ? html`<span class="viewers" role="img" aria-label=${t("player.viewers", { n: m.viewers })}>${icon("eye", 14)} ${compact(m.viewers)}</span>` : nothing}
       ${p.layout === "floating"
         ? html`<button class="icon" aria-label=${t("player.minimise")} @click=${() => p.expand(false)}>${icon("minimise")}</button>`
         : nothing}
@@ -196,14 +196,16 @@ function scheduled(p: P): TemplateResult {
 
 function rail(p: P): TemplateResult {
   const count = p.cartState?.item_count ?? 0;
+  const lineup = p.model.doc?.lineup.length ?? 0;
+  // Each count is in its button's name (WCAG 2.5.3: the visible text is part of the name).
   return html`<div class="rail">
-    <button class="icon like" aria-label=${t("player.like")} @click=${() => p.like()}>${icon("heart", 24)}<small>${compact(p.model.likes)}</small></button>
+    <button class="icon like" aria-label=${`${t("player.like")}, ${t("player.likes", { n: p.model.likes })}`} @click=${() => p.like()}>${icon("heart", 24)}<small aria-hidden="true">${compact(p.model.likes)}</small></button>
     <button class="icon" aria-label=${t("player.share")} @click=${() => p.share()}>${icon("share")}</button>
-    <button class="icon cart-button" aria-label=${t("cart.open")} @click=${() => p.open({ kind: "cart" })}>
-      ${icon("cart")}${count ? html`<span class="count" data-count=${count}>${count}</span>` : nothing}
+    <button class="icon cart-button" aria-label=${count ? `${t("cart.open")}, ${t("cart.items", { n: count })}` : t("cart.open")} @click=${() => p.open({ kind: "cart" })}>
+      ${icon("cart")}${count ? html`<span class="count" data-count=${count} aria-hidden="true">${count}</span>` : nothing}
     </button>
-    <button class="icon lineup-button" aria-label=${t("lineup.open")} @click=${() => p.open({ kind: "lineup" })}>
-      ${icon("bag")}<span class="count">${p.model.doc?.lineup.length ?? 0}</span>
+    <button class="icon lineup-button" aria-label=${`${t("lineup.open")}, ${t("lineup.count", { n: lineup })}`} @click=${() => p.open({ kind: "lineup" })}>
+      ${icon("bag")}<span class="count" aria-hidden="true">${lineup}</span>
     </button>
     <button class="icon mute-button" aria-label=${t(p.videoMuted ? "player.unmute" : "player.mute")} @click=${() => p.toggleMute()}>
       ${p.videoMuted ? icon("muted") : icon("volume")}
@@ -326,7 +328,7 @@ function priceOf(p: P, product: PublicProduct, v?: PublicVariant): TemplateResul
 function pinnedCards(p: P): TemplateResult | typeof nothing {
   const pins = p.model.pins;
   if (!pins.length) return nothing;
-  return html`<div class="pins" aria-label=${t("product.on_screen")}>
+  return html`<div class="pins" role="group" aria-label=${t("product.on_screen")}>
     ${pins.map((pin) => {
       const product = p.product(pin.product_id);
       const image = product?.images[0]?.url ?? pin.product.image_url;
