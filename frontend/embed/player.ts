@@ -123,6 +123,8 @@ export class PasarLive extends LitElement {
   private heartId = 0;
   private lastLikes = -1;
   private started = false;
+  /** The show the socket follows. */
+  private socketFor: string | null = null;
   private resizer: ResizeObserver | null = null;
   private reportedHeight = 0;
   private painted = false;
@@ -171,7 +173,9 @@ export class PasarLive extends LitElement {
   }
 
   protected willUpdate(changed: PropertyValues<this>): void {
-    if ((changed.has("show") || changed.has("vendor")) && (this.show || this.vendor)) void this.load();
+    const wanted = (changed.has("show") || changed.has("vendor")) && (this.show || this.vendor);
+    // Loading a vendor's current show sets `show` to it: that is no new show to load.
+    if (wanted && !(this.show && this.show === this.model.doc?.id)) void this.load();
     if (changed.has("locale") && this.ready) void this.applyLocale();
   }
 
@@ -201,13 +205,16 @@ export class PasarLive extends LitElement {
     // With a locale attribute, its catalogue loads while the show document does
     // (on a slow network each round trip is most of the wait).
     const early = this.locale ? setLocale(pickLocale(this.locale, null)) : null;
+    // A known show's socket opens alongside too: chat does not wait for the document.
+    if (this.show && this.socketFor !== this.show) this.connect(this.show);
     try {
       const doc = this.show ? await this.api.show(this.show) : await this.api.currentShow(this.vendor);
       await early;
       await this.applyLocale(doc.vendor.locale); // before the first paint with text
       this.model.setDocument(doc);
       if (this.show !== doc.id) this.show = doc.id;
-      this.connect(doc.id);
+      if (this.socketFor !== doc.id) this.connect(doc.id);
+      else if (this.cart !== "page") void this.refreshHostedCart();
       this.ready = true;
       this.fire("pasar:ready", { show_id: doc.id, state: doc.state, locale: locale() });
     } catch (e) {
@@ -227,6 +234,7 @@ export class PasarLive extends LitElement {
 
   private connect(showId: string): void {
     this.socket?.stop();
+    this.socketFor = showId;
     this.api.guest = store.get(GUEST_KEY);
     try {
       this.votes = JSON.parse(store.get(VOTES_KEY) ?? "{}") as Record<string, number>;

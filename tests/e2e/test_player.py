@@ -148,9 +148,16 @@ def on_air(live_server: LiveServer) -> Iterator[None]:
         [sys.executable, "-m", "pasar", "broadcast", f"{live_server.url}/whip"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
+        # On air: the show is live (the first picture turns it so) and has a playlist.
+        playlist = f"{live_server.url}/hls/{live_server.demo.live_show_id}/index.m3u8"
+        deadline = time.monotonic() + 60
+        while not (_doc(live_server)["state"] == "live" and httpx.get(playlist).status_code == 200):
+            assert proc.poll() is None, "pasar broadcast stopped"
+            assert time.monotonic() < deadline, "the broadcast did not go on air"
+            time.sleep(0.2)
         yield
     finally:
         proc.terminate()
