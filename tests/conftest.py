@@ -1,11 +1,14 @@
 """Shared fixtures. Every API test runs twice: on SQLite and on the real PostgreSQL.
 
 PostgreSQL comes from ``PASAR_TEST_POSTGRES_URL`` (default: the local server at
-127.0.0.1:5432, database ``test``). Redis comes from ``PASAR_TEST_REDIS_URL``
-(default ``redis://127.0.0.1:6379/15``); the Redis tests FLUSHDB that database, so
-point it at one nothing else uses. When a service is not reachable the tests that
-need it are skipped with a message, unless ``PASAR_TEST_REQUIRE_SERVICES=1`` (set
-by ``.ci/run``, which also starts PostgreSQL and Redis), which turns a missing
+127.0.0.1:5432, database ``test``); each test process makes a database of its own
+there. Redis comes from ``PASAR_TEST_REDIS_URL`` (default
+``redis://127.0.0.1:6379/15``); the Redis tests FLUSHDB that database, so point it
+at one nothing else uses. Under pytest-xdist (``scripts/test.sh`` runs ``-n``
+workers) worker ``gwN`` uses the database N below it instead (15, 14, …), so
+workers never flush each other's keys. When a service is not reachable the tests
+that need it are skipped with a message, unless ``PASAR_TEST_REQUIRE_SERVICES=1``
+(set by ``.ci/run``, which also starts PostgreSQL and Redis), which turns a missing
 service into a failure.
 """
 
@@ -20,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import argon2
 import httpx
@@ -40,8 +44,65 @@ from pasar.vendors import credentials
 POSTGRES_ADMIN_URL = os.environ.get(
     "PASAR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("PASAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("PASAR_TEST_REQUIRE_SERVICES") == "1"
+
+
+def _worker() -> str:
+    """This process's pytest-xdist worker id (``gw0``, ``gw1``, …), or ``main``."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def worker_redis_url(base: str, worker: str) -> str:
+    """The Redis database of one test process: ``base`` itself outside xdist and
+    for ``gw0``, and the Nth database below it for ``gwN``. Downwards, because the
+    default base is 15, the last of Redis's 16 databases, and 0 (the usual
+    production one) stays the farthest away."""
+    if not worker.startswith("gw"):
+        return base
+    parts = urlsplit(base)
+    path = parts.path.lstrip("/")
+    db = (int(path) if path else 0) - int(worker.removeprefix("gw"))
+    if db < 0:
+        raise RuntimeError(
+            f"PASAR_TEST_REDIS_URL={base}: worker {worker} would need Redis database {db}; "
+            "point it at a database numbered at least the worker count minus one"
+        )
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+REDIS_URL = worker_redis_url(
+    os.environ.get("PASAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), _worker()
+)
+
+
+# -- running in pytest-xdist workers (scripts/test.sh: -n auto --dist loadfile) ---------
+
+# Directories whose tests all run in one worker, and why.
+ONE_WORKER_DIRS = {
+    # its last module checks that the tests before it made the server emit every
+    # event type, which only the process that ran them all can know
+    "tests/realtime": "tests/realtime/test_zz_schema_coverage.py",
+}
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist it is never called
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` (each module whole on one worker, so its module-scoped
+    fixtures are made once), with each directory of ONE_WORKER_DIRS as one unit.
+    Done here rather than with ``xdist_group`` marks and ``--dist loadgroup``,
+    which pytest 9.2 broke (pytest-xdist issue #1386: the groups are dropped)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SuiteScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for directory in ONE_WORKER_DIRS:
+                if nodeid.startswith(directory + "/"):
+                    return directory
+            return str(super()._split_scope(nodeid))
+
+    return SuiteScheduling(config, log)
 
 
 def service_missing(what: str, why: str) -> None:
@@ -86,10 +147,6 @@ def _no_storefront_rate_limits() -> Iterator[None]:
         for name in STOREFRONT_LIMITS:
             patch.setenv(name, "1000000")
         yield
-
-
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 async def _create_pg_database() -> str:

@@ -35,6 +35,8 @@ TIMEOUT = 30.0
 SEEN_EVENT_TYPES: set[str] = set()
 # Realtime tests this run collected but deselected (-k, --lf …): coverage is partial.
 DESELECTED: list[str] = []
+# Realtime tests this process has finished (under xdist a worker runs only some).
+FINISHED: set[str] = set()
 
 Event = dict[str, Any]
 Where = Callable[[Event], bool]

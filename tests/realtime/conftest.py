@@ -32,7 +32,7 @@ from pasar.bootstrap import add_vendor_with_owner
 from pasar.realtime.wire import PasarWebSocketProtocol
 from pasar.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, service_missing
-from tests.realtime.client import DESELECTED, Clients, Viewer
+from tests.realtime.client import DESELECTED, FINISHED, Clients, Viewer
 
 T = TypeVar("T")
 HERE = Path(__file__).parent
@@ -40,6 +40,12 @@ HERE = Path(__file__).parent
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
     DESELECTED.extend(i.nodeid for i in items if Path(str(i.path)).parent == HERE)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Called for the tests of this directory only (and in the process that ran them).
+    if report.when == "teardown":
+        FINISHED.add(report.nodeid)
 
 
 def _free_port() -> int:

@@ -1,13 +1,17 @@
 """Fixtures for the broker contract tests and the two-process Redis tests.
 
-Redis comes from ``PASAR_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``);
-the tests FLUSHDB that database, so point it at one nothing else uses. When Redis
-is down the Redis half skips (or fails when ``PASAR_TEST_REQUIRE_SERVICES=1``).
+Redis comes from ``PASAR_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``,
+one database per xdist worker: ``tests/conftest.py``); the tests FLUSHDB that
+database, so point it at one nothing else uses. Pub/Sub channels are not per
+database, though: show ids made up here go through ``sid`` so that no other test
+process on the same server publishes to them. When Redis is down the Redis half
+skips (or fails when ``PASAR_TEST_REQUIRE_SERVICES=1``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -21,6 +25,13 @@ from pasar.realtime.redis import RedisBroker
 from tests.conftest import REDIS_URL, service_missing
 
 Broker = MemoryBroker | RedisBroker
+
+_PROCESS = secrets.token_hex(4)
+
+
+def sid(name: str) -> str:
+    """A show id of this test process's own: ``name`` plus a random suffix."""
+    return f"{name}-{_PROCESS}"
 
 
 async def eventually(

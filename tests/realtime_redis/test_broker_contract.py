@@ -18,7 +18,14 @@ from redis.asyncio import Redis
 
 from pasar.realtime.broker import HistoryGap, Position, envelope
 from pasar.realtime.redis import RedisBroker
-from tests.realtime_redis.conftest import Brokers, eventually, kill_pubsub_connections
+from tests.realtime_redis.conftest import Brokers, eventually, kill_pubsub_connections, sid
+
+# Show ids of this test process: Pub/Sub channels are not per database, so two
+# runs on one Redis server (xdist workers, or two people) must not share any.
+S1, S2, S3 = sid("s1"), sid("s2"), sid("s3")
+NEVER_SEEN, BUSY, STEADY, FRESH, AFTER = map(
+    sid, ["never-seen", "busy", "steady", "fresh", "after"]
+)
 
 
 def chat(n: int) -> str:
@@ -41,18 +48,18 @@ def needs_redis(brokers: Brokers) -> Redis:
 
 async def test_concurrent_publishes_are_numbered_without_gaps(brokers: Brokers) -> None:
     broker, recorder = await brokers.make()
-    await broker.follow("s1")
-    first = await broker.position("s1")
+    await broker.follow(S1)
+    first = await broker.position(S1)
     assert first.offset == 0
 
     positions = await asyncio.gather(
-        *(broker.publish("s1", "chat.message", chat(i)) for i in range(400))
+        *(broker.publish(S1, "chat.message", chat(i)) for i in range(400))
     )
 
     assert sorted(p.offset for p in positions) == list(range(1, 401))
     assert {p.epoch for p in positions} == {first.epoch}
-    await eventually(lambda: len(recorder.offsets("s1")) == 400, what="400 deliveries")
-    assert recorder.offsets("s1") == list(range(1, 401))
+    await eventually(lambda: len(recorder.offsets(S1)) == 400, what="400 deliveries")
+    assert recorder.offsets(S1) == list(range(1, 401))
     # Every envelope carries its own number, and the number the publisher got back.
     by_offset = {p.offset: i for i, p in zip(range(400), positions, strict=True)}
     for _, off, env in recorder.events:
@@ -66,21 +73,21 @@ async def test_two_nodes_publishing_to_one_show_share_one_sequence(brokers: Brok
     a, rec_a = await brokers.make()
     b, rec_b = await brokers.make()
     for node in (a, b):
-        await node.follow("s1")
+        await node.follow(S1)
 
     results = await asyncio.gather(
-        *(a.publish("s1", "chat.message", chat(i)) for i in range(250)),
-        *(b.publish("s1", "chat.message", chat(1000 + i)) for i in range(250)),
+        *(a.publish(S1, "chat.message", chat(i)) for i in range(250)),
+        *(b.publish(S1, "chat.message", chat(1000 + i)) for i in range(250)),
     )
 
     assert sorted(p.offset for p in results) == list(range(1, 501))
     assert len({p.epoch for p in results}) == 1
     for rec in (rec_a, rec_b):
-        await eventually(lambda rec=rec: len(rec.offsets("s1")) == 500, what="500 deliveries")
-        assert rec.offsets("s1") == list(range(1, 501))
+        await eventually(lambda rec=rec: len(rec.offsets(S1)) == 500, what="500 deliveries")
+        assert rec.offsets(S1) == list(range(1, 501))
     # Both nodes saw the very same bytes.
     assert rec_a.events == rec_b.events
-    history = await a.history("s1", Position(results[0].epoch, 0))
+    history = await a.history(S1, Position(results[0].epoch, 0))
     assert [(off, env) for _, off, env in rec_a.events] == history
 
 
@@ -89,74 +96,74 @@ async def test_two_nodes_publishing_to_one_show_share_one_sequence(brokers: Brok
 
 async def test_history_after_a_position_is_exactly_the_later_events(brokers: Brokers) -> None:
     broker, _ = await brokers.make()
-    published = [await broker.publish("s1", "chat.message", chat(i)) for i in range(30)]
+    published = [await broker.publish(S1, "chat.message", chat(i)) for i in range(30)]
     epoch = published[0].epoch
 
     for since in (0, 1, 17, 29):
-        events = await broker.history("s1", Position(epoch, since))
+        events = await broker.history(S1, Position(epoch, since))
         assert [off for off, _ in events] == list(range(since + 1, 31))
         assert [parsed(env)["data"]["n"] for _, env in events] == list(range(since, 30))
         assert all(parsed(env)["epoch"] == epoch for _, env in events)
-    assert await broker.history("s1", Position(epoch, 30)) == []
+    assert await broker.history(S1, Position(epoch, 30)) == []
 
 
 async def test_history_gaps_are_explicit(brokers: Brokers) -> None:
     broker, _ = await brokers.make(min_events=5, min_seconds=0, max_events=10)
     for i in range(300):
-        last = await broker.publish("s1", "chat.message", chat(i))
+        last = await broker.publish(S1, "chat.message", chat(i))
 
     with pytest.raises(HistoryGap) as gap:
-        await broker.history("s1", Position("other-epoch", 5))
+        await broker.history(S1, Position("other-epoch", 5))
     assert gap.value.reason == "epoch_changed"
 
     with pytest.raises(HistoryGap) as gap:
-        await broker.history("s1", Position(last.epoch, last.offset + 1))
+        await broker.history(S1, Position(last.epoch, last.offset + 1))
     assert gap.value.reason == "bad_position"
 
     # Trimmed: the start of the show is gone, the last events are still there.
     with pytest.raises(HistoryGap) as gap:
-        await broker.history("s1", Position(last.epoch, 0))
+        await broker.history(S1, Position(last.epoch, 0))
     assert gap.value.reason == "too_old"
-    recent = await broker.history("s1", Position(last.epoch, last.offset - 5))
+    recent = await broker.history(S1, Position(last.epoch, last.offset - 5))
     assert [off for off, _ in recent] == list(range(last.offset - 4, last.offset + 1))
 
 
 async def test_position_of_an_unseen_show(brokers: Brokers) -> None:
     broker, _ = await brokers.make()
-    before = await broker.position("never-seen")
+    before = await broker.position(NEVER_SEEN)
     assert before.offset == 0 and before.epoch
-    assert await broker.position("never-seen") == before
-    assert await broker.history("never-seen", before) == []
+    assert await broker.position(NEVER_SEEN) == before
+    assert await broker.history(NEVER_SEEN, before) == []
 
     # A position handed out before the first event stays valid once events start.
-    pos = await broker.publish("never-seen", "chat.message", chat(1))
+    pos = await broker.publish(NEVER_SEEN, "chat.message", chat(1))
     assert pos == Position(before.epoch, 1)
-    assert [off for off, _ in await broker.history("never-seen", before)] == [1]
+    assert [off for off, _ in await broker.history(NEVER_SEEN, before)] == [1]
 
 
 async def test_redis_losing_its_data_starts_a_new_epoch(brokers: Brokers) -> None:
     redis = needs_redis(brokers)
     broker, recorder = await brokers.make()
     other, _ = await brokers.make()
-    await broker.follow("s1")
+    await broker.follow(S1)
     for i in range(5):
-        old = await other.publish("s1", "chat.message", chat(i))
-    await eventually(lambda: len(recorder.offsets("s1")) == 5)
+        old = await other.publish(S1, "chat.message", chat(i))
+    await eventually(lambda: len(recorder.offsets(S1)) == 5)
 
     await redis.flushdb()  # what a restart without persistence looks like
 
-    fresh = await broker.position("s1")
+    fresh = await broker.position(S1)
     assert fresh.epoch != old.epoch and fresh.offset == 0
     with pytest.raises(HistoryGap) as gap:
-        await broker.history("s1", old)
+        await broker.history(S1, old)
     assert gap.value.reason == "epoch_changed"
-    new = await other.publish("s1", "chat.message", chat(99))
+    new = await other.publish(S1, "chat.message", chat(99))
     assert new == Position(fresh.epoch, 1)
-    await eventually(lambda: len(recorder.offsets("s1")) == 6)
+    await eventually(lambda: len(recorder.offsets(S1)) == 6)
     assert parsed(recorder.events[-1][2])["epoch"] == fresh.epoch
-    assert [off for off, _ in await broker.history("s1", fresh)] == [1]
+    assert [off for off, _ in await broker.history(S1, fresh)] == [1]
     with pytest.raises(HistoryGap):
-        await broker.history("s1", old)
+        await broker.history(S1, old)
 
 
 async def test_publishing_first_after_data_loss_also_starts_a_new_epoch(
@@ -164,11 +171,11 @@ async def test_publishing_first_after_data_loss_also_starts_a_new_epoch(
 ) -> None:
     redis = needs_redis(brokers)
     broker, _ = await brokers.make()
-    old = await broker.publish("s1", "chat.message", chat(1))
+    old = await broker.publish(S1, "chat.message", chat(1))
     await redis.flushdb()
-    new = await broker.publish("s1", "chat.message", chat(2))
+    new = await broker.publish(S1, "chat.message", chat(2))
     assert new.epoch != old.epoch and new.offset == 1
-    assert await broker.position("s1") == new
+    assert await broker.position(S1) == new
 
 
 # -- likes and presence --------------------------------------------------------------
@@ -176,23 +183,23 @@ async def test_publishing_first_after_data_loss_also_starts_a_new_epoch(
 
 async def test_likes_are_counted_per_show(brokers: Brokers) -> None:
     broker, _ = await brokers.make()
-    assert await broker.add_likes("s1", 3) == 3
-    assert await broker.add_likes("s1", 4) == 7
-    assert await broker.add_likes("s2", 1) == 1
-    assert await broker.likes(["s1", "s2", "s3"]) == {"s1": 7, "s2": 1, "s3": 0}
+    assert await broker.add_likes(S1, 3) == 3
+    assert await broker.add_likes(S1, 4) == 7
+    assert await broker.add_likes(S2, 1) == 1
+    assert await broker.likes([S1, S2, S3]) == {S1: 7, S2: 1, S3: 0}
     assert await broker.likes([]) == {}
     if brokers.kind == "redis":
         other, _ = await brokers.make()
-        assert await other.add_likes("s1", 10) == 17
-        assert await broker.likes(["s1"]) == {"s1": 17}
+        assert await other.add_likes(S1, 10) == 17
+        assert await broker.likes([S1]) == {S1: 17}
 
 
 async def test_memory_broker_has_no_other_nodes(brokers: Brokers) -> None:
     if brokers.kind != "memory":
         pytest.skip("the in-process broker only")
     broker, _ = await brokers.make()
-    await broker.report_presence({"s1": 5})
-    assert await broker.viewers(["s1", "s2"]) == {"s1": 0, "s2": 0}
+    await broker.report_presence({S1: 5})
+    assert await broker.viewers([S1, S2]) == {S1: 0, S2: 0}
 
 
 async def test_viewers_count_the_other_live_nodes(brokers: Brokers) -> None:
@@ -200,41 +207,41 @@ async def test_viewers_count_the_other_live_nodes(brokers: Brokers) -> None:
     a, _ = await brokers.make()
     b, _ = await brokers.make()
     c, _ = await brokers.make()
-    await a.report_presence({"s1": 3, "s2": 1})
-    await b.report_presence({"s1": 2})
+    await a.report_presence({S1: 3, S2: 1})
+    await b.report_presence({S1: 2})
     await c.report_presence({})
 
-    assert await c.viewers(["s1", "s2", "s3"]) == {"s1": 5, "s2": 1, "s3": 0}
-    assert await a.viewers(["s1", "s2"]) == {"s1": 2, "s2": 0}  # not its own
-    assert await b.viewers(["s1"]) == {"s1": 3}
+    assert await c.viewers([S1, S2, S3]) == {S1: 5, S2: 1, S3: 0}
+    assert await a.viewers([S1, S2]) == {S1: 2, S2: 0}  # not its own
+    assert await b.viewers([S1]) == {S1: 3}
     assert await c.viewers([]) == {}
 
     # A node whose last viewer of a show left stops counting it at once.
-    await a.report_presence({"s1": 4})
-    assert await c.viewers(["s1", "s2"]) == {"s1": 6, "s2": 0}
+    await a.report_presence({S1: 4})
+    assert await c.viewers([S1, S2]) == {S1: 6, S2: 0}
 
     # A node that shuts down cleanly leaves at once too.
     await b.close()
     brokers.started.remove(b)
-    assert await c.viewers(["s1"]) == {"s1": 4}
+    assert await c.viewers([S1]) == {S1: 4}
 
 
 async def test_a_node_that_stops_heartbeating_is_forgotten(brokers: Brokers) -> None:
     needs_redis(brokers)
     dead, _ = await brokers.make()
     alive, _ = await brokers.make(presence_ttl=1.0)
-    await dead.report_presence({"s1": 7})
-    assert await alive.viewers(["s1"]) == {"s1": 7}
+    await dead.report_presence({S1: 7})
+    assert await alive.viewers([S1]) == {S1: 7}
 
     # ``dead`` never reports again (as if killed): it stops counting after the TTL.
     async def forgotten() -> bool:
-        return await alive.viewers(["s1"]) == {"s1": 0}
+        return await alive.viewers([S1]) == {S1: 0}
 
     await eventually(forgotten, within=15, what="the silent node to be forgotten")
 
     # Heartbeating again brings it back.
-    await dead.report_presence({"s1": 2})
-    assert await alive.viewers(["s1"]) == {"s1": 2}
+    await dead.report_presence({S1: 2})
+    assert await alive.viewers([S1]) == {S1: 2}
 
 
 # -- delivery ------------------------------------------------------------------------
@@ -244,25 +251,25 @@ async def test_delivery_reaches_only_followed_shows(brokers: Brokers) -> None:
     needs_redis(brokers)
     node, recorder = await brokers.make()
     publisher, _ = await brokers.make()
-    await node.follow("s1")
-    await node.follow("s1")  # idempotent
+    await node.follow(S1)
+    await node.follow(S1)  # idempotent
 
-    await publisher.publish("s2", "chat.message", chat(1))
-    await publisher.publish("s1", "chat.message", chat(2))
-    await eventually(lambda: recorder.offsets("s1") == [1])
+    await publisher.publish(S2, "chat.message", chat(1))
+    await publisher.publish(S1, "chat.message", chat(2))
+    await eventually(lambda: recorder.offsets(S1) == [1])
 
-    await node.unfollow("s1")
-    await node.follow("s3")
-    await publisher.publish("s1", "chat.message", chat(3))
-    await publisher.publish("s3", "chat.message", chat(4))
-    await eventually(lambda: recorder.offsets("s3") == [1])
+    await node.unfollow(S1)
+    await node.follow(S3)
+    await publisher.publish(S1, "chat.message", chat(3))
+    await publisher.publish(S3, "chat.message", chat(4))
+    await eventually(lambda: recorder.offsets(S3) == [1])
     # One connection keeps order: had s1's event been delivered, it came first.
-    assert recorder.offsets("s1") == [1]
-    assert recorder.offsets("s2") == []
+    assert recorder.offsets(S1) == [1]
+    assert recorder.offsets(S2) == []
 
-    await node.follow("s1")
-    await publisher.publish("s1", "chat.message", chat(5))
-    await eventually(lambda: recorder.offsets("s1") == [1, 3])
+    await node.follow(S1)
+    await publisher.publish(S1, "chat.message", chat(5))
+    await eventually(lambda: recorder.offsets(S1) == [1, 3])
 
 
 async def test_memory_broker_delivers_every_show_in_order(brokers: Brokers) -> None:
@@ -270,9 +277,9 @@ async def test_memory_broker_delivers_every_show_in_order(brokers: Brokers) -> N
         pytest.skip("the in-process broker only")
     broker, recorder = await brokers.make()
     for i in range(50):
-        await broker.publish(f"s{i % 2}", "chat.message", chat(i))
-    assert recorder.offsets("s0") == list(range(1, 26))
-    assert recorder.offsets("s1") == list(range(1, 26))
+        await broker.publish((S2, S1)[i % 2], "chat.message", chat(i))
+    assert recorder.offsets(S2) == list(range(1, 26))
+    assert recorder.offsets(S1) == list(range(1, 26))
 
 
 async def test_direct_events_reach_the_followers_of_the_show(brokers: Brokers) -> None:
@@ -280,13 +287,13 @@ async def test_direct_events_reach_the_followers_of_the_show(brokers: Brokers) -
     publisher = node
     if brokers.kind == "redis":
         publisher, _ = await brokers.make()
-    await node.follow("s1")
+    await node.follow(S1)
     env = envelope("user.muted", json.dumps({"until": None, "reason": "spam", "banned": False}))
 
-    await publisher.publish_direct("s1", "guest_abc", env)
-    await eventually(lambda: recorder.direct == [("s1", "guest_abc", env)])
+    await publisher.publish_direct(S1, "guest_abc", env)
+    await eventually(lambda: recorder.direct == [(S1, "guest_abc", env)])
     # Direct events are not numbered and not kept.
-    assert (await node.position("s1")).offset == 0
+    assert (await node.position(S1)).offset == 0
     assert recorder.events == []
 
 
@@ -295,7 +302,7 @@ async def test_many_events_arrive_in_order_on_every_follower(brokers: Brokers) -
     publishers = [node]
     if brokers.kind == "redis":
         publishers = [(await brokers.make())[0] for _ in range(3)]
-    shows = [f"s{i}" for i in range(5)]
+    shows = [sid(f"s{i}") for i in range(5)]
     for show in shows:
         await node.follow(show)
 
@@ -318,13 +325,13 @@ async def test_following_and_unfollowing_under_load_loses_nothing(brokers: Broke
     needs_redis(brokers)
     node, recorder = await brokers.make()
     publisher, _ = await brokers.make()
-    steady = [f"steady{i}" for i in range(3)]
+    steady = [sid(f"steady{i}") for i in range(3)]
     for show in steady:
         await node.follow(show)
 
     async def churn() -> None:
         for round_ in range(40):
-            shows = [f"churn{round_}-{i}" for i in range(10)]
+            shows = [sid(f"churn{round_}-{i}") for i in range(10)]
             await asyncio.gather(*(node.follow(s) for s in shows))
             await asyncio.gather(*(node.unfollow(s) for s in shows[::2]))
             await asyncio.sleep(0)
@@ -339,9 +346,9 @@ async def test_following_and_unfollowing_under_load_loses_nothing(brokers: Broke
         await eventually(lambda show=show: len(recorder.offsets(show)) == 200)
         assert recorder.offsets(show) == list(range(1, 201))
     # Still alive and subscribed after the churn.
-    await node.follow("after")
-    await publisher.publish("after", "chat.message", chat(0))
-    await eventually(lambda: recorder.offsets("after") == [1])
+    await node.follow(AFTER)
+    await publisher.publish(AFTER, "chat.message", chat(0))
+    await eventually(lambda: recorder.offsets(AFTER) == [1])
 
 
 async def test_a_followed_show_is_delivered_once_follow_returns(brokers: Brokers) -> None:
@@ -353,18 +360,18 @@ async def test_a_followed_show_is_delivered_once_follow_returns(brokers: Brokers
     async def publish() -> None:
         i = 0
         while not stop.is_set():
-            await publisher.publish("busy", "chat.message", chat(i))
+            await publisher.publish(BUSY, "chat.message", chat(i))
             i += 1
 
     task = asyncio.create_task(publish())
     try:
         for _ in range(10):
             node, recorder = await brokers.make()
-            await node.follow("busy")
-            start = await node.position("busy")
-            await eventually(lambda recorder=recorder: len(recorder.offsets("busy")) >= 20)
-            got = [o for o in recorder.offsets("busy") if o > start.offset]
-            assert got[0] == start.offset + 1, (start, recorder.offsets("busy")[:5])
+            await node.follow(BUSY)
+            start = await node.position(BUSY)
+            await eventually(lambda recorder=recorder: len(recorder.offsets(BUSY)) >= 20)
+            got = [o for o in recorder.offsets(BUSY) if o > start.offset]
+            assert got[0] == start.offset + 1, (start, recorder.offsets(BUSY)[:5])
             assert got == list(range(got[0], got[-1] + 1))
     finally:
         stop.set()
@@ -376,23 +383,23 @@ async def test_delivery_survives_a_killed_pubsub_connection(brokers: Brokers) ->
     node, recorder = await brokers.make()
     publisher, _ = await brokers.make()
     assert isinstance(node, RedisBroker)
-    await node.follow("s1")
-    await publisher.publish("s1", "chat.message", chat(0))
-    await eventually(lambda: recorder.offsets("s1") == [1])
+    await node.follow(S1)
+    await publisher.publish(S1, "chat.message", chat(0))
+    await eventually(lambda: recorder.offsets(S1) == [1])
 
     await kill_pubsub_connections(redis)
 
     # Events published while the connection is down may be lost on Pub/Sub (the
     # hub repairs those from history); events after the reconnect must arrive.
     async def delivered_again() -> bool:
-        await publisher.publish("s1", "chat.message", chat(1))
+        await publisher.publish(S1, "chat.message", chat(1))
         await asyncio.sleep(0.05)
-        return recorder.offsets("s1")[-1] > 1
+        return recorder.offsets(S1)[-1] > 1
 
     await eventually(delivered_again, what="delivery after the reconnect")
-    await publisher.publish("s1", "chat.message", chat(2))
-    last = (await publisher.position("s1")).offset
-    await eventually(lambda: recorder.offsets("s1")[-1] == last)
+    await publisher.publish(S1, "chat.message", chat(2))
+    last = (await publisher.position(S1)).offset
+    await eventually(lambda: recorder.offsets(S1)[-1] == last)
 
 
 async def test_pubsub_survives_kills_while_shows_come_and_go(brokers: Brokers) -> None:
@@ -402,13 +409,13 @@ async def test_pubsub_survives_kills_while_shows_come_and_go(brokers: Brokers) -
     redis = needs_redis(brokers)
     node, recorder = await brokers.make()
     publisher, _ = await brokers.make()
-    await node.follow("steady")
+    await node.follow(STEADY)
     stop = asyncio.Event()
 
     async def churn(k: int) -> None:
         i = 0
         while not stop.is_set():
-            shows = [f"churn{k}-{i}-{j}" for j in range(5)]
+            shows = [sid(f"churn{k}-{i}-{j}") for j in range(5)]
             await asyncio.gather(*(node.follow(s) for s in shows))
             await asyncio.gather(*(node.unfollow(s) for s in shows))
             i += 1
@@ -424,21 +431,21 @@ async def test_pubsub_survives_kills_while_shows_come_and_go(brokers: Brokers) -
     tasks.append(asyncio.create_task(killer()))
     try:
         for i in range(150):
-            await publisher.publish("steady", "chat.message", chat(i))
+            await publisher.publish(STEADY, "chat.message", chat(i))
             await asyncio.sleep(0.005)
     finally:
         stop.set()
         await asyncio.gather(*tasks)  # re-raises whatever a follow() raised
 
-    # Only "steady" is still followed; its new events arrive again.
+    # Only the steady show is still followed; its new events arrive again.
     async def delivered() -> bool:
-        pos = await publisher.publish("steady", "chat.message", chat(-1))
+        pos = await publisher.publish(STEADY, "chat.message", chat(-1))
         await asyncio.sleep(0.05)
-        return recorder.offsets("steady")[-1] == pos.offset
+        return recorder.offsets(STEADY)[-1] == pos.offset
 
     await eventually(delivered, what="delivery after the storm")
-    offsets = recorder.offsets("steady")
+    offsets = recorder.offsets(STEADY)
     assert offsets == sorted(set(offsets))  # in order, never twice
-    await node.follow("fresh")
-    await publisher.publish("fresh", "chat.message", chat(0))
-    await eventually(lambda: recorder.offsets("fresh") == [1])
+    await node.follow(FRESH)
+    await publisher.publish(FRESH, "chat.message", chat(0))
+    await eventually(lambda: recorder.offsets(FRESH) == [1])
