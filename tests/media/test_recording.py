@@ -13,7 +13,7 @@ from sqlalchemy import update
 from pasar.clock import utcnow
 from pasar.media import synthetic
 from pasar.shows.models import Show
-from tests.media.conftest import Media, MediaFactory, wait_for
+from tests.media.conftest import QUICK_DROP, Media, MediaFactory, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -52,7 +52,10 @@ async def record(media: Media, *, dropout: bool = False) -> str:
     return show_id
 
 
-async def test_recording_has_a_timeline_and_an_mp4_of_every_run(media: Media) -> None:
+async def test_recording_has_a_timeline_and_an_mp4_of_every_run(
+    media_factory: MediaFactory,
+) -> None:
+    media = await media_factory(**QUICK_DROP)
     show_id = await record(media, dropout=True)
 
     async def mp4_ready() -> dict[str, object] | None:

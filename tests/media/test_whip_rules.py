@@ -11,7 +11,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 
 from pasar.media import rtc_adapter, synthetic
-from tests.media.conftest import Media, MediaFactory, decode, wait_for
+from tests.media.conftest import QUICK_DROP, Media, MediaFactory, decode, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -122,7 +122,10 @@ async def test_ended_show_refuses_publishers(media: Media) -> None:
     assert r.json()["error"]["code"] == "show_over"
 
 
-async def test_dropout_reconnects_into_the_same_show_and_recording(media: Media) -> None:
+async def test_dropout_reconnects_into_the_same_show_and_recording(
+    media_factory: MediaFactory,
+) -> None:
+    media = await media_factory(**QUICK_DROP)
     show_id, key = await media.new_show()
     client = media.client
     first = await synthetic.publish(client, "http://testserver/whip", key)
@@ -164,7 +167,7 @@ async def test_dropout_reconnects_into_the_same_show_and_recording(media: Media)
 
 
 async def test_a_publisher_that_never_returns_ends_the_show(media_factory: MediaFactory) -> None:
-    media = await media_factory(publish_grace_seconds=1)
+    media = await media_factory(publish_grace_seconds=1, **QUICK_DROP)
     show_id, key = await media.new_show()
     session = await synthetic.publish(media.client, "http://testserver/whip", key)
 
