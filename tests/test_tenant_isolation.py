@@ -104,8 +104,9 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     # the vendors publish to shoppers; the API hands out their URLs.
     "MOUNT /assets/{path}": "studio build",
     "MOUNT /media/{path}": "published media",
-    # The watch page is the same static page for every id; what it shows comes from
-    # HLS playback and the show socket, both public by show id.
+    # The watch page is the player element on a page for any show id (its title, the
+    # show's public title); what it shows comes from the public show document, HLS
+    # playback and the show socket, all public by show id.
     "GET /watch/{show_id}": "the watch page",
     # Swagger UI's own files, the same for everyone (PASAR_API_DOCS).
     "GET /docs/assets/{name}": "API docs assets",
@@ -150,6 +151,11 @@ NOT_TENANT_ROUTES: dict[str, str] = {
     # The iframe page is the watch page for other sites, framable only by the show's
     # vendor's allowed origins (tests/web/test_embed.py).
     "GET /embed/shows/{show_id}": "the iframe page",
+    # The replay's chat is what every viewer saw, public by show id like the socket
+    # that carried it live (tests/shows/test_show_document.py).
+    "GET /api/v1/storefront/shows/{show_id}/replay/chat": "storefront, the replay's chat",
+    # The player's build (embed.js and its chunks), the same for everyone.
+    "MOUNT /embed/c/{path}": "the player's build",
 }
 
 # Body fields that point at another object: field name -> kind. A `_ids` field
