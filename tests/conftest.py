@@ -83,6 +83,16 @@ ONE_WORKER_DIRS = {
     # event type, which only the process that ran them all can know
     "tests/realtime": "tests/realtime/test_zz_schema_coverage.py",
 }
+# Modules that each start several server processes (nodes, a killed node, Redis as
+# the shared broker): one after another on one worker, so two of them never share
+# this machine's two cores at once (together they starved each other's requests
+# past their timeouts).
+MULTI_NODE = (
+    "tests/commerce/test_claims_across_nodes.py",
+    "tests/commerce/test_faults.py",
+    "tests/realtime_redis/",
+    "tests/media/s3/",
+)
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist it is never called
@@ -100,6 +110,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             for directory in ONE_WORKER_DIRS:
                 if nodeid.startswith(directory + "/"):
                     return directory
+            if nodeid.startswith(MULTI_NODE):
+                return "multi-node"
             return str(super()._split_scope(nodeid))
 
     return SuiteScheduling(config, log)

@@ -136,7 +136,8 @@ async def test_the_same_keys_on_two_nodes_at_once_with_a_node_killed(
     env = node_env(engine, pg_database, tmp_path, SECRET, REDIS_URL)
     api_key = await asyncio.to_thread(create_vendor, env, f"nodes-{uuid.uuid4().hex[:8]}")
     nodes = [await asyncio.to_thread(Node(env).start) for _ in range(3)]
-    clients = [httpx.AsyncClient(base_url=n.url, timeout=60) for n in nodes]
+    # A safety net, not a speed check: a loaded machine may queue a request long.
+    clients = [httpx.AsyncClient(base_url=n.url, timeout=180) for n in nodes]
     try:
         deal_id = await _open_deal(clients[0], api_key)
         made = await asyncio.gather(
@@ -168,10 +169,12 @@ async def test_the_same_keys_on_two_nodes_at_once_with_a_node_killed(
 
         # 2. Every key again on both survivors at once, twice (the shopper who
         #    missed an answer retries; the embed retries on both of two tabs).
+        async def both(key: str) -> None:
+            async with gate:  # as many shoppers in flight as in step 1
+                await asyncio.gather(*(shoppers.claim(n, clients[n], key) for n in (0, 1)))
+
         for shoppers.round in (1, 2):
-            await asyncio.gather(
-                *(asyncio.gather(*(shoppers.claim(n, clients[n], k) for n in (0, 1))) for k in keys)
-            )
+            await asyncio.gather(*(both(k) for k in keys))
         final = await _record(pg_database, deal_id)
     finally:
         for c in clients:
