@@ -7,29 +7,16 @@
 //   player edits it and hands it to the vendor's checkout URL.
 
 import type { CartLine, CartLineIn, CartState, Storefront } from "../shared/storefront";
+import type { PasarAddToCart, PasarAnswer } from "./pasar-live";
 
 export const ANSWER_TIMEOUT_MS = 10_000;
 
-export interface AddToCart {
-  show_id: string;
-  product_id: string;
-  variant_id: string;
-  sku: string | null;
-  quantity: number;
-  price: number;
-  currency: string;
-  reservation_id: string | null;
-  deal_id: string | null;
-  reservation_expires_at: string | null;
-  pin_id: string | null;
-  click_token: string | null;
-  product_url: string | null;
-  /** The product's title and picture, for the cart's own line. */
-  title?: string;
-  image_url?: string | null;
-}
+/** The add-to-cart payload (the shipped type, pasar-live.d.ts), before the player
+ * adds `type` and `respond`; plus the product's title and picture for the hosted
+ * cart's own line. */
+export type AddToCart = Omit<PasarAddToCart, "type" | "respond"> & { title?: string; image_url?: string | null };
 
-export type Answer = { ok: true } | { ok: false; reason: string; message: string };
+export type Answer = PasarAnswer;
 
 /** What the player shows for a refusal the page gave without a message. */
 export const NO_ANSWER: Answer = { ok: false, reason: "unavailable", message: "" };

@@ -647,11 +647,7 @@ export class PasarLive extends LitElement {
    * socket has not answered yet (the shopper tapped before it connected). */
   private async ensureShopper(): Promise<void> {
     if (this.api.shopper || this.api.guest) return;
-    const res = await fetch(`${PASAR_ORIGIN}/api/v1/storefront/guests`, { method: "POST", credentials: "omit" });
-    if (!res.ok) throw new ApiError(res.status, res.status === 429 ? "too_many_guests" : "network", "");
-    const data = (await res.json()) as { guest_token: string };
-    this.api.guest = data.guest_token;
-    store.set(GUEST_KEY, data.guest_token);
+    store.set(GUEST_KEY, await this.api.newGuest());
   }
 
   // -- flash deals ----------------------------------------------------------------

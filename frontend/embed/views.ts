@@ -12,7 +12,6 @@ import { errorText, locale, t } from "../shared/i18n";
 import { formatMoney } from "../shared/money";
 import type { PublicProduct, PublicVariant } from "../shared/storefront";
 import { countdown, dateTime, mediaTime } from "../shared/time";
-import type { Deal } from "./model";
 import type { PasarLive, Sheet } from "./player";
 import { icon } from "./icons";
 import { googleCalendarUrl, icsEvent } from "./util";
@@ -665,6 +664,3 @@ function panel(p: P): TemplateResult {
     </div>
   </aside>`;
 }
-
-// Re-exported for the templates' tests of deal arithmetic.
-export type { Deal };

@@ -160,6 +160,13 @@ export class Storefront {
     return request<T>(method, this.url(path), body, { headers: this.headers(extra), credentials: "omit" });
   }
 
+  /** A new guest (no token yet: the socket has not answered). */
+  async newGuest(): Promise<string> {
+    const made = await this.call<{ guest_token: string }>("POST", "/guests");
+    this.guest = made.guest_token;
+    return made.guest_token;
+  }
+
   show(id: string): Promise<ShowDocument> {
     return this.call("GET", `/shows/${encodeURIComponent(id)}`);
   }

@@ -47,6 +47,7 @@ from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
 from pasar.shows.models import Show
 from pasar.shows.states import ShowState
+from pasar.vendors import origins
 from pasar.vendors.credentials import SecretBox
 from pasar.vendors.models import Vendor
 from pasar.webhooks import enqueue, enqueue_many
@@ -180,7 +181,7 @@ class Commerce:
         bits = _VendorBits(
             self.box.open(vendor.shopper_secret_encrypted),
             vendor.checkout_url_template,
-            frozenset(o.rstrip("/").lower() for o in vendor.allowed_origins),
+            origins.allowed_set(vendor.allowed_origins),
             now,
         )
         self._vendors[vendor_id] = bits
@@ -229,10 +230,10 @@ class Commerce:
         abuse, allowed. A change of origins applies within VENDOR_CACHE_SECONDS."""
         if origin is None:
             return
-        page = origin.rstrip("/").lower()
-        if page == self.settings.resolved_public_url.rstrip("/").lower():
-            return
-        if page in (await self._vendor(vendor_id)).allowed_origins:
+        public = self.settings.resolved_public_url
+        if origins.page_allowed(origin, public, frozenset()):
+            return  # Pasar's own page: no vendor lookup
+        if origins.page_allowed(origin, public, (await self._vendor(vendor_id)).allowed_origins):
             return
         raise CommerceError(
             "forbidden",

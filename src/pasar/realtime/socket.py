@@ -41,6 +41,7 @@ from pasar.realtime.limits import CHAT_PER_CONN, LIKES_PER_CONN, VIOLATIONS, VOT
 from pasar.realtime.wire import RAW_EXTENSION
 from pasar.services import Services
 from pasar.shows.service import public_show
+from pasar.vendors import origins
 from pasar.vendors import service as vendors
 from pasar.vendors.errors import VendorError
 
@@ -132,14 +133,13 @@ async def _identify(ws: WebSocket, services: Services, vendor: Any, auth: Auth) 
 
 def _origin_allowed(ws: WebSocket, services: Services, vendor: Any, who: ids.Identity) -> bool:
     origin = ws.headers.get("origin")
-    public = services.settings.resolved_public_url.rstrip("/").lower()
+    public = services.settings.resolved_public_url
     if origin is None:
         # Not a browser: no ambient credentials to abuse, unless it claims a cookie.
         return not who.is_staff
-    origin = origin.rstrip("/").lower()
-    if who.is_staff:
-        return origin == public  # cookies are ambient: only the studio's own origin
-    return origin == public or origin in vendor.allowed_origins
+    if who.is_staff:  # cookies are ambient: only the studio's own origin
+        return origins.page_allowed(origin, public, frozenset())
+    return origins.page_allowed(origin, public, origins.allowed_set(vendor.allowed_origins))
 
 
 async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
