@@ -888,6 +888,9 @@ export const styles = css`
     display: grid;
     gap: 10px;
   }
+  .lineup {
+    align-content: start; /* in the side panel's tall row: items stay together at the top */
+  }
   .lineup-item {
     display: grid;
     gap: 6px;
