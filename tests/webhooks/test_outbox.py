@@ -174,11 +174,10 @@ async def test_stopping_right_after_a_nudge_stops_at_once(app: FastAPI) -> None:
     services = services_of(app)
     dispatcher = Dispatcher(services.db, services.box, allow_private=True, concurrency=1)
     await dispatcher.start()
-    loop_task = dispatcher._loop_task
-    assert loop_task is not None
+    assert dispatcher._loops.running
     await asyncio.sleep(0.2)  # idle: nothing is due, so it waits to be nudged
     started = asyncio.get_running_loop().time()
     dispatcher.nudge()
     await dispatcher.close()
     assert asyncio.get_running_loop().time() - started < CLOSE_GRACE_SECONDS / 2
-    assert loop_task.done()
+    assert not dispatcher._loops.running

@@ -16,7 +16,6 @@ endpoint cannot hold up the others, nor one vendor's slow endpoints everyone els
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -33,6 +32,7 @@ from pasar import __version__
 from pasar.clock import as_utc, utcnow
 from pasar.db.engine import Database
 from pasar.ids import new_id
+from pasar.loops import Loops
 from pasar.vendors.credentials import SecretBox
 from pasar.webhooks import service, signing
 from pasar.webhooks.models import (
@@ -129,25 +129,26 @@ class Dispatcher:
             headers={"user-agent": f"Pasar-Webhooks/{__version__}"},
         )
         self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._loops = Loops()
+        self._next_purge = 0.0
         # Each request in flight, with the endpoint and vendor it counts against.
         self._in_flight: dict[asyncio.Task[None], tuple[str, str]] = {}
 
     # --- life cycle ----------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.concurrency > 0 and self._loop_task is None:
-            self._loop_task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+        if self.concurrency > 0 and not self._loops.running:
+            self._next_purge = 0.0
+            self._loops.every(
+                POLL_SECONDS, self._pass, name="webhook-dispatcher", first=True, wake=self._wake
+            )
 
     async def stop(self) -> None:
         """Stop claiming; let requests in flight finish briefly, then cancel them
         (their deliveries fall due again when the lease runs out)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            # Bounded: a task cancelled inside a database call may take its time to
-            # unwind, and nothing is lost by not waiting (leases run out).
-            await asyncio.wait({self._loop_task}, timeout=CLOSE_GRACE_SECONDS)
-            self._loop_task = None
+        # Bounded: a pass cancelled inside a database call may take its time to
+        # unwind, and nothing is lost by not waiting (leases run out).
+        await self._loops.stop(grace=CLOSE_GRACE_SECONDS)
         if self._in_flight:
             _, pending = await asyncio.wait(set(self._in_flight), timeout=CLOSE_GRACE_SECONDS)
             for task in pending:
@@ -163,24 +164,14 @@ class Dispatcher:
         """Look for due deliveries now (call it after committing a message)."""
         self._wake.set()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_purge = loop.time()
-        while True:
-            self._wake.clear()
-            try:
-                await self.dispatch_due()
-                if loop.time() >= next_purge:
-                    next_purge = loop.time() + PURGE_EVERY_SECONDS
-                    await self.purge()
-            except Exception:
-                log.exception("claiming webhook deliveries failed")
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel
-            # that lands just as the event is set (stop() right after a nudge), and the
-            # loop ran on after stop() had waited CLOSE_GRACE_SECONDS for it.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_SECONDS):
-                    await self._wake.wait()
+    async def _pass(self) -> None:
+        """Claim what is due; now and then forget old messages. The loop runs it
+        every ``POLL_SECONDS``, or at once when nudged."""
+        await self.dispatch_due()
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_purge:
+            self._next_purge = now + PURGE_EVERY_SECONDS
+            await self.purge()
 
     async def purge(self) -> int:
         """Forget messages (and their delivery logs) older than RETENTION."""
