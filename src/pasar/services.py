@@ -82,8 +82,7 @@ class Services:
         link.webhooks = dispatcher
         link.playback_url = partial(show_playback_url, settings)
         box = SecretBox(secret)
-        commerce = Commerce(settings, db, realtime, box)
-        commerce.nudge_webhooks = dispatcher.nudge  # was never wired: the poll alone sent them
+        commerce = Commerce(settings, db, realtime, box, nudge_webhooks=dispatcher.nudge)
         link.on_ended.append(commerce.show_ended)
         return cls(
             settings=settings,

@@ -11,8 +11,6 @@ so any number of nodes can run it and each change is announced once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -41,6 +39,7 @@ from pasar.commerce.stock import StockEngine
 from pasar.commerce.stock_sql import SqlStock
 from pasar.commerce.throttle import Throttle
 from pasar.db.engine import Database
+from pasar.loops import Loops
 from pasar.media.storage import Storage
 from pasar.realtime import service as realtime_service
 from pasar.realtime.engine import Realtime
@@ -96,8 +95,15 @@ def reservation_webhook(row: dict[str, Any]) -> dict[str, Any]:
 
 class Commerce:
     def __init__(
-        self, settings: Settings, db: Database, realtime: Realtime, box: SecretBox
+        self,
+        settings: Settings,
+        db: Database,
+        realtime: Realtime,
+        box: SecretBox,
+        nudge_webhooks: Callable[[], None],
     ) -> None:
+        """``nudge_webhooks`` wakes the webhook dispatcher after a commit that
+        queued messages, so they leave at once instead of at its next poll."""
         self.settings = settings
         self.box = box
         self.db = db
@@ -114,7 +120,7 @@ class Commerce:
             self.engine = RedisStock(settings.redis_url, db, self.group)
         else:
             self.engine = SqlStock(db, self.group)
-        self.nudge_webhooks: Callable[[], None] = lambda: None
+        self.nudge_webhooks = nudge_webhooks
         self.throttle = Throttle(settings.redis_url)
         self._terms: OrderedDict[str, DealTerms] = OrderedDict()
         self._vendors: dict[str, _VendorBits] = {}
@@ -124,20 +130,15 @@ class Commerce:
         self._loading_show: SingleFlight[_ShowFacts] = SingleFlight()
         self._show_generation = 0  # bumped by show_changed()
         self._dirty: dict[str, str] = {}  # deal id → show id, awaiting deal.updated
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops()
+        self._tend_passes = 0
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._tick_loop(), name="pasar-deal-ticker"),
-            asyncio.create_task(self._tend_loop(), name="pasar-commerce-loop"),
-        ]
+        self._loops.every(TICK_SECONDS, self._tick, name="pasar-deal-ticker")
+        self._loops.every(LOOP_SECONDS, self._tend_pass, name="pasar-commerce-loop")
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loops.stop()
         await self.engine.close()
         await self.throttle.close()
 
@@ -370,39 +371,31 @@ class Commerce:
         """Units left changed: viewers hear it within ``TICK_SECONDS``."""
         self._dirty[deal_id] = show_id
 
-    async def _tick_loop(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            if not self._dirty:
-                continue
-            dirty, self._dirty = self._dirty, {}
-            for deal_id, show_id in dirty.items():
-                try:
-                    # Read now, not the value that made it dirty: the last tick
-                    # after the last change always carries the final count.
-                    left = await self.engine.units_left(deal_id)
-                    if left is not None:
-                        await self.realtime.publish(
-                            show_id, "deal.updated", {"deal_id": deal_id, "units_left": left}
-                        )
-                except Exception:
-                    log.exception("deal.updated failed", deal_id=deal_id)
-                    self._dirty.setdefault(deal_id, show_id)
+    async def _tick(self) -> None:
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        for deal_id, show_id in dirty.items():
+            try:
+                # Read now, not the value that made it dirty: the last tick
+                # after the last change always carries the final count.
+                left = await self.engine.units_left(deal_id)
+                if left is not None:
+                    await self.realtime.publish(
+                        show_id, "deal.updated", {"deal_id": deal_id, "units_left": left}
+                    )
+            except Exception:
+                log.exception("deal.updated failed", deal_id=deal_id)
+                self._dirty.setdefault(deal_id, show_id)
 
     # -- what happens with time ---------------------------------------------
 
-    async def _tend_loop(self) -> None:
-        ticks = 0
-        while True:
-            await asyncio.sleep(LOOP_SECONDS)
-            ticks += 1
-            try:
-                await self.tend()
-                if ticks % 5 == 0:
-                    await self.engine.reconcile()
-                    await self._close_ended_shows()
-            except Exception:
-                log.exception("tending deals failed")
+    async def _tend_pass(self) -> None:
+        self._tend_passes += 1
+        await self.tend()
+        if self._tend_passes % 5 == 0:
+            await self.engine.reconcile()
+            await self._close_ended_shows()
 
     async def tend(self, now: datetime | None = None) -> None:
         """One pass: announce opened deals, end deals whose time is up, expire holds."""
