@@ -270,3 +270,37 @@ async def test_concurrent_upgrades_without_staging(fresh_postgres: MakeDb) -> No
     finally:
         for n in nodes:
             await n.dispose()
+
+
+_TABLES_ALONE = """
+import asyncio, sys
+from sqlalchemy import inspect
+import pasar.db.models
+from pasar.db import migrate
+from pasar.db.engine import Database
+
+async def main() -> None:
+    db = Database(sys.argv[1])
+    await migrate.upgrade(db)
+    async with db.engine.connect() as conn:
+        made = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    listed = set(pasar.db.models.Base.metadata.tables)
+    assert made - {"alembic_version"} == listed, sorted(made ^ listed)
+    await migrate.check(db)  # `alembic check`: nothing to add, drop or alter
+    await db.dispose()
+
+asyncio.run(main())
+"""
+
+
+def test_the_models_module_alone_lists_every_table(tmp_path: Path) -> None:
+    """Alembic reads ``pasar.db.models``: imported alone, in a fresh interpreter, it
+    must list every domain's tables (none may arrive only through a chain of imports
+    that some other module happens to make)."""
+    import subprocess
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", _TABLES_ALONE, url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]

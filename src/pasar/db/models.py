@@ -1,9 +1,12 @@
-"""Imports every domain's tables so ``Base.metadata`` is complete for Alembic."""
+"""Every domain's tables, listed here so that ``Base.metadata`` is complete for
+Alembic when this module is imported alone (``tests/db/test_migrations.py`` checks
+it in a fresh interpreter). A new domain with tables adds its line here."""
 
 from pasar.catalog import models as catalog_models
 from pasar.commerce import models as commerce_models
 from pasar.commerce import sales_models as commerce_sales_models
 from pasar.db.base import Base
+from pasar.realtime import models as realtime_models
 from pasar.shows import models as show_models
 from pasar.vendors import models as vendor_models
 from pasar.web import idempotency as idempotency_models
@@ -15,6 +18,7 @@ __all__ = [
     "commerce_models",
     "commerce_sales_models",
     "idempotency_models",
+    "realtime_models",
     "show_models",
     "vendor_models",
     "webhook_models",
