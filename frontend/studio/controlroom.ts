@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing } from "lit";
 import { live } from "lit/directives/live.js";
-import { ApiError, api, type Deal, type Pin, type Product, type Session, type Show } from "../shared/api";
+import { api, type Deal, type Pin, type Product, type Session, type Show } from "../shared/api";
+import { staffMessage } from "../shared/errors";
 import type { Envelope, ServerEvents } from "../shared/events";
 import { exponent, formatMoney, toMajorInput, toMinor } from "../shared/money";
 import { ShowSocket } from "../shared/socket";
@@ -20,16 +21,6 @@ const SETTLE_MS = 600;
 const ACTIVE_STATES = ["scheduled", "live"];
 
 type Status = Deal["status"];
-
-function describe(e: unknown): string {
-  if (e instanceof ApiError) {
-    const fields = Array.isArray(e.details)
-      ? e.details.map((d: { message?: string }) => d?.message).filter((m): m is string => !!m)
-      : [];
-    return fields.length ? `${e.message}: ${fields.join("; ")}` : e.message;
-  }
-  return e instanceof Error ? e.message : String(e);
-}
 
 function randomKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -237,7 +228,7 @@ export class StudioControlRoom extends LitElement {
         this.loadError = "";
       }
     } catch (e) {
-      if (id === this.show.id) this.loadError = `Could not refresh pins and deals: ${describe(e)}`;
+      if (id === this.show.id) this.loadError = `Could not refresh pins and deals: ${staffMessage(e)}`;
     } finally {
       this.loading = false;
     }
@@ -362,7 +353,7 @@ export class StudioControlRoom extends LitElement {
     } catch (e) {
       if (this.show.id === showId) {
         const title = this.products.get(productId)?.title ?? productId;
-        this.pinError = `Could not ${pinId ? "unpin" : "pin"} “${title}”: ${describe(e)}`;
+        this.pinError = `Could not ${pinId ? "unpin" : "pin"} “${title}”: ${staffMessage(e)}`;
       }
     } finally {
       const busy = new Set(this.busy);
@@ -468,7 +459,7 @@ export class StudioControlRoom extends LitElement {
       const titleInput = form.querySelector<HTMLInputElement>("input[name=title]");
       if (titleInput) titleInput.value = "";
     } catch (err) {
-      this.dealError = describe(err);
+      this.dealError = staffMessage(err);
     } finally {
       this.submitting = false;
     }
@@ -487,7 +478,7 @@ export class StudioControlRoom extends LitElement {
       this.left.delete(deal.id);
       this.dealError = "";
     } catch (e) {
-      this.dealError = describe(e);
+      this.dealError = staffMessage(e);
       void this.load();
     }
   }

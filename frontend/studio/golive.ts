@@ -1,5 +1,6 @@
 import { LitElement, css, html, nothing } from "lit";
 import { ApiError, api, type Ingest, type Session, type Show, type StreamHealth } from "../shared/api";
+import { staffMessage } from "../shared/errors";
 import { shared } from "./styles";
 import { WhipError, WhipPublisher, h264Codecs } from "./whip";
 
@@ -109,8 +110,7 @@ function whipMessage(e: unknown): string {
     if (e.status === 409) return `The show cannot go live: ${e.message}.`;
     return e.status ? `The server refused the stream (${e.status}): ${e.message}.` : `${e.message}.`;
   }
-  if (e instanceof ApiError) return e.message;
-  return e instanceof Error ? e.message : String(e);
+  return staffMessage(e);
 }
 
 function kbps(v: number | null | undefined): string {
@@ -215,7 +215,7 @@ export class StudioGoLive extends LitElement {
       if (health.state !== "offline" && show.state === "scheduled") current = await this.refreshShow(show.id);
       if (publishing && current?.state === "live" && broadcast.status === CONNECTED) broadcast.note(show.id, ON_AIR);
     } catch (e) {
-      this.healthError = e instanceof ApiError ? e.message : String(e);
+      this.healthError = staffMessage(e);
     }
     if (publishing) broadcast.changed();
   }

@@ -1,5 +1,6 @@
 import { LitElement, css, html } from "lit";
-import { ApiError, api, type Page, type Product, type Session } from "../shared/api";
+import { api, type Page, type Product, type Session } from "../shared/api";
+import { staffMessage } from "../shared/errors";
 import { formatMoney } from "../shared/money";
 import { shared } from "./styles";
 
@@ -49,7 +50,7 @@ export class StudioProducts extends LitElement {
       this.cursor = page.next_cursor;
       this.error = "";
     } catch (e) {
-      this.error = e instanceof ApiError ? e.message : String(e);
+      this.error = staffMessage(e);
     }
   }
 

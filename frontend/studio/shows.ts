@@ -1,5 +1,6 @@
 import { LitElement, css, html } from "lit";
-import { ApiError, api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
+import { api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
+import { staffMessage } from "../shared/errors";
 import { shared } from "./styles";
 import "./controlroom";
 import "./golive";
@@ -50,7 +51,7 @@ export class StudioShows extends LitElement {
   }
 
   private fail(e: unknown): void {
-    this.error = e instanceof ApiError ? e.message : String(e);
+    this.error = staffMessage(e);
   }
 
   private async load(): Promise<void> {

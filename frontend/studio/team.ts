@@ -1,5 +1,6 @@
 import { LitElement, css, html } from "lit";
-import { ApiError, api, setCsrf, type Session } from "../shared/api";
+import { api, setCsrf, type Session } from "../shared/api";
+import { staffMessage } from "../shared/errors";
 import { shared } from "./styles";
 
 interface StaffUser {
@@ -8,10 +9,6 @@ interface StaffUser {
   display_name: string;
   role: string;
   disabled_at: string | null;
-}
-
-function message(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Cannot reach Pasar. Try again.";
 }
 
 // Your own password and sessions; for owners, the shop's staff as well.
@@ -62,7 +59,7 @@ export class StudioTeam extends LitElement {
     try {
       this.staff = await api<StaffUser[]>("GET", "/api/v1/staff");
     } catch (e) {
-      this.error = message(e);
+      this.error = staffMessage(e);
     }
   }
 
@@ -85,7 +82,7 @@ export class StudioTeam extends LitElement {
       form.reset();
       this.passwordNotice = "Password changed. Every other device of yours was signed out.";
     } catch (err) {
-      this.passwordError = message(err);
+      this.passwordError = staffMessage(err);
     }
   }
 
@@ -94,7 +91,7 @@ export class StudioTeam extends LitElement {
       await api("DELETE", "/api/v1/auth/sessions");
       this.dispatchEvent(new CustomEvent("signed-out", { bubbles: true, composed: true }));
     } catch (err) {
-      this.passwordError = message(err);
+      this.passwordError = staffMessage(err);
     }
   }
 
@@ -117,7 +114,7 @@ export class StudioTeam extends LitElement {
       }
       await this.load();
     } catch (err) {
-      this.error = message(err);
+      this.error = staffMessage(err);
     }
   }
 
@@ -137,10 +134,7 @@ export class StudioTeam extends LitElement {
       this.notice = `${user.email} added: give them their first password.`;
       await this.load();
     } catch (err) {
-      const details = err instanceof ApiError && Array.isArray(err.details) ? err.details : [];
-      this.error = details.length
-        ? details.map((d: { field: string; message: string }) => `${d.field.replace("body.", "")}: ${d.message}`).join("; ")
-        : message(err);
+      this.error = staffMessage(err);
     }
   }
 
