@@ -3,18 +3,14 @@ import type { Product, Session, Show } from "../shared/api";
 import "./controlroom/deals";
 import { RoomFeed, isActive } from "./controlroom/feed";
 import "./controlroom/lineup";
+import { properties } from "./properties";
 
 // The show's control room: what is pinned on screen (controlroom/lineup.ts), and
 // its flash deals (controlroom/deals.ts, with the form in deal-form.ts), their
 // numbers live from the show socket (controlroom/feed.ts).
 
 export class StudioControlRoom extends LitElement {
-  static properties = {
-    show: { attribute: false },
-    session: { attribute: false },
-    products: { attribute: false },
-    now: { state: true },
-  };
+  static properties = properties(["show", "session", "products"], ["now"]);
   static styles = css`:host { display: block; }`;
 
   show!: Show;

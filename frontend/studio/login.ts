@@ -1,6 +1,7 @@
 import { LitElement, css, html } from "lit";
 import { ApiError, api, type Session } from "../shared/api";
 import { staffMessage } from "../shared/errors";
+import { properties } from "./properties";
 import { shared } from "./styles";
 
 function later(seconds: number): string {
@@ -8,12 +9,7 @@ function later(seconds: number): string {
 }
 
 export class StudioLogin extends LitElement {
-  static properties = {
-    error: { state: true },
-    busy: { state: true },
-    wait: { state: true },
-    shops: { state: true },
-  };
+  static properties = properties([], ["error", "busy", "wait", "shops"]);
   static styles = [
     shared,
     css`

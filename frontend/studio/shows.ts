@@ -1,6 +1,7 @@
 import { LitElement, css, html } from "lit";
 import { api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
 import { staffMessage } from "../shared/errors";
+import { properties } from "./properties";
 import { shared } from "./styles";
 import "./controlroom";
 import "./golive";
@@ -13,15 +14,7 @@ const NEXT: Record<string, { to: string; label: string } | undefined> = {
 };
 
 export class StudioShows extends LitElement {
-  static properties = {
-    session: { attribute: false },
-    shows: { state: true },
-    products: { state: true },
-    selected: { state: true },
-    ingest: { state: true },
-    revealed: { state: true },
-    error: { state: true },
-  };
+  static properties = properties(["session"], ["shows", "products", "selected", "ingest", "revealed", "error"]);
   static styles = [
     shared,
     css`

@@ -1,6 +1,7 @@
 import { LitElement, css, html } from "lit";
 import { api, setCsrf, type Session } from "../shared/api";
 import { staffMessage } from "../shared/errors";
+import { properties } from "./properties";
 import { shared } from "./styles";
 
 interface StaffUser {
@@ -13,14 +14,7 @@ interface StaffUser {
 
 // Your own password and sessions; for owners, the shop's staff as well.
 export class StudioTeam extends LitElement {
-  static properties = {
-    session: { attribute: false },
-    staff: { state: true },
-    error: { state: true },
-    notice: { state: true },
-    passwordError: { state: true },
-    passwordNotice: { state: true },
-  };
+  static properties = properties(["session"], ["staff", "error", "notice", "passwordError", "passwordNotice"]);
   static styles = [
     shared,
     css`

@@ -3,6 +3,7 @@ import { live } from "lit/directives/live.js";
 import { api, type Deal, type Product, type Session, type Show } from "../../shared/api";
 import { staffMessage } from "../../shared/errors";
 import { exponent, formatMoney, toMajorInput, toMinor } from "../../shared/money";
+import { properties } from "../properties";
 import { shared } from "../styles";
 import type { RoomFeed } from "./feed";
 
@@ -17,19 +18,10 @@ function randomKey(): string {
 }
 
 export class StudioDealForm extends LitElement {
-  static properties = {
-    show: { attribute: false },
-    session: { attribute: false },
-    products: { attribute: false },
-    feed: { attribute: false },
-    error: { state: true },
-    note: { state: true },
-    submitting: { state: true },
-    productId: { state: true },
-    variantIds: { state: true },
-    price: { state: true },
-    startLater: { state: true },
-  };
+  static properties = properties(
+    ["show", "session", "products", "feed"],
+    ["error", "note", "submitting", "productId", "variantIds", "price", "startLater"],
+  );
   static styles = [
     shared,
     css`

@@ -2,6 +2,7 @@ import { LitElement, css, html, nothing } from "lit";
 import { api, type Deal, type Product, type Session, type Show } from "../../shared/api";
 import { staffMessage } from "../../shared/errors";
 import { formatMoney } from "../../shared/money";
+import { properties } from "../properties";
 import { shared } from "../styles";
 import "./deal-form";
 import { type DealStatus, POLL_MS, type RoomFeed, dealStatus, isActive } from "./feed";
@@ -20,18 +21,10 @@ function clock(ms: number): string {
 }
 
 export class StudioDealsPanel extends LitElement {
-  static properties = {
-    show: { attribute: false },
-    session: { attribute: false },
-    products: { attribute: false },
-    deals: { attribute: false },
-    left: { attribute: false },
-    linked: { attribute: false },
-    loadError: { attribute: false },
-    now: { attribute: false },
-    feed: { attribute: false },
-    dealError: { state: true },
-  };
+  static properties = properties(
+    ["show", "session", "products", "deals", "left", "linked", "loadError", "now", "feed"],
+    ["dealError"],
+  );
   static styles = [
     shared,
     panel,

@@ -2,6 +2,7 @@ import { LitElement, css, html, nothing } from "lit";
 import { api, type Pin, type Product, type Session, type Show } from "../../shared/api";
 import { staffMessage } from "../../shared/errors";
 import { formatMoney } from "../../shared/money";
+import { properties } from "../properties";
 import { shared } from "../styles";
 import { isActive, type RoomFeed } from "./feed";
 import { panel } from "./styles";
@@ -12,15 +13,7 @@ import { panel } from "./styles";
 const MAX_PINS = 3;
 
 export class StudioLineupPanel extends LitElement {
-  static properties = {
-    show: { attribute: false },
-    session: { attribute: false },
-    products: { attribute: false },
-    pins: { attribute: false },
-    feed: { attribute: false },
-    pinError: { state: true },
-    busy: { state: true },
-  };
+  static properties = properties(["show", "session", "products", "pins", "feed"], ["pinError", "busy"]);
   static styles = [
     shared,
     panel,
