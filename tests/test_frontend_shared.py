@@ -1,7 +1,7 @@
-"""The front ends share one show-socket client and one API client
-(frontend/shared/socket.ts, frontend/shared/api.ts): no page opens its own
-WebSocket or parses the error shape itself, so resume, backoff and error
-messages behave the same everywhere."""
+"""The front ends share one show-socket client, one API client and one error
+formatter (frontend/shared/socket.ts, api.ts, errors.ts): no page opens its own
+WebSocket, parses the error shape or words an error itself, so resume, backoff
+and error messages behave the same everywhere."""
 
 from __future__ import annotations
 
@@ -32,9 +32,15 @@ def test_one_socket_client() -> None:
     assert using(r"new WebSocket\(") == ["shared/socket.ts"]
     # …and the pages that follow a show use it.
     users = using(r"new ShowSocket\(")
-    assert "embed/player.ts" in users and "studio/controlroom.ts" in users
+    assert "embed/player.ts" in users and "studio/controlroom/feed.ts" in users
 
 
 def test_one_api_error_parser() -> None:
     """The {"error": {"code", "message"}} shape is read in one place."""
     assert using(r"\.error\?\.|data\?\.error|\[\"error\"\]") == ["shared/api.ts"]
+
+
+def test_one_error_formatter() -> None:
+    """Errors become words in shared/errors.ts: shopperMessage, staffMessage."""
+    assert using(r"error\.retry_in") == ["shared/errors.ts"]
+    assert using(r"instanceof ApiError \? \w+\.message") == []

@@ -6,6 +6,7 @@
 // - otherwise Pasar's hosted cart (Storefront API /vendors/{slug}/cart): the
 //   player edits it and hands it to the vendor's checkout URL.
 
+import { errorText } from "../shared/i18n";
 import type { CartLine, CartLineIn, CartState, Storefront } from "../shared/storefront";
 import type { PasarAddToCart, PasarAnswer } from "./pasar-live";
 
@@ -20,6 +21,12 @@ export type Answer = PasarAnswer;
 
 /** What the player shows for a refusal the page gave without a message. */
 export const NO_ANSWER: Answer = { ok: false, reason: "unavailable", message: "" };
+
+/** What the shopper reads for the page's refusal: the page's own words, else the
+ * catalogue's for its reason. */
+export function answerText(refusal: Extract<Answer, { ok: false }>): string {
+  return refusal.message || errorText(refusal.reason);
+}
 
 /** Fire a player → page event and wait for the page's answer. */
 export function ask(target: HTMLElement, type: string, payload: Record<string, unknown>): Promise<Answer> {

@@ -9,7 +9,7 @@ import { LitElement, type PropertyValues } from "lit";
 import { ApiError } from "../shared/api";
 import { shopperMessage } from "../shared/errors";
 import type { ChatMessage, DealEndedData, WaitlistGrantedData } from "../shared/events";
-import { errorText, locale, pickLocale, setLocale, t } from "../shared/i18n";
+import { locale, pickLocale, setLocale, t } from "../shared/i18n";
 import { ShowSocket } from "../shared/socket";
 import {
   type CartState,
@@ -20,7 +20,7 @@ import {
   Storefront,
   type WaitlistPlace,
 } from "../shared/storefront";
-import { type AddToCart, ask, cleanState, hostedAdd, hostedSetQuantity } from "./cart";
+import { type AddToCart, answerText, ask, cleanState, hostedAdd, hostedSetQuantity } from "./cart";
 import { type Deal, ShowModel } from "./model";
 import { Playback } from "./playback";
 import { styles } from "./styles";
@@ -273,9 +273,7 @@ export class PasarLive extends LitElement {
       if (a.status === "held") this.say(t("chat.held"));
     });
     socket.on("error", (e) => {
-      if (e.code === "already_voted") return;
-      const text = errorText(e.code, e.message);
-      this.say(e.retry_after ? `${text} · ${t("error.retry_in", { n: Math.ceil(e.retry_after) })}` : text);
+      if (e.code !== "already_voted") this.say(shopperMessage(e));
     });
     socket.onStatus((status) => {
       if (status === "open") this.flushOutbox();
@@ -568,7 +566,7 @@ export class PasarLive extends LitElement {
       const { title: _t, image_url: _i, ...payload } = item;
       const answer = await ask(this, "add-to-cart", payload);
       if (answer.ok) this.say(t("product.added"));
-      else this.say(answer.message || errorText(answer.reason));
+      else this.say(answerText(answer));
       return answer.ok;
     }
     const doc = this.model.doc;
@@ -598,7 +596,7 @@ export class PasarLive extends LitElement {
         quantity: Math.max(0, quantity),
         reservation_id: line.reservation_id,
       });
-      if (!answer.ok) this.say(answer.message || errorText(answer.reason));
+      if (!answer.ok) this.say(answerText(answer));
       return;
     }
     try {
@@ -620,7 +618,7 @@ export class PasarLive extends LitElement {
         reservation_ids: reservationIds,
         click_token: latest,
       });
-      if (!answer.ok) this.say(answer.message || errorText(answer.reason));
+      if (!answer.ok) this.say(answerText(answer));
       return;
     }
     try {

@@ -5,6 +5,8 @@
 // request that never reached the server is ApiError(0, "network"). What people
 // read comes from the code: shared/errors.ts.
 
+import type { DealData } from "./events";
+
 export class ApiError extends Error {
   constructor(
     public status: number,
@@ -160,25 +162,16 @@ export interface Pin {
   media_time: number | null;
 }
 
-/** A flash deal (GET /api/v1/shows/{id}/deals). Prices are minor units of `currency`. */
-export interface Deal {
+/** A flash deal (GET /api/v1/shows/{id}/deals): what the socket's `deal.started`
+ * says (under `id` rather than `deal_id`) and the staff's numbers. Prices are minor
+ * units of `currency`. */
+export interface Deal extends Omit<DealData, "deal_id"> {
   id: string;
   show_id: string;
-  product_id: string;
-  variant_ids: string[];
-  title: string;
-  price: number;
-  currency: string;
-  quantity: number;
-  units_left: number;
   sold: number;
   held: number;
-  per_shopper_limit: number;
-  signed_in_only: boolean;
   hold_seconds: number;
   guest_hold_seconds: number;
-  starts_at: string;
-  ends_at: string;
   status: "upcoming" | "live" | "ended";
   end_reason: string | null;
   created_at: string;

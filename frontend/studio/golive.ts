@@ -1,5 +1,7 @@
 import { LitElement, css, html, nothing } from "lit";
 import { ApiError, api, type Ingest, type Session, type Show, type StreamHealth } from "../shared/api";
+import { staffMessage } from "../shared/errors";
+import { properties } from "./properties";
 import { shared } from "./styles";
 import { WhipError, WhipPublisher, h264Codecs } from "./whip";
 
@@ -109,8 +111,7 @@ function whipMessage(e: unknown): string {
     if (e.status === 409) return `The show cannot go live: ${e.message}.`;
     return e.status ? `The server refused the stream (${e.status}): ${e.message}.` : `${e.message}.`;
   }
-  if (e instanceof ApiError) return e.message;
-  return e instanceof Error ? e.message : String(e);
+  return staffMessage(e);
 }
 
 function kbps(v: number | null | undefined): string {
@@ -119,14 +120,7 @@ function kbps(v: number | null | undefined): string {
 }
 
 export class StudioGoLive extends LitElement {
-  static properties = {
-    show: { attribute: false },
-    session: { attribute: false },
-    health: { state: true },
-    healthError: { state: true },
-    cameras: { state: true },
-    mics: { state: true },
-  };
+  static properties = properties(["show", "session"], ["health", "healthError", "cameras", "mics"]);
   static styles = [
     shared,
     css`
@@ -215,7 +209,7 @@ export class StudioGoLive extends LitElement {
       if (health.state !== "offline" && show.state === "scheduled") current = await this.refreshShow(show.id);
       if (publishing && current?.state === "live" && broadcast.status === CONNECTED) broadcast.note(show.id, ON_AIR);
     } catch (e) {
-      this.healthError = e instanceof ApiError ? e.message : String(e);
+      this.healthError = staffMessage(e);
     }
     if (publishing) broadcast.changed();
   }
@@ -411,6 +405,20 @@ export class StudioGoLive extends LitElement {
 
   // -- rendering ---------------------------------------------------------------
 
+  /** A select for one kind of device, the one in use selected. */
+  private picker(kind: "video" | "audio", label: string, devices: MediaDeviceInfo[]) {
+    const track = kind === "video" ? broadcast.stream?.getVideoTracks()[0] : broadcast.stream?.getAudioTracks()[0];
+    const inUse = track?.getSettings().deviceId;
+    return html`<label>${label}
+      <select @change=${(e: Event) => this.switchDevice(kind, (e.target as HTMLSelectElement).value)}>
+        ${devices.map(
+          (d, i) => html`<option value=${d.deviceId} ?selected=${inUse === d.deviceId}>
+            ${d.label || `${label} ${i + 1}`}</option>`,
+        )}
+      </select>
+    </label>`;
+  }
+
   private renderControls() {
     const state = this.show.state;
     if (this.busyElsewhere) {
@@ -425,24 +433,7 @@ export class StudioGoLive extends LitElement {
     }
     const phase = broadcast.phase;
     const pickers = html`<div class="row">
-      <label>Camera
-        <select @change=${(e: Event) => this.switchDevice("video", (e.target as HTMLSelectElement).value)}>
-          ${this.cameras.map(
-            (d, i) => html`<option value=${d.deviceId}
-              ?selected=${broadcast.stream?.getVideoTracks()[0]?.getSettings().deviceId === d.deviceId}>
-              ${d.label || `Camera ${i + 1}`}</option>`,
-          )}
-        </select>
-      </label>
-      <label>Microphone
-        <select @change=${(e: Event) => this.switchDevice("audio", (e.target as HTMLSelectElement).value)}>
-          ${this.mics.map(
-            (d, i) => html`<option value=${d.deviceId}
-              ?selected=${broadcast.stream?.getAudioTracks()[0]?.getSettings().deviceId === d.deviceId}>
-              ${d.label || `Microphone ${i + 1}`}</option>`,
-          )}
-        </select>
-      </label>
+      ${this.picker("video", "Camera", this.cameras)}${this.picker("audio", "Microphone", this.mics)}
     </div>`;
     return html`${pickers}
       <div class="row">

@@ -1,5 +1,7 @@
 import { LitElement, css, html } from "lit";
 import { ApiError, api, type Session } from "../shared/api";
+import { staffMessage } from "../shared/errors";
+import { properties } from "./properties";
 import { shared } from "./styles";
 
 function later(seconds: number): string {
@@ -7,12 +9,7 @@ function later(seconds: number): string {
 }
 
 export class StudioLogin extends LitElement {
-  static properties = {
-    error: { state: true },
-    busy: { state: true },
-    wait: { state: true },
-    shops: { state: true },
-  };
+  static properties = properties([], ["error", "busy", "wait", "shops"]);
   static styles = [
     shared,
     css`
@@ -71,15 +68,12 @@ export class StudioLogin extends LitElement {
       });
       this.dispatchEvent(new CustomEvent("signed-in", { detail: session, bubbles: true, composed: true }));
     } catch (err) {
-      this.error = err instanceof ApiError ? err.message : "Cannot reach Pasar. Try again.";
+      this.error = staffMessage(err);
       if (err instanceof ApiError && err.code === "choose_vendor") {
         this.shops = (err.details as { vendors: { slug: string; name: string }[] }).vendors;
         this.error = "";
       }
-      const retry = (err instanceof ApiError && err.status === 429
-        ? (err.details as { retry_after?: unknown } | null)?.retry_after
-        : undefined);
-      if (typeof retry === "number" && retry > 0) this.holdOff(retry);
+      if (err instanceof ApiError && err.status === 429 && err.retryAfter) this.holdOff(err.retryAfter);
     } finally {
       this.busy = false;
     }

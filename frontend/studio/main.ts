@@ -1,5 +1,6 @@
 import { LitElement, css, html } from "lit";
 import { ApiError, api, setCsrf, type Session } from "../shared/api";
+import { properties } from "./properties";
 import { shared } from "./styles";
 import "./login";
 import "./shows";
@@ -10,11 +11,7 @@ type View = "shows" | "products" | "team";
 
 // The studio shell: who is signed in, navigation, and the current view.
 export class PasarStudio extends LitElement {
-  static properties = {
-    session: { state: true },
-    view: { state: true },
-    loading: { state: true },
-  };
+  static properties = properties([], ["session", "view", "loading"]);
   static styles = [
     shared,
     css`

@@ -1,6 +1,8 @@
 import { LitElement, css, html } from "lit";
-import { ApiError, api, type Page, type Product, type Session } from "../shared/api";
+import { api, type Page, type Product, type Session } from "../shared/api";
+import { staffMessage } from "../shared/errors";
 import { formatMoney } from "../shared/money";
+import { properties } from "./properties";
 import { shared } from "./styles";
 
 function priceRange(p: Product, locale: string): string {
@@ -12,13 +14,7 @@ function priceRange(p: Product, locale: string): string {
 }
 
 export class StudioProducts extends LitElement {
-  static properties = {
-    session: { attribute: false },
-    products: { state: true },
-    cursor: { state: true },
-    error: { state: true },
-    q: { state: true },
-  };
+  static properties = properties(["session"], ["products", "cursor", "error", "q"]);
   static styles = [
     shared,
     css`
@@ -49,7 +45,7 @@ export class StudioProducts extends LitElement {
       this.cursor = page.next_cursor;
       this.error = "";
     } catch (e) {
-      this.error = e instanceof ApiError ? e.message : String(e);
+      this.error = staffMessage(e);
     }
   }
 

@@ -1,5 +1,7 @@
 import { LitElement, css, html } from "lit";
-import { ApiError, api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
+import { api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
+import { staffMessage } from "../shared/errors";
+import { properties } from "./properties";
 import { shared } from "./styles";
 import "./controlroom";
 import "./golive";
@@ -12,15 +14,7 @@ const NEXT: Record<string, { to: string; label: string } | undefined> = {
 };
 
 export class StudioShows extends LitElement {
-  static properties = {
-    session: { attribute: false },
-    shows: { state: true },
-    products: { state: true },
-    selected: { state: true },
-    ingest: { state: true },
-    revealed: { state: true },
-    error: { state: true },
-  };
+  static properties = properties(["session"], ["shows", "products", "selected", "ingest", "revealed", "error"]);
   static styles = [
     shared,
     css`
@@ -50,7 +44,7 @@ export class StudioShows extends LitElement {
   }
 
   private fail(e: unknown): void {
-    this.error = e instanceof ApiError ? e.message : String(e);
+    this.error = staffMessage(e);
   }
 
   private async load(): Promise<void> {

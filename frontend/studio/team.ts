@@ -1,5 +1,7 @@
 import { LitElement, css, html } from "lit";
-import { ApiError, api, setCsrf, type Session } from "../shared/api";
+import { api, setCsrf, type Session } from "../shared/api";
+import { staffMessage } from "../shared/errors";
+import { properties } from "./properties";
 import { shared } from "./styles";
 
 interface StaffUser {
@@ -10,20 +12,9 @@ interface StaffUser {
   disabled_at: string | null;
 }
 
-function message(e: unknown): string {
-  return e instanceof ApiError ? e.message : "Cannot reach Pasar. Try again.";
-}
-
 // Your own password and sessions; for owners, the shop's staff as well.
 export class StudioTeam extends LitElement {
-  static properties = {
-    session: { attribute: false },
-    staff: { state: true },
-    error: { state: true },
-    notice: { state: true },
-    passwordError: { state: true },
-    passwordNotice: { state: true },
-  };
+  static properties = properties(["session"], ["staff", "error", "notice", "passwordError", "passwordNotice"]);
   static styles = [
     shared,
     css`
@@ -62,7 +53,7 @@ export class StudioTeam extends LitElement {
     try {
       this.staff = await api<StaffUser[]>("GET", "/api/v1/staff");
     } catch (e) {
-      this.error = message(e);
+      this.error = staffMessage(e);
     }
   }
 
@@ -85,7 +76,7 @@ export class StudioTeam extends LitElement {
       form.reset();
       this.passwordNotice = "Password changed. Every other device of yours was signed out.";
     } catch (err) {
-      this.passwordError = message(err);
+      this.passwordError = staffMessage(err);
     }
   }
 
@@ -94,7 +85,7 @@ export class StudioTeam extends LitElement {
       await api("DELETE", "/api/v1/auth/sessions");
       this.dispatchEvent(new CustomEvent("signed-out", { bubbles: true, composed: true }));
     } catch (err) {
-      this.passwordError = message(err);
+      this.passwordError = staffMessage(err);
     }
   }
 
@@ -117,7 +108,7 @@ export class StudioTeam extends LitElement {
       }
       await this.load();
     } catch (err) {
-      this.error = message(err);
+      this.error = staffMessage(err);
     }
   }
 
@@ -137,10 +128,7 @@ export class StudioTeam extends LitElement {
       this.notice = `${user.email} added: give them their first password.`;
       await this.load();
     } catch (err) {
-      const details = err instanceof ApiError && Array.isArray(err.details) ? err.details : [];
-      this.error = details.length
-        ? details.map((d: { field: string; message: string }) => `${d.field.replace("body.", "")}: ${d.message}`).join("; ")
-        : message(err);
+      this.error = staffMessage(err);
     }
   }
 

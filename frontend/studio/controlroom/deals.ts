@@ -1,0 +1,170 @@
+import { LitElement, css, html, nothing } from "lit";
+import { api, type Deal, type Product, type Session, type Show } from "../../shared/api";
+import { staffMessage } from "../../shared/errors";
+import { formatMoney } from "../../shared/money";
+import { properties } from "../properties";
+import { shared } from "../styles";
+import "./deal-form";
+import { type DealStatus, POLL_MS, type RoomFeed, dealStatus, isActive } from "./feed";
+import { panel } from "./styles";
+
+// The control room's deals panel: the show's flash deals with their numbers
+// live (units left, held, sold, countdowns), ending or cancelling one, and the
+// form that starts the next.
+
+function clock(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+export class StudioDealsPanel extends LitElement {
+  static properties = properties(
+    ["show", "session", "products", "deals", "left", "linked", "loadError", "now", "feed"],
+    ["dealError"],
+  );
+  static styles = [
+    shared,
+    panel,
+    css`
+      .pill.upcoming { background: #f6d8a8; color: #6b4300; }
+      .pill.ended { background: #ece7dd; color: #5a544a; }
+      .feed { font-size: 13px; color: #7a7367; display: inline-flex; align-items: center; gap: 6px; }
+      .feed::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: #b5ad9f; }
+      .feed.on::before { background: #2e7d32; }
+      table.deals th, table.deals td { padding: 10px 6px; }
+      table.deals th:first-child, table.deals td:first-child { padding-left: 0; }
+      table.deals th:last-child, table.deals td:last-child { padding-right: 0; }
+      td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+      td.left { font-size: 20px; font-weight: 700; }
+      td.left small { font-size: 12px; font-weight: 400; color: #7a7367; }
+      td .muted { font-size: 13px; }
+      td.status { white-space: nowrap; }
+      td.actions { text-align: right; white-space: nowrap; }
+      td.actions button { padding: 4px 10px; font-size: 13px; }
+      td.actions button + button { margin-left: 4px; }
+      tr.ended td { color: #7a7367; }
+      .meter { display: flex; height: 4px; border-radius: 2px; overflow: hidden; background: #ece7dd;
+        margin-top: 6px; max-width: 220px; }
+      .meter .sold { background: #1d1b18; }
+      .meter .held { background: #f0a63c; }
+    `,
+  ];
+
+  show!: Show;
+  session!: Session;
+  products = new Map<string, Product>();
+  /** newest first */
+  deals: Deal[] = [];
+  /** units left from deal.updated (the stock engine's own count) */
+  left = new Map<string, number>();
+  /** the socket is up: numbers arrive as they change */
+  linked = false;
+  loadError = "";
+  now = Date.now();
+  feed!: RoomFeed;
+  /** ending or cancelling a deal was refused */
+  dealError = "";
+
+  private get canRun(): boolean {
+    return this.session.scopes.includes("shows:write");
+  }
+
+  protected willUpdate(changed: Map<PropertyKey, unknown>): void {
+    const before = changed.get("show") as Show | undefined;
+    if (changed.has("show") && before?.id !== this.show.id) this.dealError = "";
+  }
+
+  /** Live deals first, then upcoming, then ended; newest first within each. */
+  private sortedDeals(): Deal[] {
+    const rank: Record<DealStatus, number> = { live: 0, upcoming: 1, ended: 2 };
+    return [...this.deals].sort((a, b) => rank[dealStatus(a, this.now)] - rank[dealStatus(b, this.now)]);
+  }
+
+  private async endDeal(deal: Deal, reason: "ended" | "cancelled"): Promise<void> {
+    if (
+      reason === "cancelled" &&
+      !confirm(`Cancel “${deal.title}”? Claims stop and every unit held for a shopper is released.`)
+    )
+      return;
+    try {
+      this.feed.dealEnded(await api<Deal>("POST", `/api/v1/deals/${deal.id}/end`, { reason }));
+      this.dealError = "";
+    } catch (e) {
+      this.dealError = staffMessage(e);
+      this.feed.refresh();
+    }
+  }
+
+  private money(minor: number, currency: string): string {
+    return formatMoney(minor, currency, this.session.vendor.default_locale);
+  }
+
+  private renderDeal(deal: Deal) {
+    const status = dealStatus(deal, this.now);
+    const left = this.left.get(deal.id) ?? deal.units_left;
+    const q = deal.quantity || 1;
+    let when = "";
+    if (status === "upcoming") when = `starts in ${clock(Date.parse(deal.starts_at) - this.now)}`;
+    else if (status === "live") when = left === 0 ? "sold out" : `ends in ${clock(Date.parse(deal.ends_at) - this.now)}`;
+    else if (deal.end_reason) when = deal.end_reason.replace("_", " ");
+    const terms = [
+      this.money(deal.price, deal.currency),
+      `${deal.per_shopper_limit} per shopper`,
+      ...(deal.signed_in_only ? ["signed-in only"] : []),
+    ].join(" · ");
+    return html`<tr class=${status} data-deal=${deal.id}>
+      <td>
+        <strong>${deal.title}</strong>
+        <div class="muted">${terms}</div>
+        <div class="meter" aria-hidden="true">
+          <span class="sold" style="width:${(100 * deal.sold) / q}%"></span>
+          <span class="held" style="width:${(100 * deal.held) / q}%"></span>
+        </div>
+      </td>
+      <td class="status"><span class="pill ${status}">${status}</span><div class="muted">${when}</div></td>
+      <td class="num left" data-units-left=${left}>${left}<small> / ${deal.quantity}</small></td>
+      <td class="num" data-held=${deal.held}>${deal.held}</td>
+      <td class="num" data-sold=${deal.sold}>${deal.sold}</td>
+      <td class="actions">
+        ${status !== "ended" && this.canRun
+          ? html`<button class="secondary" @click=${() => this.endDeal(deal, "ended")}
+                aria-label="End ${deal.title}">End</button>
+              <button class="danger" @click=${() => this.endDeal(deal, "cancelled")}
+                aria-label="Cancel ${deal.title}">Cancel</button>`
+          : nothing}
+      </td>
+    </tr>`;
+  }
+
+  render() {
+    const active = isActive(this.show);
+    return html`<div class="section">
+      <div class="head">
+        <h3>Flash deals</h3>
+        ${active
+          ? html`<span class="feed ${this.linked ? "on" : ""}" data-linked=${this.linked}>
+              ${this.linked ? "Live numbers" : `Updating every ${POLL_MS / 1000} s`}</span>`
+          : nothing}
+      </div>
+      ${this.loadError ? html`<p class="error" role="alert">${this.loadError}</p>` : nothing}
+      ${this.deals.length
+        ? html`<table class="deals" aria-label="Flash deals">
+            <thead><tr><th>Deal</th><th>Status</th><th class="num">Left</th><th class="num">Held</th>
+              <th class="num">Sold</th><th></th></tr></thead>
+            <tbody>${this.sortedDeals().map((d) => this.renderDeal(d))}</tbody>
+          </table>`
+        : html`<p class="muted">No deals in this show yet.</p>`}
+      ${this.dealError ? html`<p class="error" role="alert">${this.dealError}</p>` : nothing}
+      ${this.canRun && active
+        ? this.show.lineup.length
+          ? html`<studio-deal-form .show=${this.show} .session=${this.session} .products=${this.products}
+              .feed=${this.feed}></studio-deal-form>`
+          : html`<p class="muted">Add products to the show's line-up to run flash deals on them.</p>`
+        : nothing}
+    </div>`;
+  }
+}
+customElements.define("studio-deals-panel", StudioDealsPanel);
