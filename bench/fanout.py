@@ -64,22 +64,20 @@ import multiprocessing as mp
 import os
 import re
 import resource
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
-HOST = "127.0.0.1"
+import _proc
+import _servers
+from _servers import HOST
+
 PAT = b'{"type":"'  # starts every event envelope; never occurs inside a JSON string
 PAT_TAIL = len(PAT) - 1
 CHAT_PER_SENDER = 0.8  # messages/s per connection (server limit: 1/s)
@@ -112,15 +110,6 @@ class Plan:
 # -- small helpers shared by both processes -----------------------------------
 
 
-def _die_with_parent() -> None:
-    """Linux: get SIGKILL when the benchmark process goes away, however it goes."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _raise_nofile(want: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= want:
@@ -131,43 +120,6 @@ def _raise_nofile(want: int) -> int:
     except (ValueError, OSError):  # not privileged: go as far as the hard limit
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         return hard
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def _processes_cpu() -> dict[int, tuple[str, float]]:
-    """CPU seconds of every process on the machine, to name what else was busy."""
-    out: dict[int, tuple[str, float]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                with open(f"/proc/{entry}/stat") as f:
-                    head, _, rest = f.read().rpartition(")")
-                fields = rest.split()
-                ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-                out[int(entry)] = (head.partition("(")[2], ticks)
-    return out
-
-
-def _machine_busy() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs, from /proc/stat."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -544,8 +496,8 @@ async def _generator(plan: Plan, pipe: Connection) -> None:
     ev0, bytes0 = _sum_events(viewers), sum(v.nbytes for v in viewers)
     probe_ev0 = _sum_events(list(probes))
     types0 = sum((p.types for p in probes), Counter())
-    cpu0, gen0 = _cpu_seconds(plan.server_pid), sum(os.times()[:2])
-    machine0, procs0 = _machine_busy(), _processes_cpu()
+    cpu0, gen0 = _proc.cpu_seconds(plan.server_pid), sum(os.times()[:2])
+    busy = _proc.Busy({plan.server_pid, os.getpid(), os.getppid()})
     acks0 = sum(s.acks for s in senders)
     await asyncio.sleep(plan.seconds)
     Window.end_ns = time.time_ns()
@@ -553,18 +505,9 @@ async def _generator(plan: Plan, pipe: Connection) -> None:
     ev1, bytes1 = _sum_events(viewers), sum(v.nbytes for v in viewers)
     probe_ev1 = _sum_events(list(probes))
     types1 = sum((p.types for p in probes), Counter())
-    cpu1, gen1 = _cpu_seconds(plan.server_pid), sum(os.times()[:2])
+    cpu1, gen1 = _proc.cpu_seconds(plan.server_pid), sum(os.times()[:2])
     acks1 = sum(s.acks for s in senders)
-    machine1, procs1 = _machine_busy(), _processes_cpu()
-    ours = {plan.server_pid, os.getpid(), os.getppid()}
-    busy_others = sorted(
-        (
-            (cpu - procs0[pid][1], f"{name}[{pid}]")
-            for pid, (name, cpu) in procs1.items()
-            if pid in procs0 and pid not in ours
-        ),
-        reverse=True,
-    )[:3]
+    machine_busy, busy_others = busy.report(floor=0.0)
     chats = await driver
 
     # Drain: the server answers every chat message (ack or refusal) after it has
@@ -611,8 +554,8 @@ async def _generator(plan: Plan, pipe: Connection) -> None:
         "tail": tail,
         "settled": settled,
         "unanswered": chats - sum(s.answered for s in senders),
-        "machine_busy": (machine1[0] - machine0[0]) / max(machine1[1] - machine0[1], 1),
-        "busy_others": [(name, used / window) for used, name in busy_others if used > 0],
+        "machine_busy": machine_busy,
+        "busy_others": busy_others,
         "dupes": sum(p.dupes for p in probes),
         "last_offset": top,
         "acked_per_s": (acks1 - acks0) / window,
@@ -629,18 +572,8 @@ async def _generator(plan: Plan, pipe: Connection) -> None:
 
 def generator_main(plan: Plan, pipe: Connection) -> None:
     """Entry point of the generator process."""
-    _die_with_parent()
     _raise_nofile(plan.nofile)
-    try:
-        import uvloop
-
-        uvloop.run(_generator(plan, pipe))
-    except ImportError:
-        asyncio.run(_generator(plan, pipe))
-    except BaseException as exc:
-        with contextlib.suppress(Exception):
-            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
-        raise
+    _servers.child_main(_generator(plan, pipe), pipe, uvloop=True)
 
 
 # -- the orchestrator --------------------------------------------------------------
@@ -650,8 +583,7 @@ def generator_main(plan: Plan, pipe: Connection) -> None:
 class Run:
     args: argparse.Namespace
     deadline: float
-    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pasar-bench-")))
-    server: subprocess.Popen[bytes] | None = None
+    server: _servers.PasarServer
     generator: Any = None  # multiprocessing.Process (spawn context)
     profiler: subprocess.Popen[bytes] | None = None
 
@@ -666,77 +598,8 @@ def say(line: str) -> None:
     print(f"fanout: {line}", flush=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _seed(env: dict[str, str]) -> str:
-    """Migrate and seed the demo vendor and show in the fresh data directory."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import asyncio; from pasar.demo.seed import seed_demo; "
-            "from pasar.settings import Settings; "
-            "print(asyncio.run(seed_demo(Settings())).show_id)",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
-
-
-def _start_server(run: Run, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    pasar = Path(sys.executable).with_name("pasar")
-    cmd = (
-        [str(pasar), "serve"]
-        if pasar.exists()
-        else [sys.executable, "-c", "from pasar.cli import main; main()", "serve"]
-    )
-    log = (run.tmp / "server.log").open("wb")
-    return subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-    )
-
-
-def _wait_healthy(run: Run, port: int) -> None:
-    assert run.server is not None
-    until = time.time() + min(60, run.left())
-    while time.time() < until:
-        if run.server.poll() is not None:
-            raise RuntimeError(f"the server exited with {run.server.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError("the server did not become healthy in 60 s")
-
-
 def _expect(run: Run, pipe: Connection, kind: str) -> dict[str, Any]:
-    while True:
-        if not pipe.poll(min(1.0, run.left())):
-            if run.generator is not None and not run.generator.is_alive():
-                raise RuntimeError("the load generator died")
-            continue
-        got, payload = pipe.recv()
-        if got == "error":
-            raise RuntimeError(f"load generator: {payload}")
-        if got != kind:
-            raise RuntimeError(f"expected {kind} from the generator, got {got}")
-        return dict(payload)
+    return _servers.expect(pipe, run.generator, kind, run.left(), "load generator")
 
 
 def _aiosqlite_wait_frame() -> str:
@@ -794,7 +657,8 @@ def _summarise_profile(path: Path, window_s: float, rate: int) -> None:
         say(f"profile: loop self {100 * c / expected:5.1f} %  {name or '(native)'}")
 
 
-def _stop(run: Run) -> None:
+def _stop_ours(run: Run) -> None:
+    """The profiler and the generator (the server is stopped after them)."""
     if run.profiler is not None and run.profiler.poll() is None:
         run.profiler.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -805,17 +669,6 @@ def _stop(run: Run) -> None:
         if run.generator.is_alive():
             run.generator.kill()
             run.generator.join(3)
-    if run.server is not None and run.server.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.server.pid, signal.SIGTERM)
-        try:
-            run.server.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(run.server.pid, signal.SIGKILL)
-            run.server.wait(5)
-    if not run.args.keep:
-        shutil.rmtree(run.tmp, ignore_errors=True)
 
 
 def _senders_for(chat_rate: float, like_rate: float) -> tuple[int, int]:
@@ -832,23 +685,16 @@ def bench(run: Run) -> None:
     nofile = _raise_nofile(a.viewers + senders + 4096)
     if nofile < a.viewers + senders + 256:
         raise RuntimeError(f"open-files limit {nofile} is too low for {a.viewers} viewers")
-    port = a.port or _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PASAR_")}
-    env.update(
-        PASAR_DATA_DIR=str(run.tmp / "data"),
-        PASAR_HOST=HOST,
-        PASAR_PORT=str(port),
-        PASAR_LOG_LEVEL="warning",
+    server = run.server
+    server.extra_env.update(
         PASAR_WS_MAX_CONNECTIONS=str(a.viewers + senders + 1000),
         PASAR_WS_MAX_CONNECTIONS_PER_IP="0",  # the generator's viewers share few addresses
-        PASAR_SHUTDOWN_GRACE_SECONDS="2",
     )
     if a.tick_ms:
-        env["PASAR_WS_TICK_MS"] = str(a.tick_ms)
-    show_id = _seed(env)
-    run.server = _start_server(run, env)
-    _wait_healthy(run, port)
-    pid = run.server.pid
+        server.extra_env["PASAR_WS_TICK_MS"] = str(a.tick_ms)
+    server.start(a.port, demo=True, timeout=min(60, run.left()))
+    assert server.demo is not None
+    show_id, port, pid = server.demo["show_id"], server.port, server.pid
     say(
         f"server: pasar serve pid {pid} on {HOST}:{port} (SQLite, in-process broker, "
         f"tick {a.tick_ms or 100} ms), open-files limit {nofile}"
@@ -892,7 +738,7 @@ def bench(run: Run) -> None:
     if got["connected"] < senders:
         raise RuntimeError(f"only {got['connected']} of {senders} senders connected: {got}")
     time.sleep(1.0)
-    rss0 = _rss_kb(pid)
+    rss0 = _proc.rss_kb(pid)
     pipe.send("viewers")
     got = _expect(run, pipe, "viewers")
     connected = int(got["connected"])
@@ -904,7 +750,7 @@ def bench(run: Run) -> None:
     if connected == 0:
         raise RuntimeError("no viewer connected")
     time.sleep(3.0)  # idle: let the joins' garbage go
-    rss1 = _rss_kb(pid)
+    rss1 = _proc.rss_kb(pid)
     per_conn = (rss1 - rss0) * 1024 / connected
     say(
         f"server memory: RSS {rss0 / 1024:.1f} MiB before the viewers, {rss1 / 1024:.1f} MiB "
@@ -914,31 +760,12 @@ def bench(run: Run) -> None:
     pipe.send("run")
     _expect(run, pipe, "window")
     profile = Path(a.profile).resolve() if a.profile else None
-    if profile is not None:
-        py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        run.profiler = subprocess.Popen(
-            [
-                py_spy,
-                "record",
-                "--pid",
-                str(pid),
-                "--duration",
-                str(max(1, int(a.seconds))),
-                "--rate",
-                "100",
-                "--nonblocking",
-                "--format",
-                "raw",
-                "--output",
-                str(profile),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+    py_spy = _proc.py_spy()
+    if profile is not None and py_spy is not None:
+        record = _proc.py_spy_record(py_spy, pid, a.seconds, profile, 100, "--nonblocking")
+        run.profiler = _servers.start_process(record)
     r = _expect(run, pipe, "result")
-    rss2 = _rss_kb(pid)
+    rss2 = _proc.rss_kb(pid)
 
     types = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["probe_types_per_s"].items()) if v)
     say(
@@ -1014,25 +841,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.viewers < 1 or args.seconds <= 0:
         p.error("--viewers and --seconds must be positive")
 
-    run = Run(args, deadline=time.time() + args.timeout)
-
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    try:
-        bench(run)
-        return 0
-    except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
-        say(f"error: {exc}")
-        log = run.tmp / "server.log"
-        if log.exists():
-            for line in log.read_text(errors="replace").splitlines()[-15:]:
-                say(f"server log: {line}")
-        return 1
-    finally:
-        _stop(run)
+    server = _servers.PasarServer("fanout", keep=args.keep)
+    run = Run(args, deadline=time.time() + args.timeout, server=server)
+    _servers.stop_on_signals()
+    return _servers.run_reporting(
+        say,
+        server,
+        lambda: bench(run),
+        errors=(RuntimeError, TimeoutError, subprocess.SubprocessError),
+        before_stop=lambda: _stop_ours(run),
+    )
 
 
 if __name__ == "__main__":

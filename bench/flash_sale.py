@@ -68,7 +68,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -83,7 +82,10 @@ import asyncpg
 import httpx
 import jwt
 
-HOST = "127.0.0.1"
+import _proc
+import _servers
+from _servers import HOST
+
 THROUGHPUT_QUANTITY = 1_000_000  # pasar.commerce.models.MAX_UNITS
 STATS_SETTLE_S = 11.0  # PostgreSQL flushes an idle backend's counters after 10 s
 CLAIM_BODY = '{"quantity":1}'
@@ -232,95 +234,23 @@ def say(line: str) -> None:
     print(f"flash_sale: {line}", flush=True)
 
 
-def _die_with_parent() -> None:
-    """Linux: get SIGKILL when the benchmark process goes away, however it goes."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Proc:
-    pid: int
-    ppid: int
-    name: str
-    cmdline: str
-    cpu_s: float
-
-
-def _processes() -> dict[int, Proc]:
-    """Every process on the machine with its CPU seconds (user + system, all threads)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[int, Proc] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            with open(f"/proc/{entry}/stat") as f:
-                head, _, rest = f.read().rpartition(")")
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-            fields = rest.split()
-            out[int(entry)] = Proc(
-                int(entry),
-                int(fields[1]),
-                head.partition("(")[2],
-                cmdline,
-                (int(fields[11]) + int(fields[12])) / tick,
-            )
-    return out
-
-
-def _descendants(procs: dict[int, Proc], root: int) -> set[int]:
-    found = {root}
-    grew = True
-    while grew:
-        grew = False
-        for p in procs.values():
-            if p.ppid in found and p.pid not in found:
-                found.add(p.pid)
-                grew = True
-    return found
-
-
-def _machine_jiffies() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs, from /proc/stat."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def _loadavg() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 @dataclass
 class CpuWindow:
     """CPU used by each group of processes between two snapshots."""
 
     start: float
-    procs: dict[int, Proc]
+    procs: dict[int, _proc.Proc]
     jiffies: tuple[int, int]
 
     @classmethod
     def begin(cls) -> CpuWindow:
-        return cls(time.monotonic(), _processes(), _machine_jiffies())
+        return cls(time.monotonic(), _proc.processes(), _proc.machine_busy())
 
     def end(self, server_pid: int, wrk_pid: int | None, db_name: str) -> dict[str, Any]:
         wall = time.monotonic() - self.start
-        now = _processes()
-        jiffies = _machine_jiffies()
-        server = _descendants(now, server_pid) | _descendants(self.procs, server_pid)
+        now = _proc.processes()
+        jiffies = _proc.machine_busy()
+        server = _proc.descendants({server_pid}, now) | _proc.descendants({server_pid}, self.procs)
         groups: defaultdict[str, float] = defaultdict(float)
         workers: dict[int, float] = {}
         others: defaultdict[str, float] = defaultdict(float)
@@ -343,7 +273,7 @@ class CpuWindow:
             else:
                 groups["other"] += used
                 others[f"{p.name}[{pid}]"] += used
-        busy = (jiffies[0] - self.jiffies[0]) / max(jiffies[1] - self.jiffies[1], 1)
+        busy = _proc.busy_share(self.jiffies, jiffies)
         return {
             "wall": wall,
             "groups": {k: v / wall for k, v in groups.items()},
@@ -408,7 +338,7 @@ class Run:
     deadline: float
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pasar-flash-")))
     wrk: str = ""
-    server: asyncio.subprocess.Process | None = None
+    server: subprocess.Popen[bytes] | None = None
     load: asyncio.subprocess.Process | None = None
     profilers: list[asyncio.subprocess.Process] = field(default_factory=list)
     databases: list[str] = field(default_factory=list)
@@ -485,8 +415,7 @@ def _sqlalchemy_url(admin: str, db_name: str) -> str:
 
 
 def _server_env(run: Run, engine: str, db_url: str, port: int, secret: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PASAR_")}
-    env.update(
+    return _servers.env_without_pasar(
         PASAR_DATABASE_URL=db_url,
         PASAR_REDIS_URL=run.args.redis,
         PASAR_STOCK_ENGINE=engine,
@@ -499,7 +428,6 @@ def _server_env(run: Run, engine: str, db_url: str, port: int, secret: str) -> d
         PASAR_GUEST_MINTS_PER_IP="1000000",
         PASAR_CLAIMS_PER_IP="1000000",
     )
-    return env
 
 
 async def _seed_vendor(db_url: str, data_dir: Path, secret: str) -> str:
@@ -520,27 +448,13 @@ async def _seed_vendor(db_url: str, data_dir: Path, secret: str) -> str:
     return created.api_key
 
 
-async def _start_server(
+def _start_server(
     run: Run, env: dict[str, str], port: int, name: str, app: str = "pasar.app:create_app"
 ) -> Path:
     """uvicorn in its own session: ``app`` (a factory) with ``--workers`` workers."""
-    uvicorn = Path(sys.executable).with_name("uvicorn")
-    cmd = [str(uvicorn)] if uvicorn.exists() else [sys.executable, "-m", "uvicorn"]
-    cmd += [app, "--factory", "--host", HOST, "--port", str(port)]
-    cmd += ["--workers", str(run.args.workers), "--loop", "uvloop", "--http", "httptools"]
-    cmd += ["--log-level", "warning", "--no-access-log", "--backlog", "4096"]
     log = run.tmp / f"server-{name}.log"
-    with log.open("wb") as out:
-        run.server = await asyncio.create_subprocess_exec(
-            *cmd,
-            env=env,
-            cwd=run.tmp,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+    cmd = _servers.uvicorn_command(app, port, run.args.workers)
+    run.server = _servers.start_process(cmd, env, log, cwd=run.tmp)
     return log
 
 
@@ -552,33 +466,21 @@ async def _wait_ready(run: Run, log: Path, port: int, marker: str | None = "pasa
     """Until every worker has finished its start-up (``marker`` once per worker in
     the log; None: 3 s after the first answer) and /healthz answers."""
     assert run.server is not None
-    until = time.monotonic() + min(90.0, run.left())
-    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=2) as client:
-        while time.monotonic() < until:
-            if run.server.returncode is not None:
-                raise RuntimeError(f"the server exited with {run.server.returncode}")
-            if marker is None or _read(log).count(marker) >= run.args.workers:
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        if marker is None:
-                            await asyncio.sleep(3.0)
-                        return
-            await asyncio.sleep(0.2)
-    raise TimeoutError("the server's workers did not all start within 90 s")
+
+    def started() -> bool:
+        return marker is None or _read(log).count(marker) >= run.args.workers
+
+    timeout = min(90.0, run.left())
+    await asyncio.to_thread(
+        _servers.wait_healthy, run.server, f"http://{HOST}:{port}", timeout, started
+    )
+    if marker is None:
+        await asyncio.sleep(3.0)
 
 
-async def _stop_server(run: Run) -> None:
+def _stop_server(run: Run) -> None:
     server, run.server = run.server, None
-    if server is None or server.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(server.wait(), 20)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        await server.wait()
+    _servers.stop_process(server, grace=20)
 
 
 async def _api(client: httpx.AsyncClient, method: str, path: str, **kw: Any) -> Any:
@@ -592,10 +494,10 @@ async def _open_shop(run: Run, engine: str) -> Shop:
     db_name = await _create_database(run, engine)
     db_url = _sqlalchemy_url(run.args.postgres, db_name)
     secret = secrets.token_urlsafe(48)
-    port = run.args.port or _free_port()
+    port = run.args.port or _servers.free_port()
     env = _server_env(run, engine, db_url, port, secret)
     api_key = await _seed_vendor(db_url, Path(env["PASAR_DATA_DIR"]), secret)
-    log = await _start_server(run, env, port, engine)
+    log = _start_server(run, env, port, engine)
     await _wait_ready(run, log, port)
     headers = {"Authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(
@@ -762,7 +664,7 @@ async def _wrk(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_servers.die_with_parent,
     )
     assert run.server is not None
     window_task = asyncio.create_task(on_window(run.server.pid)) if on_window else None
@@ -994,11 +896,6 @@ INCLUSIVE = (
 )
 
 
-def _py_spy() -> str | None:
-    local = Path(sys.executable).with_name("py-spy")
-    return str(local) if local.exists() else shutil.which("py-spy")
-
-
 def _fresh_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -1006,37 +903,26 @@ def _fresh_dir(path: Path) -> None:
 
 async def _profile_workers(run: Run, server_pid: int, seconds: float, out_dir: Path) -> None:
     """py-spy every server worker for ``seconds`` (after 1 s, wrk's connects)."""
-    py_spy = _py_spy()
+    py_spy = _proc.py_spy()
     if py_spy is None:
         run.problem("--profile: py-spy is not installed (pip install py-spy)")
         return
     await asyncio.sleep(1.0)
-    procs = _processes()
+    procs = _proc.processes()
     workers = [
         pid
-        for pid in _descendants(procs, server_pid)
+        for pid in _proc.descendants({server_pid}, procs)
         if pid != server_pid and "resource_tracker" not in procs[pid].cmdline
     ]
     _fresh_dir(out_dir)
     for pid in workers:
+        output = out_dir / f"worker-{pid}.txt"
         run.profilers.append(
             await asyncio.create_subprocess_exec(
-                py_spy,
-                "record",
-                "--pid",
-                str(pid),
-                "--duration",
-                str(max(1, int(seconds))),
-                "--rate",
-                "100",
-                "--nonblocking",
-                "--format",
-                "raw",
-                "--output",
-                str(out_dir / f"worker-{pid}.txt"),
+                *_proc.py_spy_record(py_spy, pid, seconds, output, 100, "--nonblocking"),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_servers.die_with_parent,
             )
         )
     for p in run.profilers:
@@ -1310,23 +1196,15 @@ async def _engine(run: Run, engine: str) -> None:
             for line in noisy[:10]:
                 say(f"{engine} server log: {line[:300]}")
     finally:
-        await _stop_server(run)
+        _stop_server(run)
 
 
 def _source_state() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.splitlines()
-    except (OSError, subprocess.SubprocessError):
+    state = _servers.source_state()
+    if state is None:
         return "unknown"
-    return f"{head}" + (f" with {len(dirty)} uncommitted changes under src/" if dirty else "")
+    head, dirty = state
+    return head + (f" with {dirty} uncommitted changes under src/" if dirty else "")
 
 
 async def bench(run: Run) -> None:
@@ -1340,7 +1218,7 @@ async def bench(run: Run) -> None:
     run.wrk = wrk
     engines = ["sql", "redis"] if a.engine == "both" else [a.engine]
     say(
-        f"code {_source_state()}; {os.cpu_count()} cores; load average {_loadavg()}; "
+        f"code {_source_state()}; {os.cpu_count()} cores; load average {_proc.load_average()}; "
         f"wrk -t {a.threads} -c {a.connections}; {a.workers} uvicorn workers"
     )
     if a.calibrate:
@@ -1372,17 +1250,16 @@ async def _calibrate(run: Run) -> None:
     """The machine's scale today: a minimal FastAPI app (one route, no middleware),
     same uvicorn and wrk set-up (the issue measured ~11,400 req/s on this machine)."""
     _write_minimal_app(run.tmp / "flash_minimal_app.py")
-    port = run.args.port or _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PASAR_")}
-    env["PYTHONPATH"] = str(run.tmp)
-    log = await _start_server(run, env, port, "minimal", "flash_minimal_app:create_app")
+    port = run.args.port or _servers.free_port()
+    env = _servers.env_without_pasar(PYTHONPATH=str(run.tmp))
+    log = _start_server(run, env, port, "minimal", "flash_minimal_app:create_app")
     try:
         await _wait_ready(run, log, port, marker=None)
         load = await _wrk(run, (f"http://{HOST}:{port}", "-"), "bare", "/healthz", None, 10, "cal")
         say(f"calibration, minimal FastAPI app: {load.describe()}")
         say(f"calibration: {_cpu_line(load.cpu, load.requests)}")
     finally:
-        await _stop_server(run)
+        _stop_server(run)
 
 
 async def _cleanup(run: Run) -> None:
@@ -1391,7 +1268,7 @@ async def _cleanup(run: Run) -> None:
             with contextlib.suppress(ProcessLookupError):
                 p.kill()
             await p.wait()
-    await _stop_server(run)
+    _stop_server(run)
     try:
         await _clean_redis(run)
     except Exception as exc:
@@ -1424,7 +1301,7 @@ async def amain(run: Run) -> int:
             for p in run.problems:
                 say(f"  - {p}")
             code = code or 2
-        say(f"load average at the end {_loadavg()}")
+        say(f"load average at the end {_proc.load_average()}")
         for figure in run.figures:
             print(figure.line(), flush=True)
     return code
@@ -1472,12 +1349,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in [k for k in os.environ if k.startswith("PASAR_")]:
         del os.environ[key]  # the seeding code reads Settings() from the environment
     run = Run(args, deadline=time.monotonic() + args.timeout)
-
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    _servers.stop_on_signals()
     return asyncio.run(amain(run))
 
 
