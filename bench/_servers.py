@@ -6,8 +6,11 @@
 * ``PasarServer``: ``pasar serve`` on a free loopback port with a fresh data
   directory (SQLite), seeded with an empty vendor or the demo (Toko Demo);
 * ``uvicorn_command``: an app factory under uvicorn with workers;
+* ``child_main`` / ``expect``: a helper process (multiprocessing, spawn: the
+  publisher, the load generator) and the messages it sends back over its pipe;
 * the benchmark script itself: SIGTERM and SIGHUP end it through its ``finally``
-  blocks (``stop_on_signals``), and the commit it runs (``source_state``).
+  blocks (``stop_on_signals``, ``exit_with``), an error is printed with the
+  server log's tail (``run_reporting``), and the commit it runs (``source_state``).
 """
 
 from __future__ import annotations
