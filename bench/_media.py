@@ -1,7 +1,6 @@
-"""What the media benchmarks (``latency.py``, ``ingest_cpu.py``) share.
+"""What the media benchmarks (``latency.py``, ``ingest_cpu.py``) share, besides the
+server (``_servers.PasarServer``):
 
-* the server: ``pasar serve`` on a free loopback port with a fresh data
-  directory (SQLite), a vendor with an API key, a show and its stream key;
 * the **publisher**, run in its own process (``multiprocessing``, spawn) so its
   H.264 encoding never counts as the server's CPU: aiortc as a WHIP client
   whose video track hands aiortc *encoded* H.264 (libx264, baseline,
@@ -20,118 +19,25 @@ Everything listens and connects on loopback only.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
-import json
 import os
-import shutil
+import re
 import signal
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
+import _proc
+from _servers import PasarServer, child_main, code_line, expect
+
 VIDEO_CLOCK = 90_000
-
-# -- processes ------------------------------------------------------------------
-
-
-def die_with_parent() -> None:
-    """Linux: get SIGKILL when the benchmark process goes away, however it goes."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds of each thread of a process (/proc/<pid>/task/<tid>/stat)."""
-    out: dict[int, float] = {}
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                    rest = f.read().rsplit(")", 1)[1].split()
-                out[int(tid)] = (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-    return out
-
-
-def processes_cpu() -> dict[int, tuple[str, float]]:
-    """CPU seconds of every process on the machine, to name what else was busy."""
-    out: dict[int, tuple[str, float]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                with open(f"/proc/{entry}/stat") as f:
-                    head, _, rest = f.read().rpartition(")")
-                fields = rest.split()
-                ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-                out[int(entry)] = (head.partition("(")[2], ticks)
-    return out
-
-
-def machine_busy() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs, from /proc/stat."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def load_average() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-class Busy:
-    """What the rest of the machine did over a window (other processes' CPU)."""
-
-    def __init__(self, ours: set[int]) -> None:
-        self.ours = ours
-        self.t0 = time.monotonic()
-        self.machine0 = machine_busy()
-        self.procs0 = processes_cpu()
-
-    def report(self) -> tuple[float, list[tuple[str, float]]]:
-        """(machine busy share of all cores, top other processes in cores)."""
-        span = max(time.monotonic() - self.t0, 1e-9)
-        m1, procs1 = machine_busy(), processes_cpu()
-        share = (m1[0] - self.machine0[0]) / max(m1[1] - self.machine0[1], 1)
-        others = sorted(
-            (
-                ((cpu - self.procs0[pid][1]) / span, f"{name}[{pid}]")
-                for pid, (name, cpu) in procs1.items()
-                if pid in self.procs0 and pid not in self.ours
-            ),
-            reverse=True,
-        )[:3]
-        return share, [(name, used) for used, name in others if used > 0.005]
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -142,175 +48,55 @@ def quantile(sorted_values: list[float], q: float) -> float:
 
 
 def machine_line() -> str:
-    model = "?"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem = 0
-    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
-        mem = int(f.readline().split()[1])
     import aiortc
     import av
 
-    return (
-        f"{os.cpu_count()} CPUs ({model}), {mem / 1024 / 1024:.1f} GiB RAM, "
-        f"Python {sys.version.split()[0]}, PyAV {av.__version__} (FFmpeg "
-        f"{av.ffmpeg_version_info}), aiortc {aiortc.__version__}; load average {load_average()}"
+    return _proc.machine_line(
+        f"Python {sys.version.split()[0]}",
+        f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})",
+        f"aiortc {aiortc.__version__}",
     )
 
 
-def code_line() -> str:
-    """The commit the server runs from, and whether src/ differs from it."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return "code: unknown (no git)"
-    return f"code: commit {head or '?'}" + (", with uncommitted changes in src/" if dirty else "")
+def add_publish_arguments(p: argparse.ArgumentParser) -> None:
+    """What the publisher sends: --size, --fps, --kbps, --preset, --no-audio."""
+    p.add_argument("--size", type=picture_size, default="1280x720", help="picture size WxH")
+    p.add_argument("--fps", type=int, default=30, help="frames per second")
+    p.add_argument("--kbps", type=int, default=2500, help="video bitrate")
+    p.add_argument("--preset", default="veryfast", help="the publisher's libx264 preset")
+    p.add_argument("--no-audio", action="store_true", help="publish video only")
 
 
-# -- the server -------------------------------------------------------------------
+def picture_size(text: str) -> tuple[int, int]:
+    if not re.fullmatch(r"\d+x\d+", text.lower()):
+        raise argparse.ArgumentTypeError("--size is WxH, e.g. 1280x720")
+    width, height = (int(v) for v in text.lower().split("x"))
+    return width, height
 
 
-@dataclass
-class Server:
-    """``pasar serve`` in a fresh data directory, on a free loopback port."""
-
-    name: str
-    keep: bool = False
-    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pasar-bench-")))
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-    api_key: str = ""
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def base(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PASAR_")}
-        env.update(
-            PASAR_DATA_DIR=str(self.tmp / "data"),
-            PASAR_HOST=HOST,
-            PASAR_PORT=str(self.port),
-            PASAR_LOG_LEVEL="warning",
-            PASAR_SHUTDOWN_GRACE_SECONDS="2",
-        )
-        env.update(self.extra_env)
-        return env
-
-    def start(self, port: int = 0) -> None:
-        self.port = port or free_port()
-        env = self.env()
-        # a vendor, its owner and an API key (the server upgrades the empty database)
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import asyncio; from pasar.bootstrap import create_vendor_with_owner; "
-                "from pasar.settings import Settings; "
-                "print(asyncio.run(create_vendor_with_owner(Settings(), name='Bench', "
-                "slug='bench', email='bench@example.com', password='bench-password-1')).api_key)",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"could not create the vendor: {out.stderr.strip()[-800:]}")
-        self.api_key = out.stdout.strip().splitlines()[-1]
-        self.launch(env)
-
-    def launch(self, env: dict[str, str]) -> None:
-        """``pasar serve`` on ``self.port`` with ``env``; returns once it is healthy."""
-        pasar = Path(sys.executable).with_name("pasar")
-        cmd = (
-            [str(pasar), "serve"]
-            if pasar.exists()
-            else [sys.executable, "-c", "from pasar.cli import main; main()", "serve"]
-        )
-        log = (self.tmp / "server.log").open("wb")
-        self.proc = subprocess.Popen(
-            cmd,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-        until = time.time() + 60
-        while time.time() < until:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode} at start")
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise TimeoutError(f"the server did not become healthy on {self.base} in 60 s")
-
-    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        request = urllib.request.Request(
-            self.base + path,
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=15) as r:
-                return json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read()[:300]!r}") from exc
-
-    def new_show(self) -> tuple[str, str, str]:
-        """(show id, WHIP URL, stream key) of a new show."""
-        show = self.api("POST", "/api/v1/shows", {"title": f"{self.name} benchmark"})
-        ingest = self.api("GET", f"/api/v1/shows/{show['id']}/ingest")
-        return show["id"], f"{self.base}/whip", ingest["stream_key"]
-
-    def log_tail(self, lines: int = 15) -> list[str]:
-        log = self.tmp / "server.log"
-        if not log.exists():
-            return []
-        return log.read_text(errors="replace").splitlines()[-lines:]
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        if not self.keep:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+def start_show(
+    args: argparse.Namespace, server: PasarServer, say: Callable[[str], None]
+) -> tuple[str, PublishPlan]:
+    """Say what runs where, start the server, create a show: (its id, the plan to
+    publish to it as ``args`` say, stamps counting from the current second)."""
+    say(f"machine: {machine_line()}")
+    say(code_line())
+    server.start(args.port)
+    show_id, whip, key = server.new_show()
+    say(f"server: pasar serve pid {server.pid} on {server.base} (SQLite), show {show_id}")
+    width, height = args.size
+    return show_id, PublishPlan(
+        whip_url=whip,
+        stream_key=key,
+        width=width,
+        height=height,
+        fps=args.fps,
+        kbps=args.kbps,
+        preset=args.preset,
+        audio=not args.no_audio,
+        origin=float(int(time.time())),
+        deadline=time.time() + args.timeout,
+    )
 
 
 # -- the time stamp in the picture --------------------------------------------------
@@ -571,14 +357,8 @@ async def _publisher(plan: PublishPlan, pipe: Connection) -> None:
 
 def publisher_main(plan: PublishPlan, pipe: Connection) -> None:
     """Entry point of the publisher process."""
-    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the benchmark stops it
-    try:
-        asyncio.run(_publisher(plan, pipe))
-    except BaseException as exc:
-        with contextlib.suppress(Exception):
-            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
-        raise
+    child_main(_publisher(plan, pipe), pipe)
 
 
 @dataclass
@@ -602,21 +382,7 @@ class Publisher:
 
     def expect(self, kind: str, timeout: float) -> dict[str, Any]:
         assert self.pipe is not None
-        until = time.monotonic() + timeout
-        while True:
-            left = until - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"the publisher did not answer ({kind}) in {timeout:g} s")
-            if not self.pipe.poll(min(left, 0.5)):
-                if not self.process.is_alive():
-                    raise RuntimeError(f"the publisher died (exit code {self.process.exitcode})")
-                continue
-            got, payload = self.pipe.recv()
-            if got == "error":
-                raise RuntimeError(f"publisher: {payload}")
-            if got != kind:
-                raise RuntimeError(f"expected {kind} from the publisher, got {got}")
-            return dict(payload)
+        return expect(self.pipe, self.process, kind, timeout, "publisher")
 
     def mark(self) -> None:
         assert self.pipe is not None
@@ -678,6 +444,27 @@ def _find(
     return found
 
 
+# (flag bit, struct format) of the optional fields of a box, in the order they come
+TFHD_FIELDS = ((0x01, ">Q"), (0x02, ">I"), (0x08, ">I"), (0x10, ">I"), (0x20, ">I"))
+TRUN_FIELDS = ((0x001, ">i"), (0x004, ">I"))
+TRUN_SAMPLE_FIELDS = tuple(  # by trun version: its composition offset is signed from 1 on
+    ((0x100, ">I"), (0x200, ">I"), (0x400, ">I"), (0x800, cto)) for cto in (">I", ">i")
+)
+
+
+def _flagged(
+    data: bytes, pos: int, flags: int, fields: tuple[tuple[int, str], ...]
+) -> tuple[dict[int, int], int]:
+    """The fields present (their bit set in ``flags``) from ``pos`` on, by bit, and the
+    position after them."""
+    got: dict[int, int] = {}
+    for bit, fmt in fields:
+        if flags & bit:
+            got[bit] = struct.unpack_from(fmt, data, pos)[0]
+            pos += struct.calcsize(fmt)
+    return got, pos
+
+
 @dataclass
 class Sample:
     pts: float  # seconds on the run's media timeline
@@ -735,22 +522,11 @@ class FragmentDecoder:
         track = struct.unpack_from(">I", data, tfhd + 12)[0]
         if track != self.track_id:
             return []
-        pos = tfhd + 16
-        base = moof  # default-base-is-moof (FFmpeg's cmaf flags)
-        if flags & 0x01:
-            base = struct.unpack_from(">Q", data, pos)[0]
-            pos += 8
-        if flags & 0x02:
-            pos += 4
-        duration, size, sample_flags = self.default_duration, 0, 0
-        if flags & 0x08:
-            duration = struct.unpack_from(">I", data, pos)[0]
-            pos += 4
-        if flags & 0x10:
-            size = struct.unpack_from(">I", data, pos)[0]
-            pos += 4
-        if flags & 0x20:
-            sample_flags = struct.unpack_from(">I", data, pos)[0]
+        # tfhd's optional fields: base data offset, sample description, defaults
+        got, _ = _flagged(data, tfhd + 16, flags, TFHD_FIELDS)
+        base = got.get(0x01, moof)  # default-base-is-moof (FFmpeg's cmaf flags)
+        duration = got.get(0x08, self.default_duration)
+        size, sample_flags = got.get(0x10, 0), got.get(0x20, 0)
         tfdt = _find(data, ["tfdt"], traf + 8, traf + traf_size)
         t = 0
         if tfdt:
@@ -761,29 +537,14 @@ class FragmentDecoder:
             version = data[trun + 8]
             tflags = int.from_bytes(data[trun + 9 : trun + 12], "big")
             count = struct.unpack_from(">I", data, trun + 12)[0]
-            p = trun + 16
-            offset = base
-            if tflags & 0x001:
-                offset = base + struct.unpack_from(">i", data, p)[0]
-                p += 4
-            first_flags = None
-            if tflags & 0x004:
-                first_flags = struct.unpack_from(">I", data, p)[0]
-                p += 4
+            head, p = _flagged(data, trun + 16, tflags, TRUN_FIELDS)
+            offset = base + head.get(0x001, 0)
+            first_flags = head.get(0x004)
+            per_sample = TRUN_SAMPLE_FIELDS[1 if version else 0]
             for k in range(count):
-                d, s, f, cto = duration, size, sample_flags, 0
-                if tflags & 0x100:
-                    d = struct.unpack_from(">I", data, p)[0]
-                    p += 4
-                if tflags & 0x200:
-                    s = struct.unpack_from(">I", data, p)[0]
-                    p += 4
-                if tflags & 0x400:
-                    f = struct.unpack_from(">I", data, p)[0]
-                    p += 4
-                if tflags & 0x800:
-                    cto = struct.unpack_from(">i" if version else ">I", data, p)[0]
-                    p += 4
+                got, p = _flagged(data, p, tflags, per_sample)
+                d, s = got.get(0x100, duration), got.get(0x200, size)
+                f, cto = got.get(0x400, sample_flags), got.get(0x800, 0)
                 if k == 0 and first_flags is not None:
                     f = first_flags
                 out.append(

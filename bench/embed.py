@@ -62,7 +62,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -76,6 +75,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _media
+import _proc
+import _servers
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -170,35 +171,6 @@ class Demo:
     stream_key: str
 
 
-class DemoServer(_media.Server):
-    """``pasar serve`` with the demo seed (Toko Demo) instead of an empty vendor."""
-
-    demo: Demo | None = None
-
-    def start(self, port: int = 0) -> None:
-        self.port = port or _media.free_port()
-        env = self.env()
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import asyncio, json, dataclasses; from pasar.demo.seed import seed_demo; "
-                "from pasar.settings import Settings; "
-                "print(json.dumps(dataclasses.asdict(asyncio.run(seed_demo(Settings())))))",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"could not seed the demo: {out.stderr.strip()[-800:]}")
-        info = json.loads(out.stdout.strip().splitlines()[-1])
-        self.api_key = info["api_key"]
-        self.demo = Demo(info["api_key"], info["live_show_id"], info["live_stream_key"])
-        self.launch(env)
-
-
 @contextlib.contextmanager
 def vendor_page() -> Iterator[str]:
     """The vendor's site: one page, on its own loopback port (another origin)."""
@@ -225,11 +197,11 @@ def vendor_page() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer((_media.HOST, 0), Handler)
+    server = http.server.ThreadingHTTPServer((_servers.HOST, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, name="vendor-page", daemon=True)
     thread.start()
     try:
-        yield f"http://{_media.HOST}:{server.server_address[1]}"
+        yield f"http://{_servers.HOST}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -304,25 +276,6 @@ def load(
         context.close()
 
 
-def descendants(roots: set[int]) -> set[int]:
-    """These processes and all their children (Chromium's, the server's workers)."""
-    parent: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with (
-                contextlib.suppress(OSError, IndexError, ValueError),
-                open(f"/proc/{entry}/stat") as f,
-            ):
-                parent[int(entry)] = int(f.read().rpartition(")")[2].split()[1])
-    found = set(roots)
-    grew = True
-    while grew:
-        more = {pid for pid, ppid in parent.items() if ppid in found} - found
-        found |= more
-        grew = bool(more)
-    return found
-
-
 def gz(script: dict[str, Any]) -> int:
     """The gzip size: as sent when the server sent gzip, else the body at gzip -6
     (served uncompressed, or in another coding: ``wire`` has what was sent)."""
@@ -349,36 +302,28 @@ def summary(values: list[float]) -> str:
 
 
 def machine_line() -> str:
-    model = "?"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem = int(f.readline().split()[1])
     chromium = subprocess.run(
         [CHROMIUM, "--version"], capture_output=True, text=True, timeout=30
     ).stdout.strip()
     from importlib.metadata import version
 
-    return (
-        f"{os.cpu_count()} CPUs ({model}), {mem / 1024 / 1024:.1f} GiB RAM, {chromium}, "
-        f"Playwright {version('playwright')}, Python {sys.version.split()[0]}; load average "
-        f"{_media.load_average()}"
+    return _proc.machine_line(
+        chromium, f"Playwright {version('playwright')}", f"Python {sys.version.split()[0]}"
     )
 
 
 def bench(
-    args: argparse.Namespace, server: DemoServer, children: list[subprocess.Popen[bytes]]
+    args: argparse.Namespace,
+    server: _servers.PasarServer,
+    children: list[subprocess.Popen[bytes]],
 ) -> None:
     from playwright.sync_api import sync_playwright
 
     say(f"machine: {machine_line()}")
-    say(_media.code_line())
-    server.start(args.port)
-    demo = server.demo
-    assert demo is not None
+    say(_servers.code_line())
+    server.start(args.port, demo=True)
+    assert server.demo is not None
+    demo = Demo(server.api_key, server.demo["live_show_id"], server.demo["live_stream_key"])
     say(f"server: pasar serve pid {server.pid} on {server.base} (SQLite, demo seed)")
     with vendor_page() as shop:
         status = server.api("PATCH", "/api/v1/vendor", {"allowed_origins": [server.base, shop]})
@@ -386,16 +331,8 @@ def bench(
         say(f"vendor page: {shop} (another origin, allowed)")
         if not args.no_broadcast:
             env = {**server.env(), "PASAR_STREAM_KEY": demo.stream_key}
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "pasar", "broadcast", f"{server.base}/whip"],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                    preexec_fn=_media.die_with_parent,
-                )
-            )
+            broadcast = [sys.executable, "-m", "pasar", "broadcast", f"{server.base}/whip"]
+            children.append(_servers.start_process(broadcast, env))
             wait_live(server, demo.show_id)
             say(f"broadcast: pasar broadcast pid {children[-1].pid} (synthetic, WHIP), live")
         with sync_playwright() as pw:
@@ -406,7 +343,7 @@ def bench(
                 browser.close()
 
 
-def wait_live(server: DemoServer, show_id: str) -> None:
+def wait_live(server: _servers.PasarServer, show_id: str) -> None:
     import urllib.request
 
     until = time.time() + 120
@@ -422,7 +359,7 @@ def wait_live(server: DemoServer, show_id: str) -> None:
 def measure(
     args: argparse.Namespace,
     browser: Any,
-    server: DemoServer,
+    server: _servers.PasarServer,
     shop: str,
     demo: Demo,
     children: list[subprocess.Popen[bytes]],
@@ -481,7 +418,8 @@ def measure(
 
     # -- first paint over loopback ----------------------------------------------------
     load(browser, url, want="id", until=everything)  # warm the server, not the browser
-    busy = _media.Busy(descendants({server.pid, os.getpid(), *(c.pid for c in children)}))
+    ours = _proc.descendants({server.pid, os.getpid(), *(c.pid for c in children)})
+    busy = _proc.Busy(ours)
     runs: list[dict[str, Any]] = []
     for _ in range(args.runs):
         marks, _, errors = load(browser, url, want="id", until=everything)
@@ -567,39 +505,24 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--runs must be at least 1")
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         p.error(f"{CHROMIUM} not found (apt-get install chromium)")
-
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    _servers.stop_on_signals()
     from playwright.sync_api import Error as BrowserError
 
-    server = DemoServer("embed", keep=args.keep)
+    server = _servers.PasarServer("embed", keep=args.keep)
     children: list[subprocess.Popen[bytes]] = []
-    try:
-        bench(args, server, children)
-        return 0
-    except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError, BrowserError) as exc:
-        say(f"error: {exc}")
-        for line in server.log_tail():
-            say(f"server log: {line}")
-        return 1
-    finally:
+
+    def stop_ours() -> None:
         for child in children:
-            if child.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGTERM)
-                try:
-                    child.wait(20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        server.stop()
+            _servers.stop_process(child, grace=20)
+
+    return _servers.run_reporting(
+        say,
+        server,
+        lambda: bench(args, server, children),
+        errors=(*_servers.ERRORS, BrowserError),
+        before_stop=stop_ours,
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("embed: interrupted", flush=True)
-        sys.exit(130)
+    _servers.exit_with(main, "embed")

@@ -46,8 +46,6 @@ import argparse
 import contextlib
 import os
 import re
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -58,6 +56,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _media
+import _proc
+import _servers
 
 HEALTH_EVERY = 5.0  # s between stream-health polls (each costs the server ~5 ms of CPU)
 
@@ -66,15 +66,9 @@ def say(line: str) -> None:
     print(f"ingest_cpu: {line}", flush=True)
 
 
-def _py_spy() -> str | None:
-    found = shutil.which("py-spy")
-    local = Path(sys.executable).with_name("py-spy")
-    return found or (str(local) if local.exists() else None)
-
-
 def thread_names(pid: int) -> dict[int, str]:
     """Native thread id → Python thread name, from ``py-spy dump`` (if installed)."""
-    py_spy = _py_spy()
+    py_spy = _proc.py_spy()
     if py_spy is None:
         return {}
     try:
@@ -158,29 +152,13 @@ def summarise_profile(path: Path, seconds: float, rate: int, top: int = 8) -> No
 
 def bench(
     args: argparse.Namespace,
-    server: _media.Server,
+    server: _servers.PasarServer,
     pub: list[_media.Publisher],
     profilers: list[subprocess.Popen[bytes]],
 ) -> None:
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    say(f"machine: {_media.machine_line()}")
-    say(_media.code_line())
-    server.start(args.port)
-    show_id, whip, key = server.new_show()
+    show_id, plan = _media.start_show(args, server, say)
     pid = server.pid
-    say(f"server: pasar serve pid {pid} on {server.base} (SQLite), show {show_id}")
-    plan = _media.PublishPlan(
-        whip_url=whip,
-        stream_key=key,
-        width=width,
-        height=height,
-        fps=args.fps,
-        kbps=args.kbps,
-        preset=args.preset,
-        audio=not args.no_audio,
-        origin=float(int(time.time())),
-        deadline=time.time() + args.timeout,
-    )
+    width, height = args.size
     publisher = _media.Publisher(plan)
     pub.append(publisher)
     publisher.start()
@@ -201,42 +179,22 @@ def bench(
 
     say(
         f"window: {args.seconds:g} s after {args.warmup:g} s of warm-up, load average "
-        f"{_media.load_average()}"
+        f"{_proc.load_average()}"
     )
     publisher.mark()
-    busy = _media.Busy({pid, publisher.process.pid, os.getpid()})
+    busy = _proc.Busy({pid, publisher.process.pid, os.getpid()})
     t0 = time.monotonic()
-    cpu0, threads0 = _media.cpu_seconds(pid), _media.thread_cpu(pid)
-    rss0 = _media.rss_kb(pid)
+    cpu0, threads0 = _proc.cpu_seconds(pid), _proc.thread_cpu(pid)
+    rss0 = _proc.rss_kb(pid)
     profiler = None
     profile = Path(args.profile).resolve() if args.profile else None
     if profile is not None:
-        py_spy = _py_spy()
+        py_spy = _proc.py_spy()
         if py_spy is None:
             raise RuntimeError("--profile needs py-spy (.venv/bin/pip install py-spy)")
-        profiler = subprocess.Popen(
-            [
-                py_spy,
-                "record",
-                "--pid",
-                str(pid),
-                "--duration",
-                str(max(1, int(args.seconds))),
-                "--rate",
-                str(args.rate),
-                "--native",
-                "--idle",
-                "--threads",
-                "--format",
-                "raw",
-                "--output",
-                str(profile),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_media.die_with_parent,
-        )
+        flags = ("--native", "--idle", "--threads")
+        record = _proc.py_spy_record(py_spy, pid, args.seconds, profile, args.rate, *flags)
+        profiler = _servers.start_process(record)
         profilers.append(profiler)
     end = t0 + args.seconds
     samples: list[dict[str, Any]] = []  # the stream health covers the last 2 s: poll it
@@ -251,8 +209,8 @@ def bench(
         if not publisher.process.is_alive():
             raise RuntimeError("the publisher died during the window")
     wall = time.monotonic() - t0
-    cpu1, threads1 = _media.cpu_seconds(pid), _media.thread_cpu(pid)
-    rss1 = _media.rss_kb(pid)
+    cpu1, threads1 = _proc.cpu_seconds(pid), _proc.thread_cpu(pid)
+    rss1 = _proc.rss_kb(pid)
     share, others = busy.report()
     names.update(thread_names(pid))
     stats = publisher.finish()
@@ -310,7 +268,7 @@ def bench(
     print(f"ingest_cpu: cores={cores:.3f} transcode={transcode}", flush=True)
 
 
-def _hls(server: _media.Server, show_id: str) -> str:
+def _hls(server: _servers.PasarServer, show_id: str) -> str:
     import urllib.error
     import urllib.request
 
@@ -325,11 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--seconds", type=float, default=60.0, help="measurement window")
     p.add_argument("--warmup", type=float, default=10.0, help="publish this long before it")
-    p.add_argument("--size", default="1280x720", help="picture size WxH")
-    p.add_argument("--fps", type=int, default=30, help="frames per second")
-    p.add_argument("--kbps", type=int, default=2500, help="video bitrate")
-    p.add_argument("--preset", default="veryfast", help="the publisher's libx264 preset")
-    p.add_argument("--no-audio", action="store_true", help="publish video only")
+    _media.add_publish_arguments(p)
     p.add_argument(
         "--ladder", default="", help="PASAR_HLS_LADDER for the server, e.g. 360p (transcodes)"
     )
@@ -343,28 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.seconds <= 0:
         p.error("--seconds must be positive")
-    if not re.fullmatch(r"\d+x\d+", args.size.lower()):
-        p.error("--size is WxH, e.g. 1280x720")
-
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    server = _media.Server("ingest", keep=args.keep)
+    _servers.stop_on_signals()
+    server = _servers.PasarServer("ingest", keep=args.keep)
     if args.ladder:
         server.extra_env["PASAR_HLS_LADDER"] = args.ladder
     pub: list[_media.Publisher] = []
     profilers: list[subprocess.Popen[bytes]] = []
-    try:
-        bench(args, server, pub, profilers)
-        return 0
-    except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
-        say(f"error: {exc}")
-        for line in server.log_tail():
-            say(f"server log: {line}")
-        return 1
-    finally:
+
+    def stop_ours() -> None:
         for profiler in profilers:
             if profiler.poll() is None:
                 profiler.terminate()
@@ -372,12 +312,11 @@ def main(argv: list[str] | None = None) -> int:
                     profiler.wait(5)
         for publisher in pub:
             publisher.stop()
-        server.stop()
+
+    return _servers.run_reporting(
+        say, server, lambda: bench(args, server, pub, profilers), before_stop=stop_ours
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("ingest_cpu: interrupted", flush=True)
-        sys.exit(130)
+    _servers.exit_with(main, "ingest_cpu")

@@ -63,9 +63,7 @@ import contextlib
 import os
 import random
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -77,6 +75,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _media
+import _proc
+import _servers
 
 # -- the playlist -------------------------------------------------------------------
 
@@ -516,26 +516,12 @@ async def wait_for_segments(base: str, count: int, seconds: float) -> None:
     raise TimeoutError(f"no {count} HLS segments after {seconds:g} s: is the packager running?")
 
 
-def bench(args: argparse.Namespace, server: _media.Server, pub: list[_media.Publisher]) -> None:
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    say(f"machine: {_media.machine_line()}")
-    say(_media.code_line())
-    server.start(args.port)
-    show_id, whip, key = server.new_show()
-    say(f"server: pasar serve pid {server.pid} on {server.base} (SQLite), show {show_id}")
-    origin = float(int(time.time()))
-    plan = _media.PublishPlan(
-        whip_url=whip,
-        stream_key=key,
-        width=width,
-        height=height,
-        fps=args.fps,
-        kbps=args.kbps,
-        preset=args.preset,
-        audio=not args.no_audio,
-        origin=origin,
-        deadline=time.time() + args.timeout,
-    )
+def bench(
+    args: argparse.Namespace, server: _servers.PasarServer, pub: list[_media.Publisher]
+) -> None:
+    show_id, plan = _media.start_show(args, server, say)
+    width, height = args.size
+    origin = plan.origin
     publisher = _media.Publisher(plan)
     pub.append(publisher)
     publisher.start()
@@ -553,9 +539,9 @@ def bench(args: argparse.Namespace, server: _media.Server, pub: list[_media.Publ
     for mode in modes:
         say(
             f"{mode}: playing {args.seconds:g} s in sessions of {args.session:g} s, "
-            f"load average {_media.load_average()}"
+            f"load average {_proc.load_average()}"
         )
-        busy = _media.Busy({server.pid, publisher.process.pid})
+        busy = _proc.Busy({server.pid, publisher.process.pid})
         result = asyncio.run(play(base, mode, args.seconds, args.session, origin, args.hold_back))
         share, others = busy.report()
         p50, p95 = report(result)
@@ -586,11 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=30.0, help="playing time measured per mode")
     p.add_argument("--session", type=float, default=3.0, help="seconds each viewer watches")
     p.add_argument("--warmup", type=float, default=3.0, help="publish this long before playing")
-    p.add_argument("--size", default="1280x720", help="picture size WxH")
-    p.add_argument("--fps", type=int, default=30, help="frames per second")
-    p.add_argument("--kbps", type=int, default=2500, help="video bitrate")
-    p.add_argument("--preset", default="veryfast", help="the publisher's libx264 preset")
-    p.add_argument("--no-audio", action="store_true", help="publish video only")
+    _media.add_publish_arguments(p)
     p.add_argument(
         "--hold-back", type=float, help="override the player's hold-back (s; default: playlist)"
     )
@@ -605,35 +587,20 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.seconds <= 0 or args.session <= 0:
         p.error("--seconds and --session must be positive")
-    if not re.fullmatch(r"\d+x\d+", args.size.lower()):
-        p.error("--size is WxH, e.g. 1280x720")
-
-    def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    server = _media.Server("latency", keep=args.keep)
+    _servers.stop_on_signals()
+    server = _servers.PasarServer("latency", keep=args.keep)
     if args.part_seconds:
         server.extra_env["PASAR_HLS_PART_SECONDS"] = str(args.part_seconds)
     pub: list[_media.Publisher] = []
-    try:
-        bench(args, server, pub)
-        return 0
-    except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
-        say(f"error: {exc}")
-        for line in server.log_tail():
-            say(f"server log: {line}")
-        return 1
-    finally:
+
+    def stop_ours() -> None:
         for publisher in pub:
             publisher.stop()
-        server.stop()
+
+    return _servers.run_reporting(
+        say, server, lambda: bench(args, server, pub), before_stop=stop_ours
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("latency: interrupted", flush=True)
-        sys.exit(130)
+    _servers.exit_with(main, "latency")

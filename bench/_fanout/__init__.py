@@ -1,0 +1,1 @@
+"""The fan-out benchmark's parts; ``bench/fanout.py`` runs them."""

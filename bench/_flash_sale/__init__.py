@@ -1,0 +1,1 @@
+"""The flash-sale benchmark's parts; ``bench/flash_sale.py`` runs them."""
