@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 
 from pasar.db.engine import Database
-from pasar.realtime import service
+from pasar.engagement import polls
 from pasar.realtime.broker import Broker, Position, dumps, envelope
 from pasar.realtime.events import SERVER_EVENTS
 from pasar.realtime.hub import Hub
@@ -104,18 +104,18 @@ class Realtime:
         if not shows:
             return
         async with self.db.session() as db:
-            expired = await service.expired_polls(db, shows)
+            expired = await polls.expired_polls(db, shows)
             closed = []
             for poll in expired:
-                if await service.close_poll(db, poll, "system"):
-                    closed.append((poll, await service.poll_counts(db, poll)))
+                if await polls.close_poll(db, poll, "system"):
+                    closed.append((poll, await polls.poll_counts(db, poll)))
             await db.commit()
             for poll, counts in closed:
-                await self.publish(poll.show_id, "poll.closed", service.poll_data(poll, counts))
-            for poll in await service.open_polls(db, shows):
-                counts = await service.poll_counts(db, poll)
+                await self.publish(poll.show_id, "poll.closed", polls.poll_data(poll, counts))
+            for poll in await polls.open_polls(db, shows):
+                counts = await polls.poll_counts(db, poll)
                 if self._poll_results.get(poll.id) != counts:
                     self._poll_results[poll.id] = counts
                     self.hub.state_event(
-                        poll.show_id, "poll.results", service.poll_data(poll, counts)
+                        poll.show_id, "poll.results", polls.poll_data(poll, counts)
                     )
