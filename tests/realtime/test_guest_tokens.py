@@ -25,7 +25,7 @@ from pasar.engagement.identity import (
     guest_token_expiry,
     new_guest,
 )
-from pasar.realtime import socket as show_socket
+from pasar.web import show_socket
 from tests.conftest import VendorCtx
 from tests.realtime.client import Clients, next_ip
 from tests.realtime.conftest import LiveServer, ShowCtx, seed_show, viewer

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, WebSocket
 from sqlalchemy import select
 
-from pasar.engagement import chat, moderation, polls
+from pasar.engagement import actions, chat, moderation, polls
 from pasar.engagement.errors import EngagementError
 from pasar.engagement.identity import Identity, staff
 from pasar.engagement.models import BlockedTerm, ChatMessageRow, ModerationLog, Sanction
@@ -29,7 +29,6 @@ from pasar.engagement.schemas import (
     SanctionOut,
     ShopperSecretOut,
 )
-from pasar.realtime import socket
 from pasar.realtime.events import ChatApprove, ChatDelete, ChatPin
 from pasar.services import Services
 from pasar.shows.models import Show
@@ -38,6 +37,7 @@ from pasar.vendors import service as vendors
 from pasar.vendors.scopes import Scope
 from pasar.web.deps import Ctx, get_services, requires
 from pasar.web.errors import responses
+from pasar.web.show_socket import serve as serve_show_socket
 
 router = APIRouter(tags=["chat & moderation"], responses=responses(401, 403))
 Moderate = Annotated[Ctx, Depends(requires(Scope.MODERATION))]
@@ -50,7 +50,7 @@ Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
 async def show_socket(
     websocket: WebSocket, show_id: str, services: Annotated[Services, Depends(get_services)]
 ) -> None:
-    await socket.serve(websocket, show_id, services)
+    await serve_show_socket(websocket, show_id, services)
 
 
 def _message_out(row: ChatMessageRow) -> dict[str, Any]:
@@ -89,22 +89,21 @@ async def list_chat(
 async def post_chat(show_id: str, body: ChatPostIn, ctx: Host) -> dict[str, Any]:
     """Post as the host. Staff messages may carry clickable links."""
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    posted = await chat.post_message(
-        ctx.db, ctx.vendor_id, show_id, await _actor(ctx), None, body.text
+    posted = await actions.send_message(
+        ctx.db, ctx.services.realtime, ctx.vendor_id, show_id, await _actor(ctx), None, body.text
     )
-    out = _message_out(posted.row)
-    await ctx.db.commit()
-    await ctx.services.realtime.publish(show_id, "chat.message", chat.message_data(posted.row))
-    return out
+    return _message_out(posted.row)
 
 
-async def _staff_command(ctx: Ctx, show_id: str, command: Any) -> None:
+async def _staff_command(ctx: Ctx, show_id: str, command: actions.StaffCommand) -> None:
     await get_show(ctx.db, ctx.vendor_id, show_id)
     actor = (await _actor(ctx)).id
     # staff_action works in a session of its own: end this one's transaction first, or
     # on SQLite it would hold the write lock that session waits for (until busy_timeout).
     await ctx.db.commit()
-    await socket.staff_action(ctx.services, ctx.vendor_id, show_id, actor, command)
+    await actions.staff_action(
+        ctx.services.db, ctx.services.realtime, ctx.vendor_id, show_id, actor, command
+    )
 
 
 @router.delete(f"{P}/chat/{{message_id}}", status_code=204, responses=responses(404))

@@ -1,8 +1,10 @@
 """``/ws/shows/{show_id}``: one viewer's (or staff member's) socket.
 
 The handshake decides who is connecting and what they get first (a snapshot,
-or the history they missed); the loop then handles their commands. Fan-out of
-show events is the hub's job, not this module's.
+or the history they missed); the loop then handles their commands. This is the
+transport: frames, origins, credentials and per-socket limits. Fan-out of show
+events is the hub's job (``pasar.realtime``); what a command changes, and
+when viewers hear of it, is engagement's (``pasar.engagement.actions``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import structlog
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from pasar.engagement import chat, moderation, polls
+from pasar.engagement import actions, chat, moderation, polls
 from pasar.engagement import identity as ids
+from pasar.engagement.errors import SlowModeWait
 from pasar.errors import DomainError
 from pasar.netaddr import client_key
 from pasar.realtime.broker import HistoryGap, Position, dumps, envelope
@@ -384,8 +387,13 @@ async def _handle(session: Session, command: Any) -> bool:
             case PollVote():
                 await _vote(session, command)
             case ChatDelete() | ChatPin() | ChatApprove() | UserMute():
-                await staff_action(
-                    session.services, session.vendor_id, session.show_id, session.who.id, command
+                await actions.staff_action(
+                    session.services.db,
+                    session.realtime,
+                    session.vendor_id,
+                    session.show_id,
+                    session.who.id,
+                    command,
                 )
                 await session.direct("ack", {"ref": ref, "status": "ok", "id": None})
     except DomainError as exc:
@@ -418,23 +426,14 @@ async def _chat(session: Session, command: ChatSend) -> bool:
         if wait:
             return await _limited(session, command.ref, wait)
     async with session.services.db.session() as db:
-        settings = await chat.chat_settings(db, session.vendor_id, session.show_id)
-        if not session.who.is_staff:
-            wait = rt.slow_mode.wait(session.show_id, session.who.id, settings.slow_mode_seconds)
-            if wait:
-                await session.error(
-                    command.ref,
-                    "slow_mode",
-                    f"slow mode: one message every {settings.slow_mode_seconds} s",
-                    wait,
-                )
-                return True
-        posted = await chat.post_message(
-            db, session.vendor_id, session.show_id, session.who, session.ip, command.text
-        )
-        await db.commit()
+        try:
+            posted = await actions.send_message(
+                db, rt, session.vendor_id, session.show_id, session.who, session.ip, command.text
+            )
+        except SlowModeWait as exc:
+            await session.error(command.ref, exc.code, exc.message, exc.wait)
+            return True
     if posted.status == "visible":
-        await rt.publish(session.show_id, "chat.message", chat.message_data(posted.row))
         await session.direct("ack", {"ref": command.ref, "status": "ok", "id": posted.row.id})
     elif posted.status == "held":
         await session.direct("ack", {"ref": command.ref, "status": "held", "id": posted.row.id})
@@ -453,51 +452,3 @@ async def _vote(session: Session, command: PollVote) -> None:
         await polls.vote(db, poll, session.who.id, command.option)
         await db.commit()
     await session.direct("ack", {"ref": command.ref, "status": "ok", "id": command.poll_id})
-
-
-async def staff_action(
-    services: Services, vendor_id: str, show_id: str, actor: str, command: Any
-) -> None:
-    """Moderation shared by the socket and the REST API: change, commit, publish."""
-    rt = services.realtime
-    async with services.db.session() as db:
-        match command:
-            case ChatDelete():
-                row, unpinned = await chat.delete_message(
-                    db, vendor_id, show_id, command.message_id, actor
-                )
-                await db.commit()
-                await rt.publish(show_id, "chat.deleted", {"id": row.id})
-                if unpinned:
-                    await rt.publish(show_id, "chat.pinned", {"message": None})
-            case ChatPin():
-                pinned = await chat.pin_message(db, vendor_id, show_id, command.message_id, actor)
-                await db.commit()
-                data = chat.message_data(pinned) if pinned else None
-                await rt.publish(show_id, "chat.pinned", {"message": data})
-            case ChatApprove():
-                row = await chat.approve_message(db, vendor_id, show_id, command.message_id, actor)
-                await db.commit()
-                await rt.publish(show_id, "chat.message", chat.message_data(row))
-            case UserMute():
-                s = await moderation.sanction(
-                    db,
-                    vendor_id,
-                    show_id,
-                    command.user_id,
-                    minutes=command.minutes,
-                    banned=command.ban,
-                    reason=command.reason,
-                    actor=actor,
-                )
-                await db.commit()
-                await rt.send_to(
-                    show_id,
-                    command.user_id,
-                    "user.muted",
-                    {
-                        "until": s.until.isoformat() if s.until else None,
-                        "reason": s.reason,
-                        "banned": s.banned,
-                    },
-                )
