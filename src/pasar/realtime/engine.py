@@ -60,17 +60,17 @@ class Realtime:
         self.ip_limits = IpLimits()
         self.ip_sockets = IpSockets(settings.ws_max_connections_per_ip)
         self.slow_mode = SlowMode()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._trim_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.hub.start()
-        self._loop_task = asyncio.create_task(self._trim_loop(), name="pasar-trim")
+        self._trim_task = asyncio.create_task(self._trim_loop(), name="pasar-trim")
 
     async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
+        if self._trim_task is not None:
+            self._trim_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+                await self._trim_task
         await self.hub.close()
 
     async def publish(self, show_id: str, type_: str, data: dict[str, Any]) -> Position:
