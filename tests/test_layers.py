@@ -124,13 +124,6 @@ def violations() -> list[str]:
 PENDING = {
     "pasar.catalog.service:21 imports pasar.media.storage (pasar.media is not below)",
     "pasar.db.models:12 imports pasar.web.idempotency (pasar.web is not below)",
-    "pasar.realtime.engine:16 imports pasar.db.engine (pasar.db is not below)",
-    "pasar.realtime.models:11 imports pasar.db.base (pasar.db is not below)",
-    "pasar.realtime.socket:42 imports pasar.services (pasar.services is not below)",
-    "pasar.realtime.socket:43 imports pasar.shows.service (pasar.shows is not below)",
-    "pasar.realtime.socket:44 imports pasar.vendors.origins (pasar.vendors is not below)",
-    "pasar.realtime.socket:45 imports pasar.vendors.service (pasar.vendors is not below)",
-    "pasar.realtime.socket:46 imports pasar.vendors.errors (pasar.vendors is not below)",
     "pasar.settings:414 imports pasar.media.ladder (pasar.media is not below)",
     "pasar.vendors.schemas:10 imports pasar.commerce.checkout (pasar.commerce is not below)",
 }

@@ -45,10 +45,10 @@ from PIL import Image
 from starlette.routing import WebSocketRoute
 
 from pasar.app import create_app
+from pasar.engagement import chat
+from pasar.engagement.identity import new_guest
 from pasar.ids import new_id
 from pasar.pagination import encode_cursor
-from pasar.realtime import service as rt
-from pasar.realtime.identity import new_guest
 from pasar.services import Services
 from pasar.web.deps import CSRF_HEADER, SESSION_COOKIE
 from tests.conftest import MakeVendor, VendorCtx, make_settings, product_body
@@ -570,7 +570,7 @@ async def _seed_realtime(client: httpx.AsyncClient, services: Services, w: World
     )
     guest = new_guest(services.server_secret)
     async with services.db.session() as db:
-        posted = await rt.post_message(
+        posted = await chat.post_message(
             db, w.vendor.id, show_id, guest, "203.0.113.7", w.texts["held message"]
         )
         await db.commit()

@@ -15,6 +15,7 @@ import structlog
 
 from pasar.commerce.live import Commerce
 from pasar.db.engine import Database
+from pasar.engagement.tending import PollTender
 from pasar.media.external import ExternalMedia, show_playback_url
 from pasar.media.lifecycle import ShowLink
 from pasar.media.plane import MediaPlane
@@ -43,6 +44,7 @@ class Services:
     storage: Storage
     metrics: Metrics
     realtime: Realtime
+    polls: PollTender
     media: MediaPlane
     shows: ShowLink
     external: ExternalMedia
@@ -66,7 +68,7 @@ class Services:
             storage = S3Storage(S3Config.from_settings(settings))
         else:
             storage = LocalStorage(media, settings.resolved_public_url)
-        realtime = Realtime(settings, db)
+        realtime = Realtime(settings)
         link = ShowLink(db, realtime, storage, settings.recording_retention_days)
         plane = MediaPlane(
             settings, storage, on_started=link.go_live, on_expired=link.end, on_status=link.status
@@ -91,6 +93,7 @@ class Services:
             storage=storage,
             metrics=Metrics(),
             realtime=realtime,
+            polls=PollTender(db, realtime),
             media=plane,
             shows=link,
             external=ExternalMedia(settings, db, link),
@@ -121,6 +124,7 @@ class Services:
             ("external media", self.external.close),
             ("media", self.media.close),
             ("shows", self.shows.close),
+            ("polls", self.polls.close),
             ("realtime", self.realtime.close),
             ("login throttle", self.login_throttle.store.close),
         ]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from pasar.clock import utcnow
-from pasar.realtime.models import PollRow
+from pasar.engagement.models import PollRow
 from tests.realtime.client import Clients, Event
 from tests.realtime.conftest import LiveServer, ShowCtx, staff_socket, viewer
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pasar.realtime import moderation
-from pasar.realtime.moderation import MAX_MESSAGE_CHARS, Rules, fold
+from pasar.engagement import rules as chat_rules
+from pasar.engagement.rules import MAX_MESSAGE_CHARS, Rules, fold
 
 
 def regex_reference(pattern: str, text: str) -> bool:
@@ -31,7 +31,7 @@ class CountingFinder:
     def __init__(self) -> None:
         self.calls = 0
         self.work = 0
-        self.real = moderation.find_piece
+        self.real = chat_rules.find_piece
 
     def __call__(self, text: str, piece: str, start: int) -> int:
         self.calls += 1
@@ -63,7 +63,7 @@ def test_pathological_patterns_take_one_search_per_piece(
     pattern: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counter = CountingFinder()
-    monkeypatch.setattr(moderation, "find_piece", counter)
+    monkeypatch.setattr(chat_rules, "find_piece", counter)
     pieces = [p for p in fold(pattern).split("*") if p]
 
     assert Rules(patterns=(pattern,)).blocked(message) is None  # no "z" anywhere
@@ -75,7 +75,7 @@ def test_pathological_patterns_take_one_search_per_piece(
 
 def test_many_patterns_on_a_full_message_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     counter = CountingFinder()
-    monkeypatch.setattr(moderation, "find_piece", counter)
+    monkeypatch.setattr(chat_rules, "find_piece", counter)
     patterns = tuple(PATHOLOGICAL) + ("*z*",) * 50
     rules = Rules(patterns=patterns)
     assert rules.blocked("ab" * 150) is None

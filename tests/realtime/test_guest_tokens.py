@@ -18,14 +18,14 @@ import jwt
 import pytest
 from websockets.asyncio.client import connect
 
-from pasar.realtime import socket as show_socket
-from pasar.realtime.identity import (
+from pasar.engagement.identity import (
     GuestTokenExpired,
     IdentityError,
     guest_from_token,
     guest_token_expiry,
     new_guest,
 )
+from pasar.web import show_socket
 from tests.conftest import VendorCtx
 from tests.realtime.client import Clients, next_ip
 from tests.realtime.conftest import LiveServer, ShowCtx, seed_show, viewer

@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 import pytest
 
-from pasar.realtime.identity import IdentityError, shopper_from_jwt
+from pasar.engagement.identity import IdentityError, shopper_from_jwt
 
 SECRET = "a-vendor-shopper-secret-of-some-length"
 

@@ -39,9 +39,9 @@ from pasar.commerce.stock import StockEngine
 from pasar.commerce.stock_sql import SqlStock
 from pasar.commerce.throttle import Throttle
 from pasar.db.engine import Database
+from pasar.engagement import moderation
 from pasar.loops import Loops
 from pasar.media.storage import Storage
-from pasar.realtime import service as realtime_service
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
 from pasar.shows.models import Show
@@ -199,7 +199,7 @@ class Commerce:
         now = time.monotonic()
         generation = self._show_generation
         async with self.db.session() as db:
-            banned = await realtime_service.banned_subjects(db, vendor_id, show_id)
+            banned = await moderation.banned_subjects(db, vendor_id, show_id)
             pins = await pin_service.list_pins(db, vendor_id, show_id)
         facts = _ShowFacts(
             frozenset(banned),

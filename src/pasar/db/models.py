@@ -6,7 +6,7 @@ from pasar.catalog import models as catalog_models
 from pasar.commerce import models as commerce_models
 from pasar.commerce import sales_models as commerce_sales_models
 from pasar.db.base import Base
-from pasar.realtime import models as realtime_models
+from pasar.engagement import models as engagement_models
 from pasar.shows import models as show_models
 from pasar.vendors import models as vendor_models
 from pasar.web import idempotency as idempotency_models
@@ -17,8 +17,8 @@ __all__ = [
     "catalog_models",
     "commerce_models",
     "commerce_sales_models",
+    "engagement_models",
     "idempotency_models",
-    "realtime_models",
     "show_models",
     "vendor_models",
     "webhook_models",

@@ -13,8 +13,6 @@ from typing import Any
 
 import structlog
 
-from pasar.db.engine import Database
-from pasar.realtime import service
 from pasar.realtime.broker import Broker, Position, dumps, envelope
 from pasar.realtime.events import SERVER_EVENTS
 from pasar.realtime.hub import Hub
@@ -23,6 +21,8 @@ from pasar.realtime.memory import MemoryBroker
 from pasar.settings import Settings
 
 log = structlog.get_logger()
+
+TRIM_EVERY_SECONDS = 30.0
 
 
 def _validated(type_: str, data: dict[str, Any], kinds: tuple[str, ...]) -> str:
@@ -48,9 +48,8 @@ def make_broker(settings: Settings) -> Broker:
 
 
 class Realtime:
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = db
         self.broker = make_broker(settings)
         self.hub = Hub(
             self.broker,
@@ -61,18 +60,17 @@ class Realtime:
         self.ip_limits = IpLimits()
         self.ip_sockets = IpSockets(settings.ws_max_connections_per_ip)
         self.slow_mode = SlowMode()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._poll_results: dict[str, list[int]] = {}
+        self._trim_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.hub.start()
-        self._loop_task = asyncio.create_task(self._polls_loop(), name="pasar-polls")
+        self._trim_task = asyncio.create_task(self._trim_loop(), name="pasar-trim")
 
     async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
+        if self._trim_task is not None:
+            self._trim_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+                await self._trim_task
         await self.hub.close()
 
     async def publish(self, show_id: str, type_: str, data: dict[str, Any]) -> Position:
@@ -84,38 +82,12 @@ class Realtime:
         body = _validated(type_, data, ("direct",))
         await self.broker.publish_direct(show_id, target, envelope(type_, body))
 
-    # -- polls: close on time, refresh live results -------------------------
-
-    async def _polls_loop(self) -> None:
-        ticks = 0
+    async def _trim_loop(self) -> None:
+        """Drop history past retention for the shows this node serves."""
         while True:
-            await asyncio.sleep(1.0)
-            ticks += 1
+            await asyncio.sleep(TRIM_EVERY_SECONDS)
             try:
-                await self.tend_polls()
-                if ticks % 30 == 0:
-                    for show_id in list(self.hub.channels):
-                        await self.broker.trim(show_id)
+                for show_id in list(self.hub.channels):
+                    await self.broker.trim(show_id)
             except Exception:
-                log.exception("tending polls failed")
-
-    async def tend_polls(self) -> None:
-        shows = list(self.hub.channels)
-        if not shows:
-            return
-        async with self.db.session() as db:
-            expired = await service.expired_polls(db, shows)
-            closed = []
-            for poll in expired:
-                if await service.close_poll(db, poll, "system"):
-                    closed.append((poll, await service.poll_counts(db, poll)))
-            await db.commit()
-            for poll, counts in closed:
-                await self.publish(poll.show_id, "poll.closed", service.poll_data(poll, counts))
-            for poll in await service.open_polls(db, shows):
-                counts = await service.poll_counts(db, poll)
-                if self._poll_results.get(poll.id) != counts:
-                    self._poll_results[poll.id] = counts
-                    self.hub.state_event(
-                        poll.show_id, "poll.results", service.poll_data(poll, counts)
-                    )
+                log.exception("trimming history failed")

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import structlog
 
 from pasar.realtime.broker import Broker, HistoryGap, Position, dumps, envelope
-from pasar.realtime.identity import Identity
 from pasar.realtime.wire import RawWriter, text_frame
 
 log = structlog.get_logger()
@@ -31,26 +30,27 @@ class Conn:
         "backlog",
         "close",
         "closed",
-        "identity",
         "ip",
         "last_offset",
         "ready",
         "send",
         "show_id",
+        "subject",
         "writer",
     )
 
     def __init__(
         self,
         show_id: str,
-        identity: Identity,
+        subject: str,
         ip: str,
         send: Callable[[bytes], Awaitable[None]],
         close: Callable[[int, str], Awaitable[None]],
         writer: RawWriter | None,
     ) -> None:
         self.show_id = show_id
-        self.identity = identity
+        # The viewer's id ("guest:…", "shopper:…", "staff:…"): what send_to targets.
+        self.subject = subject
         self.ip = ip
         self.send = send
         self.close = close
@@ -221,7 +221,7 @@ class Hub:
             return
         banned = env.startswith(b'{"type":"user.muted"') and b'"banned":true' in env
         for conn in list(channel.conns):
-            if conn.identity.id == target:
+            if conn.subject == target:
                 self._spawn(self._send_then_close(conn, b"[" + env + b"]", banned))
 
     async def _send_then_close(self, conn: Conn, payload: bytes, close: bool) -> None:
@@ -353,7 +353,7 @@ class Hub:
                 self.frames_written += 1
 
     def _drop_slow(self, show_id: str, conn: Conn) -> None:
-        log.info("dropping slow viewer", show_id=show_id, identity=conn.identity.id)
+        log.info("dropping slow viewer", show_id=show_id, identity=conn.subject)
         conn.ready = False
         if conn.writer is not None:
             conn.writer.abort()

@@ -8,14 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, WebSocket
 from sqlalchemy import select
 
-from pasar.realtime import service as rt
-from pasar.realtime import socket
-from pasar.realtime.errors import RealtimeError
-from pasar.realtime.events import ChatApprove, ChatDelete, ChatPin
-from pasar.realtime.identity import Identity, staff
-from pasar.realtime.models import BlockedTerm, ChatMessageRow, ModerationLog, Sanction
-from pasar.realtime.moderation import validate_term
-from pasar.realtime.schemas import (
+from pasar.engagement import actions, chat, moderation, polls
+from pasar.engagement.errors import EngagementError
+from pasar.engagement.identity import Identity, staff
+from pasar.engagement.models import BlockedTerm, ChatMessageRow, ModerationLog, Sanction
+from pasar.engagement.rules import validate_term
+from pasar.engagement.schemas import (
     BlockedTermIn,
     BlockedTermOut,
     ChatMessageOut,
@@ -31,6 +29,7 @@ from pasar.realtime.schemas import (
     SanctionOut,
     ShopperSecretOut,
 )
+from pasar.realtime.events import ChatApprove, ChatDelete, ChatPin
 from pasar.services import Services
 from pasar.shows.models import Show
 from pasar.shows.service import get_show
@@ -38,6 +37,7 @@ from pasar.vendors import service as vendors
 from pasar.vendors.scopes import Scope
 from pasar.web.deps import Ctx, get_services, requires
 from pasar.web.errors import responses
+from pasar.web.show_socket import serve as serve_show_socket
 
 router = APIRouter(tags=["chat & moderation"], responses=responses(401, 403))
 Moderate = Annotated[Ctx, Depends(requires(Scope.MODERATION))]
@@ -50,11 +50,11 @@ Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
 async def show_socket(
     websocket: WebSocket, show_id: str, services: Annotated[Services, Depends(get_services)]
 ) -> None:
-    await socket.serve(websocket, show_id, services)
+    await serve_show_socket(websocket, show_id, services)
 
 
 def _message_out(row: ChatMessageRow) -> dict[str, Any]:
-    return {**rt.message_data(row), "status": row.status}
+    return {**chat.message_data(row), "status": row.status}
 
 
 async def _actor(ctx: Ctx) -> Identity:
@@ -79,7 +79,7 @@ async def list_chat(
 ) -> dict[str, Any]:
     """Messages newest first, including held ones waiting for approval (`status=held`)."""
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    rows = await rt.list_messages(ctx.db, ctx.vendor_id, show_id, status, before, limit)
+    rows = await chat.list_messages(ctx.db, ctx.vendor_id, show_id, status, before, limit)
     return {"data": [_message_out(r) for r in rows]}
 
 
@@ -89,22 +89,21 @@ async def list_chat(
 async def post_chat(show_id: str, body: ChatPostIn, ctx: Host) -> dict[str, Any]:
     """Post as the host. Staff messages may carry clickable links."""
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    posted = await rt.post_message(
-        ctx.db, ctx.vendor_id, show_id, await _actor(ctx), None, body.text
+    posted = await actions.send_message(
+        ctx.db, ctx.services.realtime, ctx.vendor_id, show_id, await _actor(ctx), None, body.text
     )
-    out = _message_out(posted.row)
-    await ctx.db.commit()
-    await ctx.services.realtime.publish(show_id, "chat.message", rt.message_data(posted.row))
-    return out
+    return _message_out(posted.row)
 
 
-async def _staff_command(ctx: Ctx, show_id: str, command: Any) -> None:
+async def _staff_command(ctx: Ctx, show_id: str, command: actions.StaffCommand) -> None:
     await get_show(ctx.db, ctx.vendor_id, show_id)
     actor = (await _actor(ctx)).id
     # staff_action works in a session of its own: end this one's transaction first, or
     # on SQLite it would hold the write lock that session waits for (until busy_timeout).
     await ctx.db.commit()
-    await socket.staff_action(ctx.services, ctx.vendor_id, show_id, actor, command)
+    await actions.staff_action(
+        ctx.services.db, ctx.services.realtime, ctx.vendor_id, show_id, actor, command
+    )
 
 
 @router.delete(f"{P}/chat/{{message_id}}", status_code=204, responses=responses(404))
@@ -130,7 +129,7 @@ async def pin_chat(show_id: str, body: PinIn, ctx: Moderate) -> Response:
 @router.get(f"{P}/chat/settings", response_model=ChatSettingsOut, responses=responses(404))
 async def get_chat_settings(show_id: str, ctx: Moderate) -> dict[str, Any]:
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    row = await rt.chat_settings(ctx.db, ctx.vendor_id, show_id)
+    row = await chat.chat_settings(ctx.db, ctx.vendor_id, show_id)
     return ChatSettingsOut.model_validate(row, from_attributes=True).model_dump(mode="json")
 
 
@@ -139,7 +138,7 @@ async def set_chat_settings(show_id: str, body: ChatSettingsIn, ctx: Moderate) -
     """Slow mode (one message per N seconds per shopper) and hold-for-approval."""
     await get_show(ctx.db, ctx.vendor_id, show_id)
     actor = (await _actor(ctx)).id
-    row = await rt.update_chat_settings(
+    row = await chat.update_chat_settings(
         ctx.db, ctx.vendor_id, show_id, actor, **body.model_dump(exclude_unset=True)
     )
     out = ChatSettingsOut.model_validate(row, from_attributes=True).model_dump(mode="json")
@@ -164,7 +163,9 @@ def _sanction_out(s: Sanction) -> dict[str, Any]:
 async def list_sanctions(show_id: str, ctx: Moderate) -> list[dict[str, Any]]:
     """Mutes and bans in force for this show (vendor-wide ones included)."""
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    return [_sanction_out(s) for s in await rt.list_sanctions(ctx.db, ctx.vendor_id, show_id)]
+    return [
+        _sanction_out(s) for s in await moderation.list_sanctions(ctx.db, ctx.vendor_id, show_id)
+    ]
 
 
 @router.post(
@@ -177,7 +178,7 @@ async def add_sanction(show_id: str, body: SanctionIn, ctx: Moderate) -> dict[st
     """Mute (cannot chat) or ban (cannot connect) a guest or shopper."""
     await get_show(ctx.db, ctx.vendor_id, show_id)
     actor = (await _actor(ctx)).id
-    s = await rt.sanction(
+    s = await moderation.sanction(
         ctx.db,
         ctx.vendor_id,
         None if body.vendor_wide else show_id,
@@ -213,7 +214,7 @@ async def add_sanction(show_id: str, body: SanctionIn, ctx: Moderate) -> dict[st
 async def lift_sanction(show_id: str, sanction_id: str, ctx: Moderate) -> Response:
     await get_show(ctx.db, ctx.vendor_id, show_id)
     actor = (await _actor(ctx)).id
-    await rt.lift_sanction(ctx.db, ctx.vendor_id, sanction_id, actor, show_id=show_id)
+    await moderation.lift_sanction(ctx.db, ctx.vendor_id, sanction_id, actor, show_id=show_id)
     await ctx.db.commit()
     return Response(status_code=204)
 
@@ -230,7 +231,9 @@ def _term_out(t: BlockedTerm) -> dict[str, Any]:
 async def list_terms(
     ctx: Moderate, show_id: Annotated[str | None, Query(max_length=40)] = None
 ) -> list[dict[str, Any]]:
-    return [_term_out(t) for t in await rt.list_blocked_terms(ctx.db, ctx.vendor_id, show_id)]
+    return [
+        _term_out(t) for t in await moderation.list_blocked_terms(ctx.db, ctx.vendor_id, show_id)
+    ]
 
 
 @router.post(
@@ -245,8 +248,8 @@ async def add_term(body: BlockedTermIn, ctx: Moderate) -> dict[str, Any]:
     try:
         term = validate_term(body.kind, body.term)
     except ValueError as exc:
-        raise RealtimeError("invalid", "invalid_term", str(exc)) from exc
-    row = await rt.add_blocked_term(
+        raise EngagementError("invalid", "invalid_term", str(exc)) from exc
+    row = await moderation.add_blocked_term(
         ctx.db, ctx.vendor_id, body.show_id, body.kind, term, (await _actor(ctx)).id
     )
     out = _term_out(row)
@@ -258,7 +261,7 @@ async def add_term(body: BlockedTermIn, ctx: Moderate) -> dict[str, Any]:
     "/api/v1/moderation/blocked-terms/{term_id}", status_code=204, responses=responses(404)
 )
 async def remove_term(term_id: str, ctx: Moderate) -> Response:
-    await rt.remove_blocked_term(ctx.db, ctx.vendor_id, term_id, (await _actor(ctx)).id)
+    await moderation.remove_blocked_term(ctx.db, ctx.vendor_id, term_id, (await _actor(ctx)).id)
     await ctx.db.commit()
     return Response(status_code=204)
 
@@ -272,7 +275,9 @@ async def moderation_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Every moderation action, newest first: who did what to whom."""
-    rows: list[ModerationLog] = await rt.moderation_log(ctx.db, ctx.vendor_id, show_id, limit)
+    rows: list[ModerationLog] = await moderation.moderation_log(
+        ctx.db, ctx.vendor_id, show_id, limit
+    )
     return [
         ModerationEntry.model_validate(r, from_attributes=True).model_dump(mode="json")
         for r in rows
@@ -282,8 +287,8 @@ async def moderation_log(
 @router.get(f"{P}/polls", response_model=list[PollOut], tags=["polls"], responses=responses(404))
 async def list_polls(show_id: str, ctx: Read) -> list[dict[str, Any]]:
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    polls = await rt.list_polls(ctx.db, ctx.vendor_id, show_id)
-    return [rt.poll_data(p, await rt.poll_counts(ctx.db, p)) for p in polls]
+    rows = await polls.list_polls(ctx.db, ctx.vendor_id, show_id)
+    return [polls.poll_data(p, await polls.poll_counts(ctx.db, p)) for p in rows]
 
 
 @router.post(
@@ -296,7 +301,7 @@ async def list_polls(show_id: str, ctx: Read) -> list[dict[str, Any]]:
 async def start_poll(show_id: str, body: PollIn, ctx: Host) -> dict[str, Any]:
     """Ask viewers a question with 2–4 options; one vote per shopper; results are live."""
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    poll = await rt.start_poll(
+    poll = await polls.start_poll(
         ctx.db,
         ctx.vendor_id,
         show_id,
@@ -305,7 +310,7 @@ async def start_poll(show_id: str, body: PollIn, ctx: Host) -> dict[str, Any]:
         body.duration_seconds,
         (await _actor(ctx)).id,
     )
-    data = rt.poll_data(poll, [0] * len(poll.options))
+    data = polls.poll_data(poll, [0] * len(poll.options))
     await ctx.db.commit()
     await ctx.services.realtime.publish(show_id, "poll.started", data)
     return data
@@ -315,9 +320,9 @@ async def start_poll(show_id: str, body: PollIn, ctx: Host) -> dict[str, Any]:
     f"{P}/polls/{{poll_id}}/close", response_model=PollOut, tags=["polls"], responses=responses(404)
 )
 async def close_poll(show_id: str, poll_id: str, ctx: Host) -> dict[str, Any]:
-    poll = await rt.get_poll(ctx.db, ctx.vendor_id, show_id, poll_id)
-    closed = await rt.close_poll(ctx.db, poll, (await _actor(ctx)).id)
-    data = rt.poll_data(poll, await rt.poll_counts(ctx.db, poll))
+    poll = await polls.get_poll(ctx.db, ctx.vendor_id, show_id, poll_id)
+    closed = await polls.close_poll(ctx.db, poll, (await _actor(ctx)).id)
+    data = polls.poll_data(poll, await polls.poll_counts(ctx.db, poll))
     await ctx.db.commit()
     if closed:
         await ctx.services.realtime.publish(show_id, "poll.closed", data)

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.catalog.models import Product
 from pasar.commerce import pins as pin_service
+from pasar.engagement import chat
 from pasar.ids import id_shaped
 from pasar.media import external
 from pasar.media import recording as recordings
-from pasar.realtime import service as chat_service
 from pasar.services import Services
 from pasar.shows import public
 from pasar.shows.errors import ShowError
@@ -277,10 +277,10 @@ async def replay_chat(
         raise ShowError("conflict", "show_not_over", "the show's chat replays once it has ended")
     recording = await recordings.load(services.storage, show.id)
     async with services.db.session() as db:
-        rows = await chat_service.visible_after(db, show.vendor_id, show.id, after, limit)
+        rows = await chat.visible_after(db, show.vendor_id, show.id, after, limit)
     data = [
         {
-            **chat_service.message_data(row),
+            **chat.message_data(row),
             "media_time": recording.media_time_at(row.created_at) if recording else None,
         }
         for row in rows

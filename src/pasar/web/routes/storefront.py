@@ -33,8 +33,8 @@ from pasar.commerce.schemas import (
     WaitlistIn,
     WaitlistOut,
 )
+from pasar.engagement import identity
 from pasar.netaddr import client_key
-from pasar.realtime import identity
 from pasar.services import Services
 from pasar.web.deps import get_services
 from pasar.web.errors import error_response, responses

@@ -1,4 +1,4 @@
-"""REST shapes of the real-time domain (chat moderation, polls)."""
+"""REST shapes of engagement (chat, moderation, polls, the shopper secret)."""
 
 from __future__ import annotations
 

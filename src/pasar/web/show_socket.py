@@ -1,8 +1,10 @@
 """``/ws/shows/{show_id}``: one viewer's (or staff member's) socket.
 
 The handshake decides who is connecting and what they get first (a snapshot,
-or the history they missed); the loop then handles their commands. Fan-out of
-show events is the hub's job, not this module's.
+or the history they missed); the loop then handles their commands. This is the
+transport: frames, origins, credentials and per-socket limits. Fan-out of show
+events is the hub's job (``pasar.realtime``); what a command changes, and
+when viewers hear of it, is engagement's (``pasar.engagement.actions``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import structlog
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from pasar.engagement import actions, chat, moderation, polls
+from pasar.engagement import identity as ids
+from pasar.engagement.errors import SlowModeWait
 from pasar.errors import DomainError
 from pasar.netaddr import client_key
-from pasar.realtime import identity as ids
-from pasar.realtime import service
 from pasar.realtime.broker import HistoryGap, Position, dumps, envelope
 from pasar.realtime.engine import Realtime
 from pasar.realtime.events import (
@@ -188,7 +191,9 @@ async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> No
         return
     if not who.is_staff:
         async with services.db.session() as db:
-            ban = await service.active_sanction(db, vendor.id, show_id, who.id, ip, bans_only=True)
+            ban = await moderation.active_sanction(
+                db, vendor.id, show_id, who.id, ip, bans_only=True
+            )
         if ban is not None:
             await ws.close(CLOSE_FORBIDDEN, "you are banned from this show")
             return
@@ -206,7 +211,7 @@ async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> No
     async def close(code: int, reason: str) -> None:
         await ws.close(code, reason)
 
-    conn = Conn(show_id, who, ip, send_payload, close, raw["writer"] if raw else None)
+    conn = Conn(show_id, who.id, ip, send_payload, close, raw["writer"] if raw else None)
     session.conn = conn
     await realtime.hub.join(conn)
     try:
@@ -243,11 +248,11 @@ async def _first_frames(session: Session, since_text: str | None, state: str) ->
 async def _snapshot(session: Session, state: str, position: Position) -> bytes:
     rt, show_id, vendor_id = session.realtime, session.show_id, session.vendor_id
     async with session.services.db.session() as db:
-        chat = await service.recent_messages(db, vendor_id, show_id)
-        pinned = await service.pinned_message(db, vendor_id, show_id)
-        settings = await service.chat_settings(db, vendor_id, show_id)
-        poll = await service.open_poll(db, vendor_id, show_id)
-        poll_counts = await service.poll_counts(db, poll) if poll else []
+        messages = await chat.recent_messages(db, vendor_id, show_id)
+        pinned = await chat.pinned_message(db, vendor_id, show_id)
+        settings = await chat.chat_settings(db, vendor_id, show_id)
+        poll = await polls.open_poll(db, vendor_id, show_id)
+        poll_counts = await polls.poll_counts(db, poll) if poll else []
         shop = await session.services.commerce.on_screen(db, show_id, session.services.storage)
     likes = (await rt.broker.likes([show_id]))[show_id]
     viewers = (await rt.broker.viewers([show_id]))[show_id] + rt.hub.viewers_here(show_id)
@@ -256,11 +261,11 @@ async def _snapshot(session: Session, state: str, position: Position) -> bytes:
         "show_id": show_id,
         "state": state,
         "me": {"id": who.id, "name": who.name, "role": who.role, "guest_token": who.guest_token},
-        "chat": [service.message_data(m) for m in chat],
-        "pinned_message": service.message_data(pinned) if pinned else None,
+        "chat": [chat.message_data(m) for m in messages],
+        "pinned_message": chat.message_data(pinned) if pinned else None,
         "pinned_products": shop.pinned_products,
         "deals": shop.deals,
-        "poll": service.poll_data(poll, poll_counts) if poll else None,
+        "poll": polls.poll_data(poll, poll_counts) if poll else None,
         "viewers": viewers,
         "likes": likes,
         "slow_mode_seconds": settings.slow_mode_seconds,
@@ -382,8 +387,13 @@ async def _handle(session: Session, command: Any) -> bool:
             case PollVote():
                 await _vote(session, command)
             case ChatDelete() | ChatPin() | ChatApprove() | UserMute():
-                await staff_action(
-                    session.services, session.vendor_id, session.show_id, session.who.id, command
+                await actions.staff_action(
+                    session.services.db,
+                    session.realtime,
+                    session.vendor_id,
+                    session.show_id,
+                    session.who.id,
+                    command,
                 )
                 await session.direct("ack", {"ref": ref, "status": "ok", "id": None})
     except DomainError as exc:
@@ -416,23 +426,14 @@ async def _chat(session: Session, command: ChatSend) -> bool:
         if wait:
             return await _limited(session, command.ref, wait)
     async with session.services.db.session() as db:
-        settings = await service.chat_settings(db, session.vendor_id, session.show_id)
-        if not session.who.is_staff:
-            wait = rt.slow_mode.wait(session.show_id, session.who.id, settings.slow_mode_seconds)
-            if wait:
-                await session.error(
-                    command.ref,
-                    "slow_mode",
-                    f"slow mode: one message every {settings.slow_mode_seconds} s",
-                    wait,
-                )
-                return True
-        posted = await service.post_message(
-            db, session.vendor_id, session.show_id, session.who, session.ip, command.text
-        )
-        await db.commit()
+        try:
+            posted = await actions.send_message(
+                db, rt, session.vendor_id, session.show_id, session.who, session.ip, command.text
+            )
+        except SlowModeWait as exc:
+            await session.error(command.ref, exc.code, exc.message, exc.wait)
+            return True
     if posted.status == "visible":
-        await rt.publish(session.show_id, "chat.message", service.message_data(posted.row))
         await session.direct("ack", {"ref": command.ref, "status": "ok", "id": posted.row.id})
     elif posted.status == "held":
         await session.direct("ack", {"ref": command.ref, "status": "held", "id": posted.row.id})
@@ -447,59 +448,7 @@ async def _vote(session: Session, command: PollVote) -> None:
         await session.error(command.ref, "rate_limited", "slow down", wait)
         return
     async with session.services.db.session() as db:
-        poll = await service.get_poll(db, session.vendor_id, session.show_id, command.poll_id)
-        await service.vote(db, poll, session.who.id, command.option)
+        poll = await polls.get_poll(db, session.vendor_id, session.show_id, command.poll_id)
+        await polls.vote(db, poll, session.who.id, command.option)
         await db.commit()
     await session.direct("ack", {"ref": command.ref, "status": "ok", "id": command.poll_id})
-
-
-async def staff_action(
-    services: Services, vendor_id: str, show_id: str, actor: str, command: Any
-) -> None:
-    """Moderation shared by the socket and the REST API: change, commit, publish."""
-    rt = services.realtime
-    async with services.db.session() as db:
-        match command:
-            case ChatDelete():
-                row, unpinned = await service.delete_message(
-                    db, vendor_id, show_id, command.message_id, actor
-                )
-                await db.commit()
-                await rt.publish(show_id, "chat.deleted", {"id": row.id})
-                if unpinned:
-                    await rt.publish(show_id, "chat.pinned", {"message": None})
-            case ChatPin():
-                pinned = await service.pin_message(
-                    db, vendor_id, show_id, command.message_id, actor
-                )
-                await db.commit()
-                data = service.message_data(pinned) if pinned else None
-                await rt.publish(show_id, "chat.pinned", {"message": data})
-            case ChatApprove():
-                row = await service.approve_message(
-                    db, vendor_id, show_id, command.message_id, actor
-                )
-                await db.commit()
-                await rt.publish(show_id, "chat.message", service.message_data(row))
-            case UserMute():
-                s = await service.sanction(
-                    db,
-                    vendor_id,
-                    show_id,
-                    command.user_id,
-                    minutes=command.minutes,
-                    banned=command.ban,
-                    reason=command.reason,
-                    actor=actor,
-                )
-                await db.commit()
-                await rt.send_to(
-                    show_id,
-                    command.user_id,
-                    "user.muted",
-                    {
-                        "until": s.until.isoformat() if s.until else None,
-                        "reason": s.reason,
-                        "banned": s.banned,
-                    },
-                )

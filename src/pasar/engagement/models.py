@@ -1,4 +1,4 @@
-"""Tables of the real-time domain: chat, moderation and polls."""
+"""Tables of engagement: chat messages and settings, moderation, polls."""
 
 from __future__ import annotations
 
