@@ -6,13 +6,11 @@ conditional update, so when several nodes try, one closes and publishes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
 
 from pasar.db.engine import Database
 from pasar.engagement import polls
+from pasar.loops import Loops
 from pasar.realtime.engine import Realtime
 
 log = structlog.get_logger()
@@ -24,26 +22,15 @@ class PollTender:
     def __init__(self, db: Database, realtime: Realtime) -> None:
         self.db = db
         self.realtime = realtime
-        self._task: asyncio.Task[None] | None = None
+        self._loops = Loops()
         # The counts last sent per open poll: results go out only when they change.
         self._results: dict[str, list[int]] = {}
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="pasar-polls")
+        self._loops.every(TEND_EVERY_SECONDS, self.tend, name="pasar-polls")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(TEND_EVERY_SECONDS)
-            try:
-                await self.tend()
-            except Exception:
-                log.exception("tending polls failed")
+        await self._loops.stop()
 
     async def tend(self) -> None:
         """Close the polls that ran out and publish them; refresh open polls' results."""

@@ -7,12 +7,11 @@ the event's schema (``events.py``), so nothing unschema'd reaches a browser.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import structlog
 
+from pasar.loops import Loops
 from pasar.realtime.broker import Broker, Position, dumps, envelope
 from pasar.realtime.events import SERVER_EVENTS
 from pasar.realtime.hub import Hub
@@ -60,17 +59,14 @@ class Realtime:
         self.ip_limits = IpLimits()
         self.ip_sockets = IpSockets(settings.ws_max_connections_per_ip)
         self.slow_mode = SlowMode()
-        self._trim_task: asyncio.Task[None] | None = None
+        self._loops = Loops()
 
     async def start(self) -> None:
         await self.hub.start()
-        self._trim_task = asyncio.create_task(self._trim_loop(), name="pasar-trim")
+        self._loops.every(TRIM_EVERY_SECONDS, self._trim, name="pasar-trim")
 
     async def close(self) -> None:
-        if self._trim_task is not None:
-            self._trim_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._trim_task
+        await self._loops.stop()
         await self.hub.close()
 
     async def publish(self, show_id: str, type_: str, data: dict[str, Any]) -> Position:
@@ -82,12 +78,7 @@ class Realtime:
         body = _validated(type_, data, ("direct",))
         await self.broker.publish_direct(show_id, target, envelope(type_, body))
 
-    async def _trim_loop(self) -> None:
+    async def _trim(self) -> None:
         """Drop history past retention for the shows this node serves."""
-        while True:
-            await asyncio.sleep(TRIM_EVERY_SECONDS)
-            try:
-                for show_id in list(self.hub.channels):
-                    await self.broker.trim(show_id)
-            except Exception:
-                log.exception("trimming history failed")
+        for show_id in list(self.hub.channels):
+            await self.broker.trim(show_id)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from pasar.loops import Loops
 from pasar.realtime.broker import Broker, HistoryGap, Position, dumps, envelope
 from pasar.realtime.wire import RawWriter, text_frame
 
@@ -93,26 +94,22 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self.connections = 0
         self.frames_written = 0
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops()
         self._background: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
         await self.broker.start(self)
-        self._tasks = [
-            asyncio.create_task(self._tick_loop(), name="pasar-hub-tick"),
-            asyncio.create_task(self._counts_loop(), name="pasar-hub-counts"),
-            asyncio.create_task(self._presence_loop(), name="pasar-hub-presence"),
-            asyncio.create_task(self._check_loop(), name="pasar-hub-check"),
-        ]
+        # One bad pass must not stop delivery for good: the loops log and go on.
+        self._loops.every(self.tick_seconds, self.flush, name="pasar-hub-tick")
+        counts_every = max(self.tick_seconds, 0.05) * 2
+        self._loops.every(counts_every, self.refresh_counts, name="pasar-hub-counts")
+        self._loops.every(2.0, self.report_presence, name="pasar-hub-presence", first=True)
+        self._loops.every(1.0, self.check_positions, name="pasar-hub-check")
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loops.stop()
         await self.broker.close()
 
     # -- membership ---------------------------------------------------------
@@ -280,14 +277,6 @@ class Hub:
         channel.pending = [e for e in channel.pending if e[0] is None]
         channel.repairing = False
 
-    async def _check_loop(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            try:
-                await self.check_positions()
-            except Exception:
-                log.exception("checking positions failed")
-
     async def check_positions(self) -> None:
         """Catch what Pub/Sub can lose without a later event to reveal the gap:
         the last events before a reconnect, or a new epoch. A node behind the
@@ -310,14 +299,6 @@ class Hub:
                 channel.behind = pos.offset
 
     # -- the tick -------------------------------------------------------------
-
-    async def _tick_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.tick_seconds)
-            try:
-                self.flush()
-            except Exception:  # one bad tick must not stop delivery for good
-                log.exception("hub tick failed")
 
     def flush(self) -> None:
         for show_id, channel in list(self.channels.items()):
@@ -379,14 +360,6 @@ class Hub:
         if channel is not None:
             channel.likes_batch += n
 
-    async def _counts_loop(self) -> None:
-        while True:
-            await asyncio.sleep(max(self.tick_seconds, 0.05) * 2)
-            try:
-                await self.refresh_counts()
-            except Exception:
-                log.exception("refreshing counts failed")
-
     async def refresh_counts(self) -> None:
         """Aggregate this node's likes into the broker, then push changed totals."""
         shows = list(self.channels)
@@ -408,14 +381,6 @@ class Hub:
             if viewers[show_id] != channel.viewers_sent:
                 channel.viewers_sent = viewers[show_id]
                 self.state_event(show_id, "viewers.count", {"count": viewers[show_id]})
-
-    async def _presence_loop(self) -> None:
-        while True:
-            try:
-                await self.report_presence()
-            except Exception:
-                log.exception("reporting presence failed")
-            await asyncio.sleep(2.0)
 
     async def report_presence(self) -> None:
         await self.broker.report_presence({s: len(c.conns) for s, c in self.channels.items()})
