@@ -18,11 +18,12 @@ from pasar.db.engine import Database
 from pasar.media.external import ExternalMedia, show_playback_url
 from pasar.media.lifecycle import ShowLink
 from pasar.media.plane import MediaPlane
-from pasar.media.s3 import S3Config, S3Storage
-from pasar.media.storage import LocalStorage, Storage
 from pasar.metrics import Metrics
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
+from pasar.storage import Storage
+from pasar.storage.local import LocalStorage
+from pasar.storage.s3 import S3Config, S3Storage
 from pasar.vendors.credentials import PasswordWork, SecretBox
 from pasar.vendors.throttle import LoginThrottle, Policy, make_store
 from pasar.webhooks.dispatcher import Dispatcher

@@ -41,12 +41,12 @@ from pasar.commerce.stock import StockEngine
 from pasar.commerce.stock_sql import SqlStock
 from pasar.commerce.throttle import Throttle
 from pasar.db.engine import Database
-from pasar.media.storage import Storage
 from pasar.realtime import service as realtime_service
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
 from pasar.shows.models import Show
 from pasar.shows.states import ShowState
+from pasar.storage import Storage
 from pasar.vendors import origins
 from pasar.vendors.credentials import SecretBox
 from pasar.vendors.models import Vendor

@@ -21,8 +21,8 @@ from typing import Any
 import av
 
 from pasar.media.packager import PackagerOptions, ShowPackager
-from pasar.media.storage import Storage
 from pasar.media.transcode import H264Encoder
+from pasar.storage import Storage
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from pasar.media.errors import MediaError
 from pasar.media.packager import hls_key
 from pasar.media.plane import MediaPlane
 from pasar.media.recording import Exporter
-from pasar.media.storage import Storage
 from pasar.realtime.engine import Realtime
 from pasar.shows import events as show_events
 from pasar.shows import service as shows
 from pasar.shows.models import Show
 from pasar.shows.states import ShowState
+from pasar.storage import Storage
 from pasar.webhooks.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)

@@ -33,9 +33,9 @@ from pasar.media.grace import GraceTimers
 from pasar.media.ladder import Ladder, parse_ladder
 from pasar.media.muxer import is_keyframe
 from pasar.media.packager import PackagerOptions, ShowPackager
-from pasar.media.storage import Storage
 from pasar.media.transcode import H264Encoder
 from pasar.settings import Settings
+from pasar.storage import Storage
 
 log = logging.getLogger(__name__)
 
