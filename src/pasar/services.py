@@ -21,6 +21,7 @@ from pasar.media.plane import MediaPlane
 from pasar.metrics import Metrics
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
+from pasar.shows.lifecycle import ShowLifecycle
 from pasar.storage import Storage
 from pasar.storage.local import LocalStorage
 from pasar.storage.s3 import S3Config, S3Storage
@@ -45,6 +46,7 @@ class Services:
     metrics: Metrics
     realtime: Realtime
     media: MediaPlane
+    lifecycle: ShowLifecycle
     shows: ShowLink
     external: ExternalMedia
     webhooks: Dispatcher
@@ -68,11 +70,6 @@ class Services:
         else:
             storage = LocalStorage(media, settings.resolved_public_url)
         realtime = Realtime(settings, db)
-        link = ShowLink(db, realtime, storage, settings.recording_retention_days)
-        plane = MediaPlane(
-            settings, storage, on_started=link.go_live, on_expired=link.end, on_status=link.status
-        )
-        link.plane = plane
         dispatcher = Dispatcher(
             db,
             SecretBox(secret),
@@ -80,12 +77,28 @@ class Services:
             concurrency=settings.webhook_concurrency,
             per_vendor=settings.webhook_per_vendor,
         )
-        link.webhooks = dispatcher
-        link.playback_url = partial(show_playback_url, settings)
         box = SecretBox(secret)
         commerce = Commerce(settings, db, realtime, box)
         commerce.nudge_webhooks = dispatcher.nudge  # was never wired: the poll alone sent them
-        link.on_ended.append(commerce.show_ended)
+        lifecycle = ShowLifecycle(
+            db, realtime.publish, dispatcher.nudge, on_ended=[commerce.show_ended]
+        )
+        link = ShowLink(
+            db,
+            realtime,
+            storage,
+            lifecycle,
+            partial(show_playback_url, settings),
+            settings.recording_retention_days,
+        )
+        plane = MediaPlane(
+            settings,
+            storage,
+            on_started=lifecycle.go_live,
+            on_expired=link.end,
+            on_status=link.status,
+        )
+        link.plane = plane
         return cls(
             settings=settings,
             db=db,
@@ -94,8 +107,9 @@ class Services:
             metrics=Metrics(),
             realtime=realtime,
             media=plane,
+            lifecycle=lifecycle,
             shows=link,
-            external=ExternalMedia(settings, db, link),
+            external=ExternalMedia(settings, db, lifecycle, link),
             webhooks=dispatcher,
             commerce=commerce,
             server_secret=secret,
