@@ -95,10 +95,10 @@ class Services:
             settings,
             storage,
             on_started=lifecycle.go_live,
-            on_expired=link.end,
+            on_ending=lifecycle.end,
+            on_recorded=link.publish_replay,
             on_status=link.status,
         )
-        link.plane = plane
         return cls(
             settings=settings,
             db=db,

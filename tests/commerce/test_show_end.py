@@ -96,7 +96,7 @@ async def test_the_media_plane_ending_the_show_closes_them_too(app: FastAPI, sho
         json={"url": "https://hooks.example/p", "event_types": ["deal.ended", "product.unpinned"]},
     )
     running, later, pin_ids = await _a_selling_show(shop)
-    await _services(app).shows.end(shop.show_id)
+    await _services(app).media.end(shop.show_id)
     assert (await shop.api("GET", f"{API}/shows/{shop.show_id}"))["state"] == "ended"
     await _assert_closed(shop, app, [running, later], pin_ids)
 

@@ -1,8 +1,9 @@
-"""Where the media plane meets the show: the end of a show's stream (explicit
-or after a dropout's grace) and the replay publishing itself once the recording
-is closed, the recording's retention, and the stream's status on the show's
-channel. The show's state changes themselves are
-:class:`pasar.shows.lifecycle.ShowLifecycle`'s.
+"""Where the media side meets the show: the replay publishing itself once the
+plane has closed a recording, the stream's status on the show's channel, a
+replay asked for by hand that has a recording to show, and the recordings'
+retention. The show's state changes themselves are
+:class:`pasar.shows.lifecycle.ShowLifecycle`'s; the plane reaches both through
+the callbacks :mod:`pasar.services` hands it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pasar.db.engine import Database
 from pasar.media import recording
 from pasar.media.errors import MediaError
 from pasar.media.packager import hls_key
-from pasar.media.plane import MediaPlane
 from pasar.media.recording import Exporter
 from pasar.realtime.engine import Realtime
 from pasar.shows.lifecycle import ShowLifecycle
@@ -51,7 +51,6 @@ class ShowLink:
         self.replay_url = replay_url
         self.exporter = Exporter(storage)
         self.retention_days = retention_days
-        self.plane: MediaPlane | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -65,19 +64,11 @@ class ShowLink:
                 await self._sweeper
         await self.exporter.close()
 
-    async def end(self, show_id: str) -> None:
-        """End a live show (WHIP DELETE, the grace ran out) and publish its replay."""
-        await self.lifecycle.end(show_id)
-        await self.end_media(show_id)
-
-    async def end_media(self, show_id: str) -> None:
-        """The show is over (however it ended): its publisher stops and its
-        recording closes; when there is one, the replay publishes itself."""
-        assert self.plane is not None
-        if not await self.plane.end_show(show_id):
-            return
+    async def publish_replay(self, show_id: str) -> None:
+        """The show's recording closed: the ended show becomes its replay, and
+        the vendor's MP4 download is made."""
         if await self.lifecycle.publish_replay(show_id, self.replay_url(show_id)):
-            self.exporter.start(show_id)  # the vendor's MP4 download
+            self.exporter.start(show_id)
 
     async def require_recording(self, show_id: str) -> None:
         """Refuse to publish a replay of nothing: the built-in plane publishes

@@ -128,7 +128,7 @@ async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, 
     await services.lifecycle.move(ctx.db, show, body.to, playback_url)
     out = _out(ctx, show)
     if show.state == ShowState.ENDED:
-        await services.shows.end_media(show_id)  # stop the publisher, close the recording
+        await services.media.close_show(show_id)  # stop the publisher, close the recording
     return out
 
 
