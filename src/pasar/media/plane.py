@@ -30,7 +30,7 @@ from pasar.ids import new_id
 from pasar.media import rtc_adapter
 from pasar.media.errors import MediaError
 from pasar.media.grace import GraceTimers
-from pasar.media.ladder import Ladder, parse_ladder
+from pasar.media.ladder import Ladder
 from pasar.media.muxer import is_keyframe
 from pasar.media.packager import PackagerOptions, ShowPackager
 from pasar.media.transcode import H264Encoder
@@ -339,7 +339,7 @@ class MediaPlane:
         self.publishers: dict[str, Publisher] = {}  # show id → current publisher
         self.packagers: dict[str, ShowPackager] = {}
         self.ladders: dict[str, Ladder] = {}
-        self.ladder_heights = parse_ladder(settings.hls_ladder)
+        self.ladder_heights = settings.hls_ladder_heights
         # the grace running out without the publisher coming back ends the show
         self._grace = GraceTimers(settings.publish_grace_seconds, self.end)
         self._watch: dict[str, asyncio.Task[None]] = {}
