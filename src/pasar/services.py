@@ -19,11 +19,13 @@ from pasar.engagement.tending import PollTender
 from pasar.media.external import ExternalMedia, show_playback_url
 from pasar.media.lifecycle import ShowLink
 from pasar.media.plane import MediaPlane
-from pasar.media.s3 import S3Config, S3Storage
-from pasar.media.storage import LocalStorage, Storage
 from pasar.metrics import Metrics
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
+from pasar.shows.lifecycle import ShowLifecycle
+from pasar.storage import Storage
+from pasar.storage.local import LocalStorage
+from pasar.storage.s3 import S3Config, S3Storage
 from pasar.vendors.credentials import PasswordWork, SecretBox
 from pasar.vendors.throttle import LoginThrottle, Policy, make_store
 from pasar.webhooks.dispatcher import Dispatcher
@@ -46,6 +48,7 @@ class Services:
     realtime: Realtime
     polls: PollTender
     media: MediaPlane
+    lifecycle: ShowLifecycle
     shows: ShowLink
     external: ExternalMedia
     webhooks: Dispatcher
@@ -69,11 +72,6 @@ class Services:
         else:
             storage = LocalStorage(media, settings.resolved_public_url)
         realtime = Realtime(settings)
-        link = ShowLink(db, realtime, storage, settings.recording_retention_days)
-        plane = MediaPlane(
-            settings, storage, on_started=link.go_live, on_expired=link.end, on_status=link.status
-        )
-        link.plane = plane
         dispatcher = Dispatcher(
             db,
             SecretBox(secret),
@@ -81,11 +79,27 @@ class Services:
             concurrency=settings.webhook_concurrency,
             per_vendor=settings.webhook_per_vendor,
         )
-        link.webhooks = dispatcher
-        link.playback_url = partial(show_playback_url, settings)
         box = SecretBox(secret)
         commerce = Commerce(settings, db, realtime, box, nudge_webhooks=dispatcher.nudge)
-        link.on_ended.append(commerce.show_ended)
+        lifecycle = ShowLifecycle(
+            db, realtime.publish, dispatcher.nudge, on_ended=[commerce.show_ended]
+        )
+        link = ShowLink(
+            db,
+            realtime,
+            storage,
+            lifecycle,
+            partial(show_playback_url, settings),
+            settings.recording_retention_days,
+        )
+        plane = MediaPlane(
+            settings,
+            storage,
+            on_started=lifecycle.go_live,
+            on_ending=lifecycle.end,
+            on_recorded=link.publish_replay,
+            on_status=link.status,
+        )
         return cls(
             settings=settings,
             db=db,
@@ -95,8 +109,9 @@ class Services:
             realtime=realtime,
             polls=PollTender(db, realtime),
             media=plane,
+            lifecycle=lifecycle,
             shows=link,
-            external=ExternalMedia(settings, db, link),
+            external=ExternalMedia(settings, db, lifecycle, link),
             webhooks=dispatcher,
             commerce=commerce,
             server_secret=secret,

@@ -7,6 +7,7 @@ the two disagree. Unset means the embedded default, so a laptop needs nothing.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, Self
 
@@ -16,6 +17,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pasar import url_templates
 
 DEFAULT_DATA_DIR = Path("data")
+LADDER_RUNG = re.compile(r"^(\d{3,4})p$")
+
+
+def parse_ladder(value: str) -> list[int]:
+    """``"720p,360p"`` → ``[720, 360]``; raises ValueError on anything else."""
+    heights = []
+    for item in filter(None, (part.strip().lower() for part in value.split(","))):
+        m = LADDER_RUNG.match(item)
+        if m is None or not 144 <= int(m[1]) <= 2160:
+            raise ValueError(f"ladder rung {item!r}: use heights like 720p, 360p")
+        heights.append(int(m[1]))
+    return sorted(set(heights), reverse=True)
 
 
 class Settings(BaseSettings):
@@ -411,8 +424,6 @@ class Settings(BaseSettings):
     @field_validator("hls_ladder")
     @classmethod
     def _ladder(cls, v: str) -> str:
-        from pasar.media.ladder import parse_ladder
-
         return ",".join(f"{h}p" for h in parse_ladder(v))
 
     @field_validator("trusted_proxies")
@@ -483,6 +494,11 @@ class Settings(BaseSettings):
     @property
     def guest_token_lifetime_s(self) -> int:
         return self.guest_token_days * 86_400
+
+    @property
+    def hls_ladder_heights(self) -> list[int]:
+        """The ladder's rung heights, tallest first."""
+        return parse_ladder(self.hls_ladder)
 
     @property
     def trusted_proxy_list(self) -> list[str]:

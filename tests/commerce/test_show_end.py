@@ -88,7 +88,7 @@ async def _on_screen(app: FastAPI, show_id: str) -> Any:
 
 async def test_the_media_plane_ending_the_show_closes_them_too(app: FastAPI, shop: Shop) -> None:
     """WHIP DELETE, a dropout's grace and external media hooks all end a show
-    through ``ShowLink.end``."""
+    through ``ShowLifecycle.end``."""
     await shop.api(
         "POST",
         f"{API}/webhooks/endpoints",
@@ -96,7 +96,7 @@ async def test_the_media_plane_ending_the_show_closes_them_too(app: FastAPI, sho
         json={"url": "https://hooks.example/p", "event_types": ["deal.ended", "product.unpinned"]},
     )
     running, later, pin_ids = await _a_selling_show(shop)
-    await _services(app).shows.end(shop.show_id)
+    await _services(app).media.end(shop.show_id)
     assert (await shop.api("GET", f"{API}/shows/{shop.show_id}"))["state"] == "ended"
     await _assert_closed(shop, app, [running, later], pin_ids)
 
@@ -106,11 +106,11 @@ async def test_the_repair_pass_closes_what_a_dead_node_left_open(app: FastAPI, s
     loop finishes the job."""
     running, _, _ = await _a_selling_show(shop)
     services = _services(app)
-    hooks, services.shows.on_ended = services.shows.on_ended, []
+    hooks, services.lifecycle.on_ended = services.lifecycle.on_ended, []
     try:
         await shop.api("POST", f"{API}/shows/{shop.show_id}/transitions", json={"to": "ended"})
     finally:
-        services.shows.on_ended = hooks
+        services.lifecycle.on_ended = hooks
     assert (await shop.claim(running["id"], await shop.guest())).status_code == 201
     await services.commerce._close_ended_shows()
     r = await shop.claim(running["id"], await shop.guest())

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from pasar.media import synthetic
-from pasar.media.ladder import maxrate, parse_ladder
-from pasar.settings import Settings
+from pasar.media.ladder import maxrate
+from pasar.settings import Settings, parse_ladder
 from tests.media.conftest import Decoded, MediaFactory, decode, wait_for
 
 pytestmark = pytest.mark.timeout(120)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 
-from pasar.web.idempotency import IdempotencyRecord
+from pasar.db.idempotency import IdempotencyRecord
 from tests.conftest import MakeVendor, VendorCtx, product_body
 
 PRODUCTS = "/api/v1/products"

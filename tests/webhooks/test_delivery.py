@@ -302,7 +302,7 @@ async def test_the_media_plane_going_live_and_ending_sends_show_events(
     receiver: Receiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A publisher connecting (ShowLink.go_live), dropping for good (ShowLink.end) and
+    """A publisher connecting (ShowLifecycle.go_live), dropping for good (MediaPlane.end) and
     the recording closing (the replay) each send their event, as the REST route does."""
     types = ["show.live", "show.ended", "replay.ready"]
     endpoint = await create_endpoint(client, vendor, receiver.url(), event_types=types)
@@ -315,10 +315,10 @@ async def test_the_media_plane_going_live_and_ending_sends_show_events(
         return True  # as if the packager had closed a recording
 
     monkeypatch.setattr(services.media, "end_show", recorded)
-    await services.shows.go_live(show["id"])
+    await services.lifecycle.go_live(show["id"])
     [live] = await receiver.wait_for("/hook", 1)
     assert Webhook(endpoint["secret"]).verify(live.body, live.headers)["type"] == "show.live"
-    await services.shows.end(show["id"])
+    await services.media.end(show["id"])
     got = await receiver.wait_for("/hook", 3)
     payloads = {
         p["type"]: p["data"]

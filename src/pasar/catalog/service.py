@@ -18,9 +18,9 @@ from pasar.catalog.models import Product, ProductImage, Variant
 from pasar.catalog.schemas import ProductIn, ProductPatch, ProductStatus, VariantIn, VariantPatch
 from pasar.clock import utcnow
 from pasar.ids import new_id
-from pasar.media.storage import Storage
 from pasar.money import validate_currency
 from pasar.pagination import Page, paginate
+from pasar.storage import Storage
 
 
 def slugify(text: str) -> str:

@@ -41,11 +41,11 @@ from pasar.commerce.throttle import Throttle
 from pasar.db.engine import Database
 from pasar.engagement import moderation
 from pasar.loops import Loops
-from pasar.media.storage import Storage
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
 from pasar.shows.models import Show
 from pasar.shows.states import ShowState
+from pasar.storage import Storage
 from pasar.vendors import origins
 from pasar.vendors.credentials import SecretBox
 from pasar.vendors.models import Vendor

@@ -20,8 +20,8 @@ from pasar.commerce.errors import CommerceError
 from pasar.commerce.models import Pin
 from pasar.ids import new_id
 from pasar.media.recording import Recording
-from pasar.media.storage import Storage
 from pasar.shows.models import Show
+from pasar.storage import Storage
 
 MAX_PINNED = 3
 PINNABLE_STATES = ("scheduled", "live")

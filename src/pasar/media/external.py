@@ -43,6 +43,7 @@ from pasar.media.grace import GraceTimers
 from pasar.media.lifecycle import ShowLink
 from pasar.settings import Settings
 from pasar.shows import service as shows
+from pasar.shows.lifecycle import ShowLifecycle
 from pasar.shows.models import Show
 from pasar.shows.states import ShowState
 from pasar.vendors.credentials import token_hash
@@ -190,9 +191,12 @@ def _denied_key() -> MediaError:
 class ExternalMedia:
     """Publish and dropout bookkeeping for an external media server."""
 
-    def __init__(self, settings: Settings, db: Database, link: ShowLink) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, lifecycle: ShowLifecycle, link: ShowLink
+    ) -> None:
         self.settings = settings
         self.db = db
+        self.lifecycle = lifecycle
         self.link = link
         # show id → the media server's sessions publishing to it
         self._sessions: dict[str, set[str]] = {}
@@ -334,7 +338,7 @@ class ExternalMedia:
             self._keys[key_hash] = show.id
         self._grace.cancel(show.id)
         if state is ShowState.SCHEDULED:
-            await self.link.go_live(show.id)
+            await self.lifecycle.go_live(show.id)
         self._reads.pop(show.id, None)
         if announce:
             await self._status(show.id, "live")
@@ -354,7 +358,7 @@ class ExternalMedia:
 
     async def _expired(self, show_id: str) -> None:
         """The grace ran out: end the show (failures are logged by GraceTimers)."""
-        await self.link.end(show_id)
+        await self.lifecycle.end(show_id)  # no media to end here: the server has it
         self._reads.pop(show_id, None)
         await self._status(show_id, "ended")
 

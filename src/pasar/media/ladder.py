@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import re
 import threading
 from collections.abc import Callable
 from fractions import Fraction
@@ -21,25 +20,13 @@ from typing import Any
 import av
 
 from pasar.media.packager import PackagerOptions, ShowPackager
-from pasar.media.storage import Storage
 from pasar.media.transcode import H264Encoder
+from pasar.storage import Storage
 
 log = logging.getLogger(__name__)
 
-RUNG = re.compile(r"^(\d{3,4})p$")
 # a rung's bitrate cap (kb/s) by height; about what the big platforms use
 MAXRATE = {1080: 4500, 720: 2500, 540: 1600, 480: 1200, 360: 800, 240: 400}
-
-
-def parse_ladder(value: str) -> list[int]:
-    """``"720p,360p"`` → ``[720, 360]``; raises ValueError on anything else."""
-    heights = []
-    for item in filter(None, (part.strip().lower() for part in value.split(","))):
-        m = RUNG.match(item)
-        if m is None or not 144 <= int(m[1]) <= 2160:
-            raise ValueError(f"ladder rung {item!r}: use heights like 720p, 360p")
-        heights.append(int(m[1]))
-    return sorted(set(heights), reverse=True)
 
 
 def rung_name(height: int) -> str:

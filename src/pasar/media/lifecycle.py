@@ -1,9 +1,9 @@
-"""Where the media plane meets the show's state: a publisher taking a
-scheduled show live, the end of a show (explicit or after a dropout's grace),
-and the replay publishing itself once the recording is closed.
-
-Each state change is committed first and announced on the show's channel
-after, as every domain does (``realtime.publish`` after commit).
+"""Where the media side meets the show: the replay publishing itself once the
+plane has closed a recording, the stream's status on the show's channel, a
+replay asked for by hand that has a recording to show, and the recordings'
+retention. The show's state changes themselves are
+:class:`pasar.shows.lifecycle.ShowLifecycle`'s; the plane reaches both through
+the callbacks :mod:`pasar.services` hands it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -21,15 +21,12 @@ from pasar.db.engine import Database
 from pasar.media import recording
 from pasar.media.errors import MediaError
 from pasar.media.packager import hls_key
-from pasar.media.plane import MediaPlane
 from pasar.media.recording import Exporter
-from pasar.media.storage import Storage
 from pasar.realtime.engine import Realtime
-from pasar.shows import events as show_events
-from pasar.shows import service as shows
+from pasar.shows.lifecycle import ShowLifecycle
 from pasar.shows.models import Show
 from pasar.shows.states import ShowState
-from pasar.webhooks.dispatcher import Dispatcher
+from pasar.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +36,21 @@ SWEEP_SECONDS = 3600
 
 class ShowLink:
     def __init__(
-        self, db: Database, realtime: Realtime, storage: Storage, retention_days: int = 0
+        self,
+        db: Database,
+        realtime: Realtime,
+        storage: Storage,
+        lifecycle: ShowLifecycle,
+        replay_url: Callable[[str], str],
+        retention_days: int = 0,
     ) -> None:
         self.db = db
         self.realtime = realtime
         self.storage = storage
+        self.lifecycle = lifecycle
+        self.replay_url = replay_url
         self.exporter = Exporter(storage)
         self.retention_days = retention_days
-        self.plane: MediaPlane | None = None
-        self.webhooks: Dispatcher | None = None
-        self.playback_url: Callable[[str], str] | None = None
-        # Run once a show's end is committed, whichever way it ended (the studio,
-        # the API, WHIP DELETE, a dropout's grace, an external media server):
-        # domains above this one (commerce) hang their consequences here.
-        self.on_ended: list[Callable[[str], Awaitable[None]]] = []
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -66,53 +64,11 @@ class ShowLink:
                 await self._sweeper
         await self.exporter.close()
 
-    async def go_live(self, show_id: str) -> None:
-        """A publisher connected: a scheduled show goes live."""
-        async with self.db.session() as session:
-            show = await session.get(Show, show_id)
-            if show is None or show.state != ShowState.SCHEDULED:
-                return
-            await shows.transition(session, show, ShowState.LIVE)
-            await show_events.emit(session, show)
-            await session.commit()
-        self._nudge()
-        await self.realtime.publish(show_id, "show.state", {"state": "live"})
-
-    async def end(self, show_id: str) -> None:
-        """End a live show (WHIP DELETE, the grace ran out) and publish its replay."""
-        async with self.db.session() as session:
-            show = await session.get(Show, show_id)
-            if show is not None and show.state == ShowState.LIVE:
-                await shows.transition(session, show, ShowState.ENDED)
-                await show_events.emit(session, show)
-                await session.commit()
-                self._nudge()
-                await self.realtime.publish(show_id, "show.state", {"state": "ended"})
-        await self.ended(show_id)
-
-    async def ended(self, show_id: str) -> None:
-        """The show is over (however it ended): what hangs off its end runs
-        (its deals close, its pins leave the screen), then the recording closes;
-        when there is one, the replay publishes itself."""
-        assert self.plane is not None
-        for hook in self.on_ended:
-            try:
-                await hook(show_id)
-            except Exception:  # the commerce loop finishes the job; the media must still end
-                log.exception("a show-ended hook failed", extra={"show_id": show_id})
-        if not await self.plane.end_show(show_id):
-            return
-        async with self.db.session() as session:
-            show = await session.get(Show, show_id)
-            if show is None or show.state != ShowState.ENDED:
-                return
-            await shows.transition(session, show, ShowState.REPLAY)
-            url = self.playback_url(show_id) if self.playback_url else None
-            await show_events.emit(session, show, url)
-            await session.commit()
-        self._nudge()
-        await self.realtime.publish(show_id, "show.state", {"state": "replay"})
-        self.exporter.start(show_id)  # the vendor's MP4 download
+    async def publish_replay(self, show_id: str) -> None:
+        """The show's recording closed: the ended show becomes its replay, and
+        the vendor's MP4 download is made."""
+        if await self.lifecycle.publish_replay(show_id, self.replay_url(show_id)):
+            self.exporter.start(show_id)
 
     async def require_recording(self, show_id: str) -> None:
         """Refuse to publish a replay of nothing: the built-in plane publishes
@@ -126,10 +82,6 @@ class ShowLink:
                 "the show has no recorded video to publish as a replay (it never sent any, "
                 "or the recording was deleted)",
             )
-
-    def _nudge(self) -> None:
-        if self.webhooks is not None:
-            self.webhooks.nudge()
 
     async def forget(self, show_id: str) -> None:
         """The show was deleted: its recording goes too."""

@@ -33,7 +33,7 @@ import av
 from pasar.media.fmp4 import FragmentTiming
 from pasar.media.muxer import FragmentMuxer, is_keyframe, sps
 from pasar.media.playlist import LiveOptions, Part, Segment, init_uri, render_live, render_vod
-from pasar.media.storage import Storage
+from pasar.storage import Storage
 
 log = logging.getLogger(__name__)
 

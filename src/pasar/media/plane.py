@@ -30,22 +30,23 @@ from pasar.ids import new_id
 from pasar.media import rtc_adapter
 from pasar.media.errors import MediaError
 from pasar.media.grace import GraceTimers
-from pasar.media.ladder import Ladder, parse_ladder
+from pasar.media.ladder import Ladder
 from pasar.media.muxer import is_keyframe
 from pasar.media.packager import PackagerOptions, ShowPackager
-from pasar.media.storage import Storage
 from pasar.media.transcode import H264Encoder
 from pasar.settings import Settings
+from pasar.storage import Storage
 
 log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
 AUDIO_CLOCK = 48_000
 
-# called when a dropped publisher's grace runs out: end the show (the caller
-# owns the database and the realtime channel)
-ShowExpired = Callable[[str], Awaitable[None]]
-ShowStarted = Callable[[str], Awaitable[None]]
+# What the plane tells the show's side (which owns the database and the show's
+# channel), by show id: its first frames arrived (on_started), its stream ended
+# for good (on_ending: the show ends), its recording closed (on_recorded: the
+# replay can publish) and the stream's status changed (on_status).
+ShowEvent = Callable[[str], Awaitable[None]]
 StatusChanged = Callable[[str, str], Awaitable[None]]
 
 
@@ -324,20 +325,23 @@ class MediaPlane:
         settings: Settings,
         storage: Storage,
         *,
-        on_started: ShowStarted | None = None,
-        on_expired: ShowExpired | None = None,
+        on_started: ShowEvent | None = None,
+        on_ending: ShowEvent | None = None,
+        on_recorded: ShowEvent | None = None,
         on_status: StatusChanged | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.on_started = on_started
-        self.on_expired = on_expired
+        self.on_ending = on_ending
+        self.on_recorded = on_recorded
         self.on_status = on_status
         self.publishers: dict[str, Publisher] = {}  # show id → current publisher
         self.packagers: dict[str, ShowPackager] = {}
         self.ladders: dict[str, Ladder] = {}
-        self.ladder_heights = parse_ladder(settings.hls_ladder)
-        self._grace = GraceTimers(settings.publish_grace_seconds, self._expired)
+        self.ladder_heights = settings.hls_ladder_heights
+        # the grace running out without the publisher coming back ends the show
+        self._grace = GraceTimers(settings.publish_grace_seconds, self.end)
         self._watch: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -447,13 +451,6 @@ class MediaPlane:
         await self._status(show_id, "reconnecting")
         self._grace.start(show_id)
 
-    async def _expired(self, show_id: str) -> None:
-        """The grace ran out without the publisher coming back."""
-        if self.on_expired is not None:
-            await self.on_expired(show_id)
-        else:
-            await self.end_show(show_id)
-
     async def _status(self, show_id: str, status: str) -> None:
         if self.on_status is not None:
             try:
@@ -463,9 +460,23 @@ class MediaPlane:
 
     # -- the end ----------------------------------------------------------------
 
+    async def end(self, show_id: str) -> None:
+        """The stream ended for good (WHIP DELETE, the grace ran out): the show
+        ends first (``on_ending``), then its media (:meth:`close_show`)."""
+        if self.on_ending is not None:
+            await self.on_ending(show_id)
+        await self.close_show(show_id)
+
+    async def close_show(self, show_id: str) -> None:
+        """The show has ended (however it ended): stop its publisher, close its
+        recording and, when there is one, say so (``on_recorded``: the replay
+        publishes itself)."""
+        if await self.end_show(show_id) and self.on_recorded is not None:
+            await self.on_recorded(show_id)
+
     async def end_show(self, show_id: str) -> bool:
         """Stop the show's publisher and close its recording. Returns whether
-        there was a recording (so the caller can announce the replay)."""
+        there was a recording."""
         self._grace.cancel(show_id)
         publisher = self.publishers.pop(show_id, None)
         if publisher is not None:

@@ -18,7 +18,7 @@ from pasar.media.ladder import maxrate, rung_name
 from pasar.media.packager import ShowPackager, hls_key
 from pasar.media.plane import MediaPlane
 from pasar.media.playlist import Variant, render_multivariant
-from pasar.media.storage import Storage
+from pasar.storage import Storage
 
 CODECS = "avc1.42e01f,mp4a.40.2"  # when the stream is not at hand (another node)
 AAC = "mp4a.40.2"

@@ -22,7 +22,7 @@ import av
 
 from pasar.media.packager import hls_key
 from pasar.media.playlist import init_uri
-from pasar.media.storage import Storage
+from pasar.storage import Storage
 
 log = logging.getLogger(__name__)
 

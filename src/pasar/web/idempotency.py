@@ -9,18 +9,17 @@ response. The same key with a different request body answers 409.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, Integer, String, delete
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from pasar.clock import utcnow
-from pasar.db.base import Base, UTCDateTime
+from pasar.db.idempotency import IdempotencyRecord
 from pasar.errors import DomainError
 from pasar.web.deps import Ctx
 
@@ -29,17 +28,6 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 class IdempotencyError(DomainError):
     pass
-
-
-class IdempotencyRecord(Base):
-    __tablename__ = "idempotency_keys"
-
-    vendor_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
-    status_code: Mapped[int] = mapped_column(Integer, nullable=False)
-    body: Mapped[Any] = mapped_column(JSON, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
 
 
 class Idempotency:

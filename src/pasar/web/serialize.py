@@ -6,10 +6,10 @@ from typing import Any
 
 from pasar.catalog.models import Product, ProductImage
 from pasar.catalog.schemas import ImageOut, ProductOut, VariantOut
-from pasar.media.storage import Storage
 from pasar.money import format_money
 from pasar.shows.models import Show
 from pasar.shows.schemas import LineupItem, ShowOut
+from pasar.storage import Storage
 from pasar.vendors.models import ApiKey, StaffUser, Vendor
 from pasar.vendors.schemas import ApiKeyOut, StaffOut, VendorOut
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pasar.media.s3 import S3Config
+from pasar.storage.s3 import S3Config
 
 
 @dataclass

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from pasar.media import synthetic
-from pasar.media.s3 import IMMUTABLE
+from pasar.storage.s3 import IMMUTABLE
 from tests.media.conftest import Media, MediaFactory, decode, wait_for
 from tests.media.s3.conftest import Emulator
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pasar.media.s3 import S3Storage
-from pasar.media.storage import LocalStorage
 from pasar.services import Services
 from pasar.settings import Settings
+from pasar.storage.local import LocalStorage
+from pasar.storage.s3 import S3Storage
 
 
 @pytest.fixture(autouse=True)

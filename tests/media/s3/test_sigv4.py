@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pasar.media.sigv4 import (
+from pasar.storage.sigv4 import (
     EMPTY_SHA256,
     Signer,
     canonical_query,

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pasar.media.s3 import IMMUTABLE, S3Config, S3Error, S3Storage, object_headers
-from pasar.media.storage import Storage
+from pasar.storage import Storage
+from pasar.storage.s3 import IMMUTABLE, S3Config, S3Error, S3Storage, object_headers
 from tests.media.s3.conftest import Emulator
 
 pytestmark = pytest.mark.timeout(180)

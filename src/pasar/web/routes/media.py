@@ -140,7 +140,7 @@ async def whip_stop(session_id: str, request: Request, services: ServicesDep) ->
     if publisher is None or publisher.show_id != show.id:
         raise MediaError.not_found("WHIP session")
     if publisher.media_started:
-        await services.shows.end(show.id)
+        await services.media.end(show.id)
     else:
         await services.media.stop_publisher(publisher)
     return Response(status_code=200, headers=WHIP_CORS)

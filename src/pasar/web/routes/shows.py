@@ -118,19 +118,17 @@ async def set_lineup(show_id: str, body: LineupIn, ctx: Write) -> dict[str, Any]
 )
 async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, Any]:
     """Move the show along scheduled → live → ended → replay; anything else is 409."""
+    services = ctx.services
     show = await shows.get_show(ctx.db, ctx.vendor_id, show_id)
-    builtin = ctx.services.settings.media_server == "builtin"
+    builtin = services.settings.media_server == "builtin"
     if body.to is ShowState.REPLAY and show.state == ShowState.ENDED and builtin:
         # An external media server keeps its own recordings: Pasar cannot look.
-        await ctx.services.shows.require_recording(show.id)
-    await shows.transition(ctx.db, show, body.to)
+        await services.shows.require_recording(show.id)
+    playback_url = external.show_playback_url(services.settings, show.id)
+    await services.lifecycle.move(ctx.db, show, body.to, playback_url)
     out = _out(ctx, show)
-    await show_events.emit(ctx.db, show, out["playback_url"])
-    await ctx.db.commit()
-    ctx.services.webhooks.nudge()
-    await ctx.services.realtime.publish(show_id, "show.state", {"state": show.state})
     if show.state == ShowState.ENDED:
-        await ctx.services.shows.ended(show_id)  # stop the publisher, close the recording
+        await services.media.close_show(show_id)  # stop the publisher, close the recording
     return out
 
 

@@ -1,38 +1,10 @@
-"""Where uploaded files live. One interface; the local-disk backend is the default.
-
-Keys are relative paths such as ``vendors/ven_…/images/img_….jpg``; a backend
-turns a key into a public URL. The object-store backend (``PASAR_STORAGE=s3``) is
-:class:`pasar.media.s3.S3Storage`.
-"""
+"""Uploaded files on the local disk (``PASAR_STORAGE=local``, the default)."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 from pathlib import Path
-from typing import Protocol
-
-
-class Storage(Protocol):
-    async def put(self, key: str, data: bytes) -> None: ...
-
-    async def get(self, key: str) -> bytes | None:
-        """The object's bytes, or None when there is no such key."""
-        ...
-
-    async def put_file(self, key: str, path: Path) -> None:
-        """Store a (large) local file under ``key``; the file may be moved."""
-        ...
-
-    async def exists(self, key: str) -> bool: ...
-
-    async def delete(self, key: str) -> None: ...
-
-    async def delete_prefix(self, prefix: str) -> None:
-        """Delete every key under ``prefix`` (a show's recording)."""
-        ...
-
-    def url(self, key: str) -> str: ...
 
 
 class LocalStorage:

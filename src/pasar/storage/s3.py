@@ -1,8 +1,8 @@
 """Media on an S3-compatible object store (AWS S3, MinIO, Cloudflare R2, Wasabi…).
 
-The same :class:`~pasar.media.storage.Storage` protocol as the local disk,
+The same :class:`~pasar.storage.Storage` protocol as the local disk,
 spoken over plain HTTP with one shared ``httpx.AsyncClient`` (a connection
-pool) and the small SigV4 signer in :mod:`pasar.media.sigv4`; no SDK.
+pool) and the small SigV4 signer in :mod:`pasar.storage.sigv4`; no SDK.
 
 - Every object is stored with the Content-Type and Cache-Control a CDN in front
   of the bucket should serve it with (:func:`object_headers`).
@@ -33,7 +33,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from pasar.media.sigv4 import Signer, canonical_query, sha256_hex, uri_encode
+from pasar.storage.sigv4 import Signer, canonical_query, sha256_hex, uri_encode
 
 if TYPE_CHECKING:
     from pasar.settings import Settings

@@ -2,7 +2,7 @@
 
 Small enough to read in one go, so the S3 backend needs nothing but httpx:
 canonical request → string to sign → signing key → ``Authorization``. It is
-checked against AWS's published examples (tests/media/test_sigv4.py).
+checked against AWS's published examples (tests/media/s3/test_sigv4.py).
 
 S3 flavour: the path is percent-encoded once and never normalised (S3 keys
 may contain ``//`` or ``.``), and the caller sends the payload's SHA-256 in
