@@ -8,8 +8,6 @@ the callbacks :mod:`pasar.services` hands it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,6 +16,7 @@ from sqlalchemy import select
 
 from pasar.clock import utcnow
 from pasar.db.engine import Database
+from pasar.loops import Loops
 from pasar.media import recording
 from pasar.media.errors import MediaError
 from pasar.media.packager import hls_key
@@ -51,17 +50,16 @@ class ShowLink:
         self.replay_url = replay_url
         self.exporter = Exporter(storage)
         self.retention_days = retention_days
-        self._sweeper: asyncio.Task[None] | None = None
+        self._loops = Loops()
 
     async def start(self) -> None:
         if self.retention_days > 0:
-            self._sweeper = asyncio.create_task(self._sweep_forever())
+            self._loops.every(
+                SWEEP_SECONDS, self._sweep_pass, name="pasar-recording-sweep", first=True
+            )
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await self._loops.stop()
         await self.exporter.close()
 
     async def publish_replay(self, show_id: str) -> None:
@@ -109,15 +107,10 @@ class ShowLink:
                 swept.append(show_id)
         return swept
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                swept = await self.sweep()
-                if swept:
-                    log.info("deleted %d expired recordings", len(swept))
-            except Exception:
-                log.exception("the recording retention sweep failed")
-            await asyncio.sleep(SWEEP_SECONDS)
+    async def _sweep_pass(self) -> None:
+        swept = await self.sweep()
+        if swept:
+            log.info("deleted %d expired recordings", len(swept))
 
     async def status(self, show_id: str, status: str) -> None:
         await self.realtime.publish(show_id, "stream.status", {"status": status})
