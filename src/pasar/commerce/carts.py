@@ -36,6 +36,7 @@ from pasar.commerce.models import Reservation
 from pasar.commerce.pins import pin_at
 from pasar.commerce.sales_models import Cart, CartCheckout
 from pasar.commerce.schemas import HostedCartIn
+from pasar.db.tenancy import get_owned
 from pasar.errors import ErrorKind
 from pasar.ids import new_id
 from pasar.money import MAX_MINOR
@@ -480,13 +481,6 @@ async def check_out(
 
 
 async def get_checkout(db: AsyncSession, vendor_id: str, checkout_id: str) -> CartCheckout:
-    found = (
-        await db.execute(
-            select(CartCheckout).where(
-                CartCheckout.vendor_id == vendor_id, CartCheckout.id == checkout_id
-            )
-        )
-    ).scalar_one_or_none()
-    if found is None:
-        raise CommerceError.not_found("cart")
-    return found
+    return await get_owned(
+        db, CartCheckout, vendor_id, checkout_id, CommerceError.not_found("cart")
+    )

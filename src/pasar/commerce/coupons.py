@@ -25,6 +25,7 @@ from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.sales_models import Coupon, CouponPost, CouponRedemption, CouponShopperUse
 from pasar.commerce.schemas import CouponIn, CouponPatch, RedeemIn, ValidateIn
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.pagination import Page, paginate
 from pasar.shows.models import Show
@@ -112,14 +113,7 @@ async def create_coupon(db: AsyncSession, vendor_id: str, body: CouponIn) -> Cou
 
 
 async def get_coupon(db: AsyncSession, vendor_id: str, coupon_id: str) -> Coupon:
-    coupon = (
-        await db.execute(
-            select(Coupon).where(Coupon.vendor_id == vendor_id, Coupon.id == coupon_id)
-        )
-    ).scalar_one_or_none()
-    if coupon is None:
-        raise CommerceError.not_found("coupon")
-    return coupon
+    return await get_owned(db, Coupon, vendor_id, coupon_id, CommerceError.not_found("coupon"))
 
 
 async def list_coupons(

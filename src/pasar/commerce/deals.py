@@ -17,6 +17,7 @@ from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, g
 from pasar.commerce.pins import require_active
 from pasar.commerce.reservations import Returned, return_units
 from pasar.commerce.schemas import DealIn
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.shows.models import Show
 
@@ -130,12 +131,7 @@ async def create_deal(
 
 
 async def get_deal(db: AsyncSession, vendor_id: str, deal_id: str) -> Deal:
-    deal = (
-        await db.execute(select(Deal).where(Deal.vendor_id == vendor_id, Deal.id == deal_id))
-    ).scalar_one_or_none()
-    if deal is None:
-        raise CommerceError.not_found("deal")
-    return deal
+    return await get_owned(db, Deal, vendor_id, deal_id, CommerceError.not_found("deal"))
 
 
 async def public_deal(db: AsyncSession, deal_id: str) -> Deal | None:

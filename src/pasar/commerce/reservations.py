@@ -22,6 +22,7 @@ from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import holdings, lock_stock, set_holdings
 from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, hold_for
 from pasar.commerce.schemas import ConfirmIn
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 
 
@@ -49,16 +50,8 @@ def row_out(row: Reservation | dict[str, Any], checkout_url: str | None = None) 
 
 
 async def get_reservation(db: AsyncSession, vendor_id: str, reservation_id: str) -> Reservation:
-    row = (
-        await db.execute(
-            select(Reservation).where(
-                Reservation.vendor_id == vendor_id, Reservation.id == reservation_id
-            )
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise CommerceError.not_found("reservation")
-    return row
+    missing = CommerceError.not_found("reservation")
+    return await get_owned(db, Reservation, vendor_id, reservation_id, missing)
 
 
 async def list_reservations(
