@@ -33,6 +33,7 @@ from pasar.commerce import pins as pin_service
 from pasar.commerce import reservations as rsv
 from pasar.commerce.batching import SingleFlight
 from pasar.commerce.checkout import Line
+from pasar.commerce.claims import Shopper, pick_variant
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome, claim_key, fingerprint
@@ -59,12 +60,6 @@ LOOP_SECONDS = 1.0
 TERMS_CACHE = 10_000
 VENDOR_CACHE_SECONDS = 10.0  # a rotated shopper secret or a new template applies within this
 SHOW_CACHE_SECONDS = 2.0  # a ban or a pin made on another node counts within this
-
-
-@dataclass(frozen=True, slots=True)
-class Shopper:
-    id: str  # 'guest:…' or 'shopper:…' (vouched by the vendor)
-    signed_in: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,26 +254,6 @@ class Commerce:
             lines.append(Line(row["variant_id"], sku, row["quantity"], row["id"]))
         return checkout.render(template, lines, show_id)
 
-    @staticmethod
-    def pick_variant(terms: DealTerms, variant_id: str | None) -> str:
-        if variant_id is None:
-            if len(terms.variant_ids) != 1:
-                raise CommerceError(
-                    "invalid",
-                    "variant_required",
-                    "this deal covers several variants: say which one",
-                    {"variant_ids": list(terms.variant_ids)},
-                )
-            return terms.variant_ids[0]
-        if variant_id not in terms.variant_ids:
-            raise CommerceError(
-                "invalid",
-                "unknown_variant",
-                "the variant is not part of this deal",
-                {"variant_ids": list(terms.variant_ids)},
-            )
-        return variant_id
-
     async def claim(
         self,
         terms: DealTerms,
@@ -289,7 +264,7 @@ class Commerce:
         pin_id: str | None,
     ) -> Outcome:
         """Answer one claim: a reservation recorded in the database, or a refusal."""
-        variant_id = self.pick_variant(terms, variant_id)
+        variant_id = pick_variant(terms, variant_id)
         if quantity > terms.per_shopper_limit:
             return Outcome(refusal="limit_reached", extra={"holding": None})
         facts = await self._show(terms.vendor_id, terms.show_id)

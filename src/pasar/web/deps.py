@@ -12,7 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from pasar.ids import id_shaped
 from pasar.services import Services
+from pasar.shows.errors import ShowError
+from pasar.shows.models import Show
 from pasar.vendors import service as vendors
 from pasar.vendors.errors import VendorError
 from pasar.vendors.principal import Principal
@@ -43,6 +46,18 @@ async def get_db(
 ) -> AsyncIterator[AsyncSession]:
     async with services.db.session() as session:
         yield session
+
+
+async def find_show(services: Services, show_id: str) -> Show:
+    """The show a public URL names, whichever vendor's (its id is what shoppers are
+    given), or not found. The session closes before the caller opens its own."""
+    if not id_shaped(show_id):
+        raise ShowError.not_found("show")
+    async with services.db.session() as db:
+        show = await db.get(Show, show_id)
+    if show is None:
+        raise ShowError.not_found("show")
+    return show
 
 
 @dataclass
