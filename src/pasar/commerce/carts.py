@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pasar.catalog.models import Product, Variant
 from pasar.clock import utcnow
 from pasar.commerce import checkout, clicks
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceCode, CommerceError
 from pasar.commerce.models import Reservation
 from pasar.commerce.pins import pin_at
 from pasar.commerce.sales_models import Cart, CartCheckout
@@ -46,7 +46,7 @@ from pasar.webhooks import enqueue
 
 CART_TOKEN_TTL = timedelta(minutes=30)
 TOKEN_PREFIX = "ct1"
-PROBLEMS_BY_STATUS = {
+PROBLEMS_BY_STATUS: dict[str, CommerceCode] = {
     "expired": "reservation_expired",
     "released": "reservation_released",
     "confirmed": "purchased",
@@ -100,7 +100,7 @@ async def _reservations(
     return {r.id: r for r in rows.scalars()}
 
 
-def _reservation_problem(r: Reservation, now: datetime) -> str | None:
+def _reservation_problem(r: Reservation, now: datetime) -> CommerceCode | None:
     if r.status == "held":
         return "reservation_expired" if r.expires_at <= now else None
     return PROBLEMS_BY_STATUS.get(r.status, "reservation_released")
@@ -131,7 +131,7 @@ async def priced_lines(
         if found is None:
             continue
         variant, product = found
-        problem: str | None
+        problem: CommerceCode | None
         if r is not None:
             quantity, unit_price, currency = r.quantity, r.unit_price, r.currency
             problem = _reservation_problem(r, now)
@@ -197,7 +197,9 @@ class _Chosen:
     pin_id: str | None
 
 
-def _line_error(kind: ErrorKind, code: str, message: str, index: int, **more: Any) -> CommerceError:
+def _line_error(
+    kind: ErrorKind, code: CommerceCode, message: str, index: int, **more: Any
+) -> CommerceError:
     return CommerceError(kind, code, f"line {index}: {message}", {"line": index, **more})
 
 

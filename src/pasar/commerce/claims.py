@@ -14,18 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pasar.commerce import deals as deal_service
 from pasar.commerce import reservations as rsv
 from pasar.commerce.errors import CommerceError
-from pasar.commerce.ledger import DealTerms, Outcome
+from pasar.commerce.ledger import DealTerms, Outcome, Refusal
 from pasar.commerce.models import WaitlistEntry
 from pasar.errors import ErrorKind
 
-REFUSAL_MESSAGES = {
+REFUSAL_MESSAGES: dict[Refusal, str] = {
     "sold_out": "every unit of this deal is taken",
     "limit_reached": "you already hold as many units of this deal as one shopper may",
     "not_started": "the deal has not started yet",
     "ended": "the deal has ended",
     "not_allowed": "sign in on the shop's site to claim this deal",
 }
-REFUSAL_KINDS: dict[str, ErrorKind] = {"not_allowed": "forbidden"}  # the others: conflict
+REFUSAL_KINDS: dict[Refusal, ErrorKind] = {"not_allowed": "forbidden"}  # the others: conflict
 
 
 @dataclass(frozen=True, slots=True)

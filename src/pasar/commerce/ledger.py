@@ -35,7 +35,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -79,12 +79,16 @@ class Claim:
     pin_id: str | None
 
 
+# Why a claim got no reservation (each is also its error code).
+Refusal = Literal["sold_out", "limit_reached", "not_started", "ended", "not_allowed"]
+
+
 @dataclass(slots=True)
 class Outcome:
     """A claim's answer: a reservation (new or replayed) or a refusal."""
 
     reservation: dict[str, Any] | None = None
-    refusal: str | None = None
+    refusal: Refusal | None = None
     replayed: bool = False
     conflict: bool = False  # the idempotency key was used with another request
     units_left: int = 0

@@ -34,7 +34,7 @@ from pasar.commerce import reservations as rsv
 from pasar.commerce.batching import SingleFlight
 from pasar.commerce.checkout import Line
 from pasar.commerce.claims import Shopper, pick_variant
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceError, reservation_state
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome, claim_key, fingerprint
 from pasar.commerce.models import Deal, DealStock, Pin, Reservation
@@ -562,7 +562,7 @@ class Commerce:
             return
         if row.status != "held":
             raise CommerceError(
-                "conflict", f"reservation_{row.status}", f"the reservation is {row.status}"
+                "conflict", reservation_state(row.status), f"the reservation is {row.status}"
             )
         deal = await db.get(Deal, row.deal_id)
         assert deal is not None  # reservations go with their deal
@@ -571,7 +571,7 @@ class Commerce:
             await db.refresh(row)
             if row.status != "released":
                 raise CommerceError(
-                    "conflict", f"reservation_{row.status}", f"the reservation is {row.status}"
+                    "conflict", reservation_state(row.status), f"the reservation is {row.status}"
                 )
             return
         await enqueue(db, deal.vendor_id, "reservation.released", rsv.row_out(row))

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pasar.catalog.models import Product, Variant
 from pasar.clock import utcnow
 from pasar.commerce import clicks
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceError, reservation_state
 from pasar.commerce.models import Pin, Reservation
 from pasar.commerce.pins import pin_at
 from pasar.commerce.sales_models import Order, OrderLine
@@ -219,7 +219,7 @@ async def _reservations(
         if row.status not in SOLD_STATUSES:
             raise CommerceError(
                 "conflict",
-                f"reservation_{row.status}",
+                reservation_state(row.status),
                 f"reservation {rid} is {row.status}: its units were not sold",
             )
         if row.currency != currency:

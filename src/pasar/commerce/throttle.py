@@ -21,7 +21,7 @@ import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceCode, CommerceError
 from pasar.realtime.limits import Bucket
 
 log = structlog.get_logger()
@@ -42,7 +42,7 @@ return {1, 0}
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    code: str  # the error code a refusal answers with
+    code: CommerceCode  # the error code a refusal answers with
     message: str  # "too many …" (the wait is appended)
 
 
