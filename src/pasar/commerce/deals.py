@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -166,31 +166,56 @@ async def running_deals(db: AsyncSession, show_id: str) -> list[Deal]:
     return list(rows.scalars())
 
 
-def out(deal: Deal, stock: DealStock | None) -> dict[str, Any]:
+class DealData(TypedDict):
+    """A deal as the API and the webhooks show it (its stock counted in)."""
+
+    id: str
+    show_id: str
+    product_id: str
+    variant_ids: list[str]
+    title: str
+    price: int
+    currency: str
+    quantity: int
+    units_left: int
+    sold: int
+    held: int
+    per_shopper_limit: int
+    signed_in_only: bool
+    hold_seconds: int
+    guest_hold_seconds: int
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    end_reason: str | None
+    created_at: datetime
+
+
+def out(deal: Deal, stock: DealStock | None) -> DealData:
     remaining = stock.remaining if stock else 0
     sold = stock.sold if stock else 0
-    return {
-        "id": deal.id,
-        "show_id": deal.show_id,
-        "product_id": deal.product_id,
-        "variant_ids": deal.variant_ids,
-        "title": deal.title,
-        "price": deal.price,
-        "currency": deal.currency,
-        "quantity": deal.quantity,
-        "units_left": remaining,
-        "sold": sold,
-        "held": deal.quantity - remaining - sold,
-        "per_shopper_limit": deal.per_shopper_limit,
-        "signed_in_only": deal.signed_in_only,
-        "hold_seconds": deal.hold_seconds,
-        "guest_hold_seconds": guest_hold(deal),
-        "starts_at": deal.starts_at,
-        "ends_at": deal.ends_at,
-        "status": status(deal),
-        "end_reason": deal.end_reason,
-        "created_at": deal.created_at,
-    }
+    return DealData(
+        id=deal.id,
+        show_id=deal.show_id,
+        product_id=deal.product_id,
+        variant_ids=deal.variant_ids,
+        title=deal.title,
+        price=deal.price,
+        currency=deal.currency,
+        quantity=deal.quantity,
+        units_left=remaining,
+        sold=sold,
+        held=deal.quantity - remaining - sold,
+        per_shopper_limit=deal.per_shopper_limit,
+        signed_in_only=deal.signed_in_only,
+        hold_seconds=deal.hold_seconds,
+        guest_hold_seconds=guest_hold(deal),
+        starts_at=deal.starts_at,
+        ends_at=deal.ends_at,
+        status=status(deal),
+        end_reason=deal.end_reason,
+        created_at=deal.created_at,
+    )
 
 
 def event_data(deal: Deal, units_left: int) -> dict[str, Any]:
@@ -212,7 +237,7 @@ def event_data(deal: Deal, units_left: int) -> dict[str, Any]:
 
 
 def webhook_data(deal: Deal, stock: DealStock | None) -> dict[str, Any]:
-    data = out(deal, stock)
+    data: dict[str, Any] = dict(out(deal, stock))
     for key in ("starts_at", "ends_at", "created_at"):
         data[key] = data[key].isoformat().replace("+00:00", "Z")
     return data

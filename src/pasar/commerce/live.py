@@ -85,7 +85,7 @@ class _VendorBits:
     fetched: float
 
 
-def reservation_webhook(row: dict[str, Any]) -> dict[str, Any]:
+def reservation_webhook(row: dict[str, Any]) -> rsv.ReservationData:
     return rsv.row_out(row)
 
 

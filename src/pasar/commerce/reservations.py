@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,15 +38,53 @@ class Returned:
     granted: list[dict[str, Any]] = field(default_factory=list)
 
 
-def row_out(row: Reservation | dict[str, Any], checkout_url: str | None = None) -> dict[str, Any]:
-    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    keys = (
-        "id deal_id show_id shopper_id product_id variant_id quantity unit_price currency status "
-        "pin_id created_at expires_at settled_at order_ref"
-    ).split()
-    data = {k: get(k) for k in keys}
-    data["checkout_url"] = checkout_url
-    return data
+class ReservationData(TypedDict):
+    """A reservation as the API, the webhooks and the socket show it."""
+
+    id: str
+    deal_id: str
+    show_id: str
+    shopper_id: str
+    product_id: str
+    variant_id: str
+    quantity: int
+    unit_price: int
+    currency: str
+    status: str
+    pin_id: str | None
+    created_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None
+    order_ref: str | None
+    checkout_url: str | None
+
+
+def row_out(
+    row: Reservation | Mapping[str, Any], checkout_url: str | None = None
+) -> ReservationData:
+    """From the row, or from the engine's record of a claim (the same names)."""
+
+    def get(key: str) -> Any:
+        return row.get(key) if isinstance(row, Mapping) else getattr(row, key)
+
+    return ReservationData(
+        id=get("id"),
+        deal_id=get("deal_id"),
+        show_id=get("show_id"),
+        shopper_id=get("shopper_id"),
+        product_id=get("product_id"),
+        variant_id=get("variant_id"),
+        quantity=get("quantity"),
+        unit_price=get("unit_price"),
+        currency=get("currency"),
+        status=get("status"),
+        pin_id=get("pin_id"),
+        created_at=get("created_at"),
+        expires_at=get("expires_at"),
+        settled_at=get("settled_at"),
+        order_ref=get("order_ref"),
+        checkout_url=checkout_url,
+    )
 
 
 async def get_reservation(db: AsyncSession, vendor_id: str, reservation_id: str) -> Reservation:

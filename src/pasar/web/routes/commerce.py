@@ -120,7 +120,7 @@ async def unpin(ctx: Write, show_id: str, pin_id: str) -> Response:
 
 
 @router.get(f"{P}/deals", response_model=list[DealOut], responses=responses(404))
-async def list_deals(ctx: Read, show_id: str) -> list[dict[str, Any]]:
+async def list_deals(ctx: Read, show_id: str) -> list[deal_service.DealData]:
     show = await get_show(ctx.db, ctx.vendor_id, show_id)
     found = await deal_service.list_deals(ctx.db, ctx.vendor_id, show.id)
     stock = await deal_service.stock_of(ctx.db, [d.id for d in found])
@@ -153,7 +153,7 @@ async def create_deal(ctx: Write, show_id: str, body: DealIn, idem: IdempotencyD
 
 
 @router.get("/api/v1/deals/{deal_id}", response_model=DealOut, responses=responses(404))
-async def get_deal(ctx: Read, deal_id: str) -> dict[str, Any]:
+async def get_deal(ctx: Read, deal_id: str) -> deal_service.DealData:
     deal = await deal_service.get_deal(ctx.db, ctx.vendor_id, deal_id)
     stock = (await deal_service.stock_of(ctx.db, [deal.id])).get(deal.id)
     return deal_service.out(deal, stock)
@@ -166,7 +166,7 @@ async def get_deal(ctx: Read, deal_id: str) -> dict[str, Any]:
     description="Stop new claims now. Held reservations stay valid until their holds run "
     "out; with `reason: cancelled` they are released too.",
 )
-async def end_deal(ctx: Write, deal_id: str, body: DealEndIn) -> dict[str, Any]:
+async def end_deal(ctx: Write, deal_id: str, body: DealEndIn) -> deal_service.DealData:
     deal = await deal_service.get_deal(ctx.db, ctx.vendor_id, deal_id)
     returned = await deal_service.end_deal(ctx.db, deal, body.reason)
     await ctx.services.commerce.ended(ctx.db, deal, returned)
@@ -202,7 +202,7 @@ async def list_reservations(
     response_model=ReservationOut,
     responses=responses(404),
 )
-async def get_reservation(ctx: Read, reservation_id: str) -> dict[str, Any]:
+async def get_reservation(ctx: Read, reservation_id: str) -> rsv.ReservationData:
     return rsv.row_out(await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id))
 
 
@@ -215,7 +215,7 @@ async def get_reservation(ctx: Read, reservation_id: str) -> dict[str, Any]:
     "with the same `order_ref` changes nothing. Also records the order (or adds the "
     "reservation to the order with this `order_ref`), attributed to the deal's show.",
 )
-async def confirm(ctx: Orders, reservation_id: str, body: ConfirmIn) -> dict[str, Any]:
+async def confirm(ctx: Orders, reservation_id: str, body: ConfirmIn) -> rsv.ReservationData:
     row = await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id)
     if await rsv.confirm(ctx.db, row, body):
         await enqueue(ctx.db, ctx.vendor_id, "reservation.confirmed", rsv.row_out(row))
@@ -230,7 +230,7 @@ async def confirm(ctx: Orders, reservation_id: str, body: ConfirmIn) -> dict[str
     responses=responses(404, 409),
     description="The shopper will not buy: the units go back to the deal (waitlist first).",
 )
-async def release(ctx: Orders, reservation_id: str) -> dict[str, Any]:
+async def release(ctx: Orders, reservation_id: str) -> rsv.ReservationData:
     row = await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id)
     await ctx.services.commerce.release(ctx.db, row)
     return rsv.row_out(row)

@@ -94,7 +94,7 @@ async def new_guest(
 
 
 @router.get("/deals/{deal_id}", response_model=DealOut, responses=responses(404))
-async def get_deal(services: ServicesDep, deal_id: str) -> dict[str, Any]:
+async def get_deal(services: ServicesDep, deal_id: str) -> deal_service.DealData:
     terms = await _terms(services, deal_id)
     async with services.db.session() as db:
         deal = await deal_service.get_deal(db, terms.vendor_id, terms.id)
@@ -254,7 +254,7 @@ async def my_reservation(
     services: ServicesDep,
     reservation_id: str,
     shopper: ShopperDep,
-) -> dict[str, Any]:
+) -> rsv.ReservationData:
     row = await _own_reservation(services, reservation_id, shopper)
     data = rsv.row_out(row)
     if row.status == "held":
@@ -273,7 +273,7 @@ async def release_mine(
     services: ServicesDep,
     reservation_id: str,
     shopper: ShopperDep,
-) -> dict[str, Any]:
+) -> rsv.ReservationData:
     mine = await _own_reservation(services, reservation_id, shopper)
     async with services.db.session() as db:
         row = await rsv.get_reservation(db, mine.vendor_id, mine.id)
