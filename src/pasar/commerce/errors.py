@@ -1,92 +1,32 @@
-"""CommerceError: its ``kind`` (mapped to HTTP in one place) and its wire ``code``.
+"""Anything wrong with pins, deals, claims, reservations, carts or coupons."""
 
-The codes are part of the API (clients branch on them): a ``Literal`` so that a
-misspelt or new code is a type error until it is added here on purpose.
-"""
+from typing import Literal
 
-from __future__ import annotations
+from pasar.errors import DomainError
 
-from typing import Any, Literal
-
-from pasar.errors import DomainError, ErrorKind
-
+# fmt: off
 CommerceCode = Literal[
-    "already_confirmed",
-    "already_redeemed",
-    "bad_shopper_token",
-    "cart_empty",
-    "cart_invalid",
-    "cart_token_expired",
-    "code_taken",
-    "coupon_ended",
-    "coupon_exhausted",
-    "coupon_inactive",
-    "coupon_limit_reached",
-    "coupon_not_found",
-    "coupon_not_started",
-    "coupon_wrong_show",
-    "currency_mismatch",
-    "deal_ended",
-    "duplicate_reservation",
-    "duplicate_variant",
-    "ended",
-    "guest_token_expired",
-    "idempotency_key_required",
-    "invalid_amount",
-    "invalid_click",
-    "invalid_window",
-    "limit_reached",
-    "no_checkout",
-    "not_allowed",
-    "not_found",
-    "not_in_lineup",
-    "not_started",
-    "not_waiting",
-    "order_exists",
-    "origin_not_allowed",
-    "out_of_stock",
-    "over_limit",
-    "pin_not_in_show",
-    "price_not_discounted",
-    "product_not_active",
-    "purchased",
-    "quantity_mismatch",
-    "reservation_confirmed",
-    "reservation_expired",
-    "reservation_held",
-    "reservation_in_other_order",
-    "reservation_released",
-    "reservation_settled",
-    "shopper_required",
-    "show_over",
-    "sku_mismatch",
-    "sold_out",
-    "stock_unavailable",
-    "too_many_claims",
-    "too_many_guests",
-    "too_many_pins",
-    "unavailable",
-    "unknown_pin",
-    "unknown_variant",
-    "unknown_variants",
-    "variant_mismatch",
-    "variant_required",
+    "not_found", "stock_unavailable",
+    "not_in_lineup", "product_not_active", "too_many_pins", "pin_not_in_show", "unknown_pin",
+    "invalid_window", "price_not_discounted", "duplicate_variant", "unknown_variants", "deal_ended",
+    "sold_out", "limit_reached", "not_started", "ended", "not_allowed", "over_limit",
+    "variant_required", "unknown_variant", "idempotency_key_required", "not_waiting",
+    "shopper_required", "bad_shopper_token", "guest_token_expired", "origin_not_allowed",
+    "too_many_guests", "too_many_claims",
+    "reservation_held", "reservation_confirmed", "reservation_expired", "reservation_released",
+    "reservation_settled", "reservation_in_other_order", "already_confirmed",
+    "cart_empty", "cart_invalid", "cart_token_expired", "no_checkout", "purchased",
+    "variant_mismatch", "quantity_mismatch", "duplicate_reservation", "unavailable",
+    "out_of_stock", "currency_mismatch", "sku_mismatch", "invalid_amount", "invalid_click",
+    "order_exists", "show_over",
+    "code_taken", "coupon_not_found", "coupon_wrong_show", "coupon_inactive", "coupon_not_started",
+    "coupon_ended", "coupon_exhausted", "coupon_limit_reached", "already_redeemed",
 ]
+# fmt: on
 
 
-class CommerceError(DomainError):
+class CommerceError(DomainError[CommerceCode]):
     """Anything wrong with pins, deals, claims, reservations, carts or coupons."""
-
-    code: CommerceCode
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        code: CommerceCode,
-        message: str,
-        details: dict[str, Any] | list[Any] | None = None,
-    ) -> None:
-        super().__init__(kind, code, message, details)
 
 
 # A reservation met in a state the action cannot take: ``reservation_<status>``.

@@ -1,38 +1,17 @@
-"""ShowError: its ``kind`` (mapped to HTTP in one place) and its wire ``code``.
+"""Anything wrong with shows, line-ups, state changes or stream keys."""
 
-The codes are part of the API (clients branch on them): a ``Literal`` so that a
-misspelt or new code is a type error until it is added here on purpose.
-"""
+from typing import Literal
 
-from __future__ import annotations
+from pasar.errors import DomainError
 
-from typing import Any, Literal
-
-from pasar.errors import DomainError, ErrorKind
-
+# fmt: off
 ShowCode = Literal[
-    "duplicate_product",
-    "forbidden",
-    "illegal_transition",
-    "no_show",
-    "not_found",
-    "show_live",
-    "show_not_over",
-    "unknown_host",
-    "unknown_products",
+    "not_found", "no_show", "forbidden",
+    "illegal_transition", "show_live", "show_not_over",
+    "duplicate_product", "unknown_products", "unknown_host",
 ]
+# fmt: on
 
 
-class ShowError(DomainError):
+class ShowError(DomainError[ShowCode]):
     """Anything wrong with shows, line-ups, state changes or stream keys."""
-
-    code: ShowCode
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        code: ShowCode,
-        message: str,
-        details: dict[str, Any] | list[Any] | None = None,
-    ) -> None:
-        super().__init__(kind, code, message, details)

@@ -1,49 +1,20 @@
-"""VendorError: its ``kind`` (mapped to HTTP in one place) and its wire ``code``.
+"""Anything wrong with vendors, staff, sessions or API keys."""
 
-The codes are part of the API (clients branch on them): a ``Literal`` so that a
-misspelt or new code is a type error until it is added here on purpose.
-"""
+from typing import Literal
 
-from __future__ import annotations
+from pasar.errors import DomainError
 
-from typing import Any, Literal
-
-from pasar.errors import DomainError, ErrorKind
-
+# fmt: off
 VendorCode = Literal[
-    "busy",
-    "choose_vendor",
-    "csrf_failed",
-    "email_taken",
-    "invalid_credentials",
-    "invalid_login",
-    "invalid_scopes",
-    "invalid_slug",
-    "last_owner",
-    "missing_scope",
-    "not_a_session",
-    "not_found",
-    "own_password",
-    "scope_escalation",
-    "session_expired",
-    "slug_taken",
-    "too_many_attempts",
-    "unauthenticated",
-    "weak_password",
-    "wrong_password",
+    "not_found", "busy",
+    "unauthenticated", "invalid_credentials", "invalid_login", "session_expired", "not_a_session",
+    "csrf_failed", "too_many_attempts", "choose_vendor",
+    "missing_scope", "invalid_scopes", "scope_escalation", "last_owner",
+    "email_taken", "weak_password", "wrong_password", "own_password",
+    "invalid_slug", "slug_taken",
 ]
+# fmt: on
 
 
-class VendorError(DomainError):
+class VendorError(DomainError[VendorCode]):
     """Anything wrong with vendors, staff, sessions or API keys."""
-
-    code: VendorCode
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        code: VendorCode,
-        message: str,
-        details: dict[str, Any] | list[Any] | None = None,
-    ) -> None:
-        super().__init__(kind, code, message, details)

@@ -1,34 +1,16 @@
-"""WebhookError: its ``kind`` (mapped to HTTP in one place) and its wire ``code``.
+"""Anything wrong with webhook endpoints, secrets or deliveries."""
 
-The codes are part of the API (clients branch on them): a ``Literal`` so that a
-misspelt or new code is a type error until it is added here on purpose.
-"""
+from typing import Literal
 
-from __future__ import annotations
+from pasar.errors import DomainError
 
-from typing import Any, Literal
-
-from pasar.errors import DomainError, ErrorKind
-
+# fmt: off
 WebhookCode = Literal[
-    "attempt_in_flight",
-    "endpoint_disabled",
-    "invalid_url",
-    "not_found",
-    "url_not_allowed",
+    "not_found", "invalid_url", "url_not_allowed",
+    "endpoint_disabled", "attempt_in_flight",
 ]
+# fmt: on
 
 
-class WebhookError(DomainError):
+class WebhookError(DomainError[WebhookCode]):
     """Anything wrong with webhook endpoints, secrets or deliveries."""
-
-    code: WebhookCode
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        code: WebhookCode,
-        message: str,
-        details: dict[str, Any] | list[Any] | None = None,
-    ) -> None:
-        super().__init__(kind, code, message, details)
