@@ -114,6 +114,16 @@ def requires(scope: Scope) -> Callable[..., Awaitable[Ctx]]:
     return dependency
 
 
+# The caller, holding the scope the route needs.
+AnalyticsRead = Annotated[Ctx, Depends(requires(Scope.ANALYTICS_READ))]
+CatalogRead = Annotated[Ctx, Depends(requires(Scope.CATALOG_READ))]
+CatalogWrite = Annotated[Ctx, Depends(requires(Scope.CATALOG_WRITE))]
+OrdersWrite = Annotated[Ctx, Depends(requires(Scope.ORDERS_WRITE))]
+SettingsWrite = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
+ShowsRead = Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
+ShowsWrite = Annotated[Ctx, Depends(requires(Scope.SHOWS_WRITE))]
+
+
 async def any_principal(
     request: Request,
     db: Annotated[AsyncSession, Depends(get_db)],
