@@ -194,46 +194,43 @@ class DealData(TypedDict):
 def out(deal: Deal, stock: DealStock | None) -> DealData:
     remaining = stock.remaining if stock else 0
     sold = stock.sold if stock else 0
-    return DealData(
-        id=deal.id,
-        show_id=deal.show_id,
-        product_id=deal.product_id,
-        variant_ids=deal.variant_ids,
-        title=deal.title,
-        price=deal.price,
-        currency=deal.currency,
-        quantity=deal.quantity,
-        units_left=remaining,
-        sold=sold,
-        held=deal.quantity - remaining - sold,
-        per_shopper_limit=deal.per_shopper_limit,
-        signed_in_only=deal.signed_in_only,
-        hold_seconds=deal.hold_seconds,
-        guest_hold_seconds=guest_hold(deal),
-        starts_at=deal.starts_at,
-        ends_at=deal.ends_at,
-        status=status(deal),
-        end_reason=deal.end_reason,
-        created_at=deal.created_at,
-    )
-
-
-def event_data(deal: Deal, units_left: int) -> dict[str, Any]:
-    """``deal.started`` / snapshot shape."""
     return {
-        "deal_id": deal.id,
+        "id": deal.id,
+        "show_id": deal.show_id,
         "product_id": deal.product_id,
         "variant_ids": deal.variant_ids,
         "title": deal.title,
         "price": deal.price,
         "currency": deal.currency,
         "quantity": deal.quantity,
-        "units_left": units_left,
+        "units_left": remaining,
+        "sold": sold,
+        "held": deal.quantity - remaining - sold,
         "per_shopper_limit": deal.per_shopper_limit,
         "signed_in_only": deal.signed_in_only,
+        "hold_seconds": deal.hold_seconds,
+        "guest_hold_seconds": guest_hold(deal),
         "starts_at": deal.starts_at,
         "ends_at": deal.ends_at,
+        "status": status(deal),
+        "end_reason": deal.end_reason,
+        "created_at": deal.created_at,
     }
+
+
+# What a deal's announcements on the show socket carry, in this order.
+_EVENT_FIELDS = (
+    "product_id variant_ids title price currency quantity units_left per_shopper_limit "
+    "signed_in_only starts_at ends_at"
+).split()
+
+
+def event_data(deal: Deal, units_left: int) -> dict[str, Any]:
+    """``deal.started`` / snapshot shape."""
+    data: dict[str, Any] = {"deal_id": deal.id}
+    for key in _EVENT_FIELDS:
+        data[key] = units_left if key == "units_left" else getattr(deal, key)
+    return data
 
 
 def webhook_data(deal: Deal, stock: DealStock | None) -> dict[str, Any]:
