@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pasar.catalog.models import Variant
 from pasar.catalog.service import get_product
 from pasar.clock import utcnow
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceError, same_currency
 from pasar.commerce.ledger import DealTerms
 from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, guest_hold
 from pasar.commerce.pins import require_active
@@ -91,13 +91,7 @@ async def create_deal(
         )
     if len(set(variant_ids)) != len(variant_ids):
         raise CommerceError("invalid", "duplicate_variant", "a variant appears twice")
-    currency = body.currency.upper()
-    if currency != product.currency:
-        raise CommerceError(
-            "invalid",
-            "currency_mismatch",
-            f"the product is priced in {product.currency}, not {currency}",
-        )
+    currency = same_currency(body.currency, product.currency, "the product is priced in")
     _check_discount(body.price, currency, [v for v in product.variants if v.id in variant_ids])
     now = utcnow()
     if body.starts_in_seconds is not None:

@@ -40,3 +40,12 @@ _IN_STATE: dict[str, CommerceCode] = {
 
 def reservation_state(status: str) -> CommerceCode:
     return _IN_STATE[status]
+
+
+def same_currency(given: str, expected: str, priced: str) -> str:
+    """``given`` in capitals when it is ``expected``; else 400 ``currency_mismatch``
+    ("<priced> EUR, not IDR")."""
+    currency = given.upper()
+    if currency != expected:
+        raise CommerceError("invalid", "currency_mismatch", f"{priced} {expected}, not {currency}")
+    return currency

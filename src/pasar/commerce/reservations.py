@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceError, same_currency
 from pasar.commerce.ledger import holdings, lock_stock, set_holdings
 from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, hold_for
 from pasar.commerce.schemas import ConfirmIn
@@ -138,13 +138,7 @@ async def confirm(db: AsyncSession, row: Reservation, body: ConfirmIn) -> bool:
             {"order_ref": row.order_ref},
         )
     _refuse_settled(row, now)
-    currency = body.currency.upper()
-    if currency != row.currency:
-        raise CommerceError(
-            "invalid",
-            "currency_mismatch",
-            f"the reservation is in {row.currency}, not {currency}",
-        )
+    currency = same_currency(body.currency, row.currency, "the reservation is in")
     # The deal's row first, as every writer of the deal does (ledger.py): an
     # expiry or release of this reservation takes it before the reservation's.
     await lock_stock(db, row.deal_id)
