@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,7 @@ from pasar.commerce.ledger import DealTerms
 from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, guest_hold
 from pasar.commerce.pins import require_active
 from pasar.commerce.reservations import Returned, return_units
-from pasar.commerce.schemas import DealIn
+from pasar.commerce.schemas import DealIn, DealOut, DealStatus
 from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.shows.models import Show
@@ -25,7 +25,7 @@ DEFAULT_HOLD_SECONDS = 600
 OPEN_SHOW_STATES = ("scheduled", "live")
 
 
-def status(deal: Deal, now: datetime | None = None) -> str:
+def status(deal: Deal, now: datetime | None = None) -> DealStatus:
     now = now or utcnow()
     if deal.ended_at is not None or now >= deal.ends_at:
         return "ended"
@@ -160,32 +160,7 @@ async def running_deals(db: AsyncSession, show_id: str) -> list[Deal]:
     return list(rows.scalars())
 
 
-class DealData(TypedDict):
-    """A deal as the API and the webhooks show it (its stock counted in)."""
-
-    id: str
-    show_id: str
-    product_id: str
-    variant_ids: list[str]
-    title: str
-    price: int
-    currency: str
-    quantity: int
-    units_left: int
-    sold: int
-    held: int
-    per_shopper_limit: int
-    signed_in_only: bool
-    hold_seconds: int
-    guest_hold_seconds: int
-    starts_at: datetime
-    ends_at: datetime
-    status: str
-    end_reason: str | None
-    created_at: datetime
-
-
-def out(deal: Deal, stock: DealStock | None) -> DealData:
+def out(deal: Deal, stock: DealStock | None) -> DealOut:
     remaining = stock.remaining if stock else 0
     sold = stock.sold if stock else 0
     return {

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypedDict
 
 from pasar.catalog.schemas import Minor
 from pasar.commerce.models import MAX_UNITS
@@ -81,7 +82,9 @@ class DealIn(Strict):
 DealStatus = Literal["upcoming", "live", "ended"]
 
 
-class DealOut(BaseModel):
+# A TypedDict, not a model: commerce.deals.out builds it as a plain dict (typed)
+# for the API and the webhooks alike.
+class DealOut(TypedDict):
     id: str
     show_id: str
     product_id: str

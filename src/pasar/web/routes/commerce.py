@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from pasar.catalog.models import Product
 from pasar.clock import utcnow
@@ -34,6 +34,7 @@ from pasar.webhooks import enqueue
 
 router = APIRouter(tags=["live commerce"], responses=responses(401, 403))
 P = "/api/v1/shows/{show_id}"
+DEAL_OUT = TypeAdapter(DealOut)
 
 
 def _actor(ctx: Ctx) -> str:
@@ -116,7 +117,7 @@ async def unpin(ctx: ShowsWrite, show_id: str, pin_id: str) -> Response:
 
 
 @router.get(f"{P}/deals", response_model=list[DealOut], responses=responses(404))
-async def list_deals(ctx: ShowsRead, show_id: str) -> list[deal_service.DealData]:
+async def list_deals(ctx: ShowsRead, show_id: str) -> list[DealOut]:
     show = await get_show(ctx.db, ctx.vendor_id, show_id)
     found = await deal_service.list_deals(ctx.db, ctx.vendor_id, show.id)
     stock = await deal_service.stock_of(ctx.db, [d.id for d in found])
@@ -141,7 +142,9 @@ async def create_deal(
         ctx.db, show, body, ctx.services.settings.deal_hold_seconds
     )
     stock = (await deal_service.stock_of(ctx.db, [deal.id])).get(deal.id)
-    body_out = DealOut.model_validate(deal_service.out(deal, stock)).model_dump(mode="json")
+    body_out = DEAL_OUT.dump_python(
+        DEAL_OUT.validate_python(deal_service.out(deal, stock)), mode="json"
+    )
     response = await idem.commit(ctx, 201, body_out)
     if response.status_code == 201 and response.headers.get("idempotent-replayed") is None:
         await ctx.services.realtime.publish(
@@ -151,7 +154,7 @@ async def create_deal(
 
 
 @router.get("/api/v1/deals/{deal_id}", response_model=DealOut, responses=responses(404))
-async def get_deal(ctx: ShowsRead, deal_id: str) -> deal_service.DealData:
+async def get_deal(ctx: ShowsRead, deal_id: str) -> DealOut:
     deal = await deal_service.get_deal(ctx.db, ctx.vendor_id, deal_id)
     stock = (await deal_service.stock_of(ctx.db, [deal.id])).get(deal.id)
     return deal_service.out(deal, stock)
@@ -164,7 +167,7 @@ async def get_deal(ctx: ShowsRead, deal_id: str) -> deal_service.DealData:
     description="Stop new claims now. Held reservations stay valid until their holds run "
     "out; with `reason: cancelled` they are released too.",
 )
-async def end_deal(ctx: ShowsWrite, deal_id: str, body: DealEndIn) -> deal_service.DealData:
+async def end_deal(ctx: ShowsWrite, deal_id: str, body: DealEndIn) -> DealOut:
     deal = await deal_service.get_deal(ctx.db, ctx.vendor_id, deal_id)
     returned = await deal_service.end_deal(ctx.db, deal, body.reason)
     await ctx.services.commerce.ended(ctx.db, deal, returned)

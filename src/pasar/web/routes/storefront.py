@@ -94,7 +94,7 @@ async def new_guest(
 
 
 @router.get("/deals/{deal_id}", response_model=DealOut, responses=responses(404))
-async def get_deal(services: ServicesDep, deal_id: str) -> deal_service.DealData:
+async def get_deal(services: ServicesDep, deal_id: str) -> DealOut:
     terms = await _terms(services, deal_id)
     async with services.db.session() as db:
         deal = await deal_service.get_deal(db, terms.vendor_id, terms.id)
