@@ -38,6 +38,7 @@ from pasar.commerce.errors import CommerceError, reservation_state
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome, claim_key, fingerprint
 from pasar.commerce.models import Deal, DealStock, Pin, Reservation
+from pasar.commerce.schemas import ReservationOut
 from pasar.commerce.stock import StockEngine
 from pasar.commerce.stock_sql import SqlStock
 from pasar.commerce.throttle import Throttle
@@ -85,7 +86,7 @@ class _VendorBits:
     fetched: float
 
 
-def reservation_webhook(row: dict[str, Any]) -> rsv.ReservationData:
+def reservation_webhook(row: dict[str, Any]) -> ReservationOut:
     return rsv.row_out(row)
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,7 @@ from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError, same_currency
 from pasar.commerce.ledger import holdings, lock_stock, set_holdings
 from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, hold_for
-from pasar.commerce.schemas import ConfirmIn
+from pasar.commerce.schemas import ConfirmIn, ReservationOut
 from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 
@@ -38,36 +38,15 @@ class Returned:
     granted: list[dict[str, Any]] = field(default_factory=list)
 
 
-class ReservationData(TypedDict):
-    """A reservation as the API, the webhooks and the socket show it."""
-
-    id: str
-    deal_id: str
-    show_id: str
-    shopper_id: str
-    product_id: str
-    variant_id: str
-    quantity: int
-    unit_price: int
-    currency: str
-    status: str
-    pin_id: str | None
-    created_at: datetime
-    expires_at: datetime
-    settled_at: datetime | None
-    order_ref: str | None
-    checkout_url: str | None
-
-
 def row_out(
     row: Reservation | Mapping[str, Any], checkout_url: str | None = None
-) -> ReservationData:
+) -> ReservationOut:
     """From the row, or from the engine's record of a claim (the same names)."""
 
     def get(key: str) -> Any:
         return row.get(key) if isinstance(row, Mapping) else getattr(row, key)
 
-    return ReservationData(
+    return ReservationOut(
         id=get("id"),
         deal_id=get("deal_id"),
         show_id=get("show_id"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypedDict
@@ -126,7 +126,8 @@ class ClaimIn(Strict):
     )
 
 
-class ReservationOut(BaseModel):
+# A TypedDict, like DealOut: commerce.reservations.row_out builds it.
+class ReservationOut(TypedDict):
     id: str
     deal_id: str
     show_id: str
@@ -142,9 +143,12 @@ class ReservationOut(BaseModel):
     expires_at: datetime
     settled_at: datetime | None
     order_ref: str | None
-    checkout_url: str | None = Field(
-        default=None, description="The vendor's checkout with this reservation, when set up."
-    )
+    checkout_url: NotRequired[
+        Annotated[
+            str | None,
+            Field(description="The vendor's checkout with this reservation, when set up."),
+        ]
+    ]
 
 
 class ConfirmIn(Strict):

@@ -203,7 +203,7 @@ async def list_reservations(
     response_model=ReservationOut,
     responses=responses(404),
 )
-async def get_reservation(ctx: ShowsRead, reservation_id: str) -> rsv.ReservationData:
+async def get_reservation(ctx: ShowsRead, reservation_id: str) -> ReservationOut:
     return rsv.row_out(await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id))
 
 
@@ -216,7 +216,7 @@ async def get_reservation(ctx: ShowsRead, reservation_id: str) -> rsv.Reservatio
     "with the same `order_ref` changes nothing. Also records the order (or adds the "
     "reservation to the order with this `order_ref`), attributed to the deal's show.",
 )
-async def confirm(ctx: OrdersWrite, reservation_id: str, body: ConfirmIn) -> rsv.ReservationData:
+async def confirm(ctx: OrdersWrite, reservation_id: str, body: ConfirmIn) -> ReservationOut:
     row = await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id)
     if await rsv.confirm(ctx.db, row, body):
         await enqueue(ctx.db, ctx.vendor_id, "reservation.confirmed", rsv.row_out(row))
@@ -231,7 +231,7 @@ async def confirm(ctx: OrdersWrite, reservation_id: str, body: ConfirmIn) -> rsv
     responses=responses(404, 409),
     description="The shopper will not buy: the units go back to the deal (waitlist first).",
 )
-async def release(ctx: OrdersWrite, reservation_id: str) -> rsv.ReservationData:
+async def release(ctx: OrdersWrite, reservation_id: str) -> ReservationOut:
     row = await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id)
     await ctx.services.commerce.release(ctx.db, row)
     return rsv.row_out(row)

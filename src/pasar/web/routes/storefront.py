@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
 
 from pasar.commerce import claims, throttle
 from pasar.commerce import deals as deal_service
@@ -42,6 +43,7 @@ from pasar.web.shopper import GuestHeader, ShopperCredentials, ShopperDep, guest
 
 router = APIRouter(prefix="/api/v1/storefront", tags=["storefront"])
 ServicesDep = Annotated[Services, Depends(get_services)]
+RESERVATION_OUT = TypeAdapter(ReservationOut)
 
 
 async def _terms(services: Services, deal_id: str) -> DealTerms:
@@ -154,12 +156,9 @@ async def claim(
             "this Idempotency-Key was used with a different claim",
         )
     if outcome.reservation is not None:
-        data = ReservationOut.model_validate(
-            rsv.row_out(
-                outcome.reservation,
-                await services.commerce.checkout_url([outcome.reservation], terms.show_id),
-            )
-        ).model_dump(mode="json")
+        url = await services.commerce.checkout_url([outcome.reservation], terms.show_id)
+        shown = RESERVATION_OUT.validate_python(rsv.row_out(outcome.reservation, url))
+        data = RESERVATION_OUT.dump_python(shown, mode="json")
         if outcome.replayed:
             return JSONResponse(data, status_code=200, headers={REPLAY_HEADER: "true"})
         return JSONResponse(data, status_code=201)
@@ -254,7 +253,7 @@ async def my_reservation(
     services: ServicesDep,
     reservation_id: str,
     shopper: ShopperDep,
-) -> rsv.ReservationData:
+) -> ReservationOut:
     row = await _own_reservation(services, reservation_id, shopper)
     data = rsv.row_out(row)
     if row.status == "held":
@@ -273,7 +272,7 @@ async def release_mine(
     services: ServicesDep,
     reservation_id: str,
     shopper: ShopperDep,
-) -> rsv.ReservationData:
+) -> ReservationOut:
     mine = await _own_reservation(services, reservation_id, shopper)
     async with services.db.session() as db:
         row = await rsv.get_reservation(db, mine.vendor_id, mine.id)
