@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.catalog.models import Product, Variant
@@ -37,6 +36,7 @@ from pasar.commerce.pins import pin_at
 from pasar.commerce.sales_models import Cart, CartCheckout
 from pasar.commerce.schemas import HostedCartIn
 from pasar.db.tenancy import get_owned
+from pasar.db.upsert import upsert
 from pasar.errors import ErrorKind
 from pasar.ids import new_id
 from pasar.money import MAX_MINOR
@@ -324,9 +324,7 @@ async def put_cart(
         for c in chosen
     ]
     show_id = body.show_id or next((c.show_id for c in chosen if c.show_id), None)
-    dialect = db.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(Cart)
-    stmt = insert.values(
+    stmt = upsert(db, Cart).values(
         id=new_id("cart"),
         vendor_id=vendor_id,
         shopper_id=shopper_id,

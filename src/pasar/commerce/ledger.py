@@ -38,10 +38,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 from sqlalchemy import Table, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.commerce.models import DealShopper, DealStock, Reservation
+from pasar.db.upsert import upsert
 from pasar.ids import new_id
 
 RESERVATION_COLUMNS = tuple(c.name for c in Reservation.__table__.columns)
@@ -103,12 +103,6 @@ def claim_key(shopper_id: str, idempotency_key: str) -> str:
 
 def fingerprint(variant_id: str, quantity: int, pin_id: str | None) -> str:
     return hashlib.sha256(f"{variant_id}\0{quantity}\0{pin_id or ''}".encode()).hexdigest()
-
-
-def upsert(db: AsyncSession, table: Any) -> Any:
-    """``INSERT … ON CONFLICT`` for whichever database the session talks to."""
-    dialect = db.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 async def lock_stock(db: AsyncSession, deal_id: str) -> DealStock | None:

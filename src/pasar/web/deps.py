@@ -100,7 +100,9 @@ async def authenticate(request: Request, db: AsyncSession, services: Services) -
     )
 
 
-def requires(scope: Scope) -> Callable[..., Awaitable[Ctx]]:
+def requires(scope: Scope | None) -> Callable[..., Awaitable[Ctx]]:
+    """The caller, holding ``scope`` (None: any signed-in caller)."""
+
     async def dependency(
         request: Request,
         db: Annotated[AsyncSession, Depends(get_db)],
@@ -108,7 +110,8 @@ def requires(scope: Scope) -> Callable[..., Awaitable[Ctx]]:
         _: ApiKeyDoc,
     ) -> Ctx:
         principal = await authenticate(request, db, services)
-        principal.require(scope)
+        if scope is not None:
+            principal.require(scope)
         return Ctx(db=db, principal=principal, services=services)
 
     return dependency
@@ -122,15 +125,7 @@ OrdersWrite = Annotated[Ctx, Depends(requires(Scope.ORDERS_WRITE))]
 SettingsWrite = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
 ShowsRead = Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
 ShowsWrite = Annotated[Ctx, Depends(requires(Scope.SHOWS_WRITE))]
-
-
-async def any_principal(
-    request: Request,
-    db: Annotated[AsyncSession, Depends(get_db)],
-    services: Annotated[Services, Depends(get_services)],
-    _: ApiKeyDoc,
-) -> Ctx:
-    return Ctx(db=db, principal=await authenticate(request, db, services), services=services)
+any_principal = requires(None)
 
 
 @dataclass(frozen=True)
