@@ -7,7 +7,9 @@ place (``pasar.web.errors``). Domains never know about status codes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Generic, Literal, cast
+
+from typing_extensions import TypeVar
 
 ErrorKind = Literal[
     "invalid",
@@ -21,20 +23,21 @@ ErrorKind = Literal[
 ]
 
 
-class DomainError(Exception):
-    def __init__(
-        self,
-        kind: ErrorKind,
-        code: str,
-        message: str,
-        details: dict[str, Any] | list[Any] | None = None,
-    ) -> None:
+Details = dict[str, Any] | list[Any] | None
+# A domain's codes: a ``Literal`` (``CommerceCode`` …). The codes are part of the API
+# (clients branch on them), so a misspelt or new one is a type error until it is
+# listed on purpose. Every domain's codes include "not_found".
+Code = TypeVar("Code", bound=str, default=str, covariant=True)
+
+
+class DomainError(Exception, Generic[Code]):
+    def __init__(self, kind: ErrorKind, code: Code, message: str, details: Details = None) -> None:
         super().__init__(message)
         self.kind = kind
-        self.code = code
+        self.code: Code = code
         self.message = message
         self.details = details
 
     @classmethod
     def not_found(cls, what: str) -> DomainError:
-        return cls("not_found", "not_found", f"{what} not found")
+        return cls("not_found", cast(Code, "not_found"), f"{what} not found")

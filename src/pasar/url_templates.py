@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import string
 from collections.abc import Collection
+from urllib.parse import urlsplit
+
+# The vendor's checkout URL (pasar.commerce.checkout fills it in).
+CHECKOUT_PLACEHOLDERS = frozenset(
+    {"lines", "reservation_ids", "variant_ids", "show_id", "cart_token"}
+)
 
 
 def placeholders(template: str, allowed: Collection[str]) -> set[str]:
@@ -33,3 +39,19 @@ def placeholders(template: str, allowed: Collection[str]) -> set[str]:
             raise ValueError(f"unknown placeholder {{{field}}}; use one of {sorted(allowed)}")
         names.add(field)
     return names
+
+
+def check_checkout_template(template: str) -> str:
+    """The vendor's checkout URL template, or ValueError saying what is wrong with it."""
+    try:
+        names = placeholders(template, CHECKOUT_PLACEHOLDERS)
+    except ValueError as exc:
+        raise ValueError(f"the checkout URL template: {exc}") from None
+    if not names & {"lines", "reservation_ids", "variant_ids", "cart_token"}:
+        raise ValueError(
+            "the template needs {lines}, {variant_ids}, {reservation_ids} or {cart_token}"
+        )
+    parts = urlsplit(template.replace("{", "").replace("}", ""))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("the checkout URL template must be an http(s) URL")
+    return template

@@ -299,9 +299,10 @@ async def test_checkout_hands_the_cart_over_and_the_vendor_fetches_it(
 
 
 async def test_a_template_with_only_the_cart_token() -> None:
-    from pasar.commerce.checkout import Line, check_template, render
+    from pasar.commerce.checkout import Line, render
+    from pasar.url_templates import check_checkout_template
 
-    assert check_template("https://toko.example/pasar?c={cart_token}")
+    assert check_checkout_template("https://toko.example/pasar?c={cart_token}")
     url = render("https://toko.example/pasar?c={cart_token}", [Line("v", "S", 1)], None, "ct1.a")
     assert url == "https://toko.example/pasar?c=ct1.a"
 

@@ -17,6 +17,7 @@ from pasar.catalog.images import CleanImage
 from pasar.catalog.models import Product, ProductImage, Variant
 from pasar.catalog.schemas import ProductIn, ProductPatch, ProductStatus, VariantIn, VariantPatch
 from pasar.clock import utcnow
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.money import validate_currency
 from pasar.pagination import Page, paginate
@@ -181,14 +182,7 @@ async def replace_product(db: AsyncSession, product: Product, body: ProductIn) -
 
 
 async def get_product(db: AsyncSession, vendor_id: str, product_id: str) -> Product:
-    product = (
-        await db.execute(
-            select(Product).where(Product.vendor_id == vendor_id, Product.id == product_id)
-        )
-    ).scalar_one_or_none()
-    if product is None:
-        raise CatalogError.not_found("product")
-    return product
+    return await get_owned(db, Product, vendor_id, product_id, CatalogError.not_found("product"))
 
 
 async def find_by_handle(db: AsyncSession, vendor_id: str, handle: str) -> Product | None:

@@ -25,17 +25,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.catalog.models import Product, Variant
 from pasar.clock import utcnow
 from pasar.commerce import checkout, clicks
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceCode, CommerceError
 from pasar.commerce.models import Reservation
 from pasar.commerce.pins import pin_at
 from pasar.commerce.sales_models import Cart, CartCheckout
 from pasar.commerce.schemas import HostedCartIn
+from pasar.db.tenancy import get_owned
+from pasar.db.upsert import upsert
 from pasar.errors import ErrorKind
 from pasar.ids import new_id
 from pasar.money import MAX_MINOR
@@ -45,7 +46,7 @@ from pasar.webhooks import enqueue
 
 CART_TOKEN_TTL = timedelta(minutes=30)
 TOKEN_PREFIX = "ct1"
-PROBLEMS_BY_STATUS = {
+PROBLEMS_BY_STATUS: dict[str, CommerceCode] = {
     "expired": "reservation_expired",
     "released": "reservation_released",
     "confirmed": "purchased",
@@ -99,7 +100,7 @@ async def _reservations(
     return {r.id: r for r in rows.scalars()}
 
 
-def _reservation_problem(r: Reservation, now: datetime) -> str | None:
+def _reservation_problem(r: Reservation, now: datetime) -> CommerceCode | None:
     if r.status == "held":
         return "reservation_expired" if r.expires_at <= now else None
     return PROBLEMS_BY_STATUS.get(r.status, "reservation_released")
@@ -130,7 +131,7 @@ async def priced_lines(
         if found is None:
             continue
         variant, product = found
-        problem: str | None
+        problem: CommerceCode | None
         if r is not None:
             quantity, unit_price, currency = r.quantity, r.unit_price, r.currency
             problem = _reservation_problem(r, now)
@@ -196,7 +197,9 @@ class _Chosen:
     pin_id: str | None
 
 
-def _line_error(kind: ErrorKind, code: str, message: str, index: int, **more: Any) -> CommerceError:
+def _line_error(
+    kind: ErrorKind, code: CommerceCode, message: str, index: int, **more: Any
+) -> CommerceError:
     return CommerceError(kind, code, f"line {index}: {message}", {"line": index, **more})
 
 
@@ -321,9 +324,7 @@ async def put_cart(
         for c in chosen
     ]
     show_id = body.show_id or next((c.show_id for c in chosen if c.show_id), None)
-    dialect = db.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(Cart)
-    stmt = insert.values(
+    stmt = upsert(db, Cart).values(
         id=new_id("cart"),
         vendor_id=vendor_id,
         shopper_id=shopper_id,
@@ -480,13 +481,6 @@ async def check_out(
 
 
 async def get_checkout(db: AsyncSession, vendor_id: str, checkout_id: str) -> CartCheckout:
-    found = (
-        await db.execute(
-            select(CartCheckout).where(
-                CartCheckout.vendor_id == vendor_id, CartCheckout.id == checkout_id
-            )
-        )
-    ).scalar_one_or_none()
-    if found is None:
-        raise CommerceError.not_found("cart")
-    return found
+    return await get_owned(
+        db, CartCheckout, vendor_id, checkout_id, CommerceError.not_found("cart")
+    )

@@ -13,6 +13,9 @@ Pasar fills in, URL-encoded, e.g.
                           vendor's server reads the lines with ``GET /api/v1/carts/{token}``
                           (a template with only this gives a deal claim no URL: the
                           reservation goes through the hosted cart)
+
+Which templates are accepted is ``pasar.url_templates.check_checkout_template`` (the
+vendor settings validate with it too).
 """
 
 from __future__ import annotations
@@ -20,11 +23,9 @@ from __future__ import annotations
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from pasar import url_templates
-
-PLACEHOLDERS = frozenset({"lines", "reservation_ids", "variant_ids", "show_id", "cart_token"})
+from pasar.url_templates import check_checkout_template
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,22 +34,6 @@ class Line:
     sku: str | None
     quantity: int
     reservation_id: str | None = None
-
-
-def check_template(template: str) -> str:
-    """The template, or ValueError saying what is wrong with it."""
-    try:
-        names = url_templates.placeholders(template, PLACEHOLDERS)
-    except ValueError as exc:
-        raise ValueError(f"the checkout URL template: {exc}") from None
-    if not names & {"lines", "reservation_ids", "variant_ids", "cart_token"}:
-        raise ValueError(
-            "the template needs {lines}, {variant_ids}, {reservation_ids} or {cart_token}"
-        )
-    parts = urlsplit(template.replace("{", "").replace("}", ""))
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("the checkout URL template must be an http(s) URL")
-    return template
 
 
 def names_items(template: str) -> bool:
@@ -63,7 +48,7 @@ def is_safe(template: str) -> bool:
     """Whether a stored template may be rendered: one saved before placeholders
     had to be bare (``{lines:>1000000000}``) is treated as no template at all."""
     try:
-        check_template(template)
+        check_checkout_template(template)
     except ValueError:
         return False
     return True

@@ -22,7 +22,13 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pasar.catalog.models import Product, Variant
 from pasar.commerce.errors import CommerceError
+from pasar.commerce.pins import pin_at
+from pasar.shows.models import Show
 
 CLICK_TTL = timedelta(days=7)
 PREFIX = "pc1"
@@ -59,6 +65,31 @@ def _unb64(text: str) -> bytes:
 
 def _mac(server_secret: str, body: str) -> str:
     return _b64(hmac.new(_key(server_secret), body.encode(), hashlib.sha256).digest()[:16])
+
+
+async def pin_clicked(
+    db: AsyncSession, show: Show, product_id: str, variant_id: str | None, at: datetime
+) -> str | None:
+    """The pin of the product on screen ``at`` (None between pins). A product of
+    the show's line-up or pinned in it, and a variant of it: else not found."""
+    lineup = {item.product_id for item in show.lineup}
+    product = (
+        await db.execute(
+            select(Product.id).where(Product.vendor_id == show.vendor_id, Product.id == product_id)
+        )
+    ).scalar_one_or_none()
+    pin_id = await pin_at(db, show.id, product_id, at)
+    if product is None or (product_id not in lineup and pin_id is None):
+        raise CommerceError.not_found("product")
+    if variant_id is not None:
+        variant = (
+            await db.execute(
+                select(Variant.id).where(Variant.product_id == product_id, Variant.id == variant_id)
+            )
+        ).scalar_one_or_none()
+        if variant is None:
+            raise CommerceError.not_found("variant")
+    return pin_id
 
 
 def sign(server_secret: str, click: Click) -> str:

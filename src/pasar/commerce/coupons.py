@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +24,8 @@ from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.sales_models import Coupon, CouponPost, CouponRedemption, CouponShopperUse
 from pasar.commerce.schemas import CouponIn, CouponPatch, RedeemIn, ValidateIn
+from pasar.db.tenancy import get_owned
+from pasar.db.upsert import upsert
 from pasar.ids import new_id
 from pasar.pagination import Page, paginate
 from pasar.shows.models import Show
@@ -112,14 +113,7 @@ async def create_coupon(db: AsyncSession, vendor_id: str, body: CouponIn) -> Cou
 
 
 async def get_coupon(db: AsyncSession, vendor_id: str, coupon_id: str) -> Coupon:
-    coupon = (
-        await db.execute(
-            select(Coupon).where(Coupon.vendor_id == vendor_id, Coupon.id == coupon_id)
-        )
-    ).scalar_one_or_none()
-    if coupon is None:
-        raise CommerceError.not_found("coupon")
-    return coupon
+    return await get_owned(db, Coupon, vendor_id, coupon_id, CommerceError.not_found("coupon"))
 
 
 async def list_coupons(
@@ -346,11 +340,6 @@ async def _earlier(db: AsyncSession, coupon: Coupon, body: RedeemIn) -> CouponRe
     return found
 
 
-def _upsert(db: AsyncSession) -> Any:
-    dialect = db.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(CouponShopperUse)
-
-
 async def redeem(
     db: AsyncSession, vendor_id: str, body: RedeemIn
 ) -> tuple[CouponRedemption, Coupon, bool]:
@@ -397,7 +386,9 @@ async def redeem(
     if not getattr(counted, "rowcount", 0):
         raise CommerceError("conflict", "coupon_exhausted", "the coupon has been used up")
     if coupon.per_shopper_limit is not None and body.shopper_id is not None:
-        stmt = _upsert(db).values(coupon_id=coupon.id, shopper_id=body.shopper_id, uses=1)
+        stmt = upsert(db, CouponShopperUse).values(
+            coupon_id=coupon.id, shopper_id=body.shopper_id, uses=1
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=["coupon_id", "shopper_id"],
             set_={"uses": CouponShopperUse.uses + 1},

@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pasar.catalog.models import Variant
 from pasar.catalog.service import get_product
 from pasar.clock import utcnow
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceError, same_currency
 from pasar.commerce.ledger import DealTerms
 from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, guest_hold
 from pasar.commerce.pins import require_active
 from pasar.commerce.reservations import Returned, return_units
-from pasar.commerce.schemas import DealIn
+from pasar.commerce.schemas import DealIn, DealOut, DealStatus
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.shows.models import Show
 
@@ -24,7 +25,7 @@ DEFAULT_HOLD_SECONDS = 600
 OPEN_SHOW_STATES = ("scheduled", "live")
 
 
-def status(deal: Deal, now: datetime | None = None) -> str:
+def status(deal: Deal, now: datetime | None = None) -> DealStatus:
     now = now or utcnow()
     if deal.ended_at is not None or now >= deal.ends_at:
         return "ended"
@@ -90,13 +91,7 @@ async def create_deal(
         )
     if len(set(variant_ids)) != len(variant_ids):
         raise CommerceError("invalid", "duplicate_variant", "a variant appears twice")
-    currency = body.currency.upper()
-    if currency != product.currency:
-        raise CommerceError(
-            "invalid",
-            "currency_mismatch",
-            f"the product is priced in {product.currency}, not {currency}",
-        )
+    currency = same_currency(body.currency, product.currency, "the product is priced in")
     _check_discount(body.price, currency, [v for v in product.variants if v.id in variant_ids])
     now = utcnow()
     if body.starts_in_seconds is not None:
@@ -130,12 +125,7 @@ async def create_deal(
 
 
 async def get_deal(db: AsyncSession, vendor_id: str, deal_id: str) -> Deal:
-    deal = (
-        await db.execute(select(Deal).where(Deal.vendor_id == vendor_id, Deal.id == deal_id))
-    ).scalar_one_or_none()
-    if deal is None:
-        raise CommerceError.not_found("deal")
-    return deal
+    return await get_owned(db, Deal, vendor_id, deal_id, CommerceError.not_found("deal"))
 
 
 async def public_deal(db: AsyncSession, deal_id: str) -> Deal | None:
@@ -170,7 +160,7 @@ async def running_deals(db: AsyncSession, show_id: str) -> list[Deal]:
     return list(rows.scalars())
 
 
-def out(deal: Deal, stock: DealStock | None) -> dict[str, Any]:
+def out(deal: Deal, stock: DealStock | None) -> DealOut:
     remaining = stock.remaining if stock else 0
     sold = stock.sold if stock else 0
     return {
@@ -197,26 +187,23 @@ def out(deal: Deal, stock: DealStock | None) -> dict[str, Any]:
     }
 
 
+# What a deal's announcements on the show socket carry, in this order.
+_EVENT_FIELDS = (
+    "product_id variant_ids title price currency quantity units_left per_shopper_limit "
+    "signed_in_only starts_at ends_at"
+).split()
+
+
 def event_data(deal: Deal, units_left: int) -> dict[str, Any]:
     """``deal.started`` / snapshot shape."""
-    return {
-        "deal_id": deal.id,
-        "product_id": deal.product_id,
-        "variant_ids": deal.variant_ids,
-        "title": deal.title,
-        "price": deal.price,
-        "currency": deal.currency,
-        "quantity": deal.quantity,
-        "units_left": units_left,
-        "per_shopper_limit": deal.per_shopper_limit,
-        "signed_in_only": deal.signed_in_only,
-        "starts_at": deal.starts_at,
-        "ends_at": deal.ends_at,
-    }
+    data: dict[str, Any] = {"deal_id": deal.id}
+    for key in _EVENT_FIELDS:
+        data[key] = units_left if key == "units_left" else getattr(deal, key)
+    return data
 
 
 def webhook_data(deal: Deal, stock: DealStock | None) -> dict[str, Any]:
-    data = out(deal, stock)
+    data: dict[str, Any] = dict(out(deal, stock))
     for key in ("starts_at", "ends_at", "created_at"):
         data[key] = data[key].isoformat().replace("+00:00", "Z")
     return data

@@ -35,13 +35,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import Table, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.commerce.models import DealShopper, DealStock, Reservation
+from pasar.db.upsert import upsert
 from pasar.ids import new_id
 
 RESERVATION_COLUMNS = tuple(c.name for c in Reservation.__table__.columns)
@@ -79,12 +79,16 @@ class Claim:
     pin_id: str | None
 
 
+# Why a claim got no reservation (each is also its error code).
+Refusal = Literal["sold_out", "limit_reached", "not_started", "ended", "not_allowed"]
+
+
 @dataclass(slots=True)
 class Outcome:
     """A claim's answer: a reservation (new or replayed) or a refusal."""
 
     reservation: dict[str, Any] | None = None
-    refusal: str | None = None
+    refusal: Refusal | None = None
     replayed: bool = False
     conflict: bool = False  # the idempotency key was used with another request
     units_left: int = 0
@@ -99,12 +103,6 @@ def claim_key(shopper_id: str, idempotency_key: str) -> str:
 
 def fingerprint(variant_id: str, quantity: int, pin_id: str | None) -> str:
     return hashlib.sha256(f"{variant_id}\0{quantity}\0{pin_id or ''}".encode()).hexdigest()
-
-
-def upsert(db: AsyncSession, table: Any) -> Any:
-    """``INSERT … ON CONFLICT`` for whichever database the session talks to."""
-    dialect = db.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 async def lock_stock(db: AsyncSession, deal_id: str) -> DealStock | None:

@@ -31,10 +31,12 @@ from pasar.commerce import pins as pin_service
 from pasar.commerce import reservations as rsv
 from pasar.commerce.batching import SingleFlight
 from pasar.commerce.checkout import Line
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.claims import Shopper, pick_variant
+from pasar.commerce.errors import CommerceError, reservation_state
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome, claim_key, fingerprint
 from pasar.commerce.models import Deal, DealStock, Pin, Reservation
+from pasar.commerce.schemas import ReservationOut
 from pasar.commerce.stock import StockEngine
 from pasar.commerce.stock_sql import SqlStock
 from pasar.commerce.throttle import Throttle
@@ -61,12 +63,6 @@ SHOW_CACHE_SECONDS = 2.0  # a ban or a pin made on another node counts within th
 
 
 @dataclass(frozen=True, slots=True)
-class Shopper:
-    id: str  # 'guest:…' or 'shopper:…' (vouched by the vendor)
-    signed_in: bool
-
-
-@dataclass(frozen=True, slots=True)
 class OnScreen:
     pinned_products: list[dict[str, Any]]
     deals: list[dict[str, Any]]
@@ -89,7 +85,7 @@ class _VendorBits:
     fetched: float
 
 
-def reservation_webhook(row: dict[str, Any]) -> dict[str, Any]:
+def reservation_webhook(row: dict[str, Any]) -> ReservationOut:
     return rsv.row_out(row)
 
 
@@ -260,26 +256,6 @@ class Commerce:
             lines.append(Line(row["variant_id"], sku, row["quantity"], row["id"]))
         return checkout.render(template, lines, show_id)
 
-    @staticmethod
-    def pick_variant(terms: DealTerms, variant_id: str | None) -> str:
-        if variant_id is None:
-            if len(terms.variant_ids) != 1:
-                raise CommerceError(
-                    "invalid",
-                    "variant_required",
-                    "this deal covers several variants: say which one",
-                    {"variant_ids": list(terms.variant_ids)},
-                )
-            return terms.variant_ids[0]
-        if variant_id not in terms.variant_ids:
-            raise CommerceError(
-                "invalid",
-                "unknown_variant",
-                "the variant is not part of this deal",
-                {"variant_ids": list(terms.variant_ids)},
-            )
-        return variant_id
-
     async def claim(
         self,
         terms: DealTerms,
@@ -290,7 +266,7 @@ class Commerce:
         pin_id: str | None,
     ) -> Outcome:
         """Answer one claim: a reservation recorded in the database, or a refusal."""
-        variant_id = self.pick_variant(terms, variant_id)
+        variant_id = pick_variant(terms, variant_id)
         if quantity > terms.per_shopper_limit:
             return Outcome(refusal="limit_reached", extra={"holding": None})
         facts = await self._show(terms.vendor_id, terms.show_id)
@@ -580,7 +556,7 @@ class Commerce:
             return
         if row.status != "held":
             raise CommerceError(
-                "conflict", f"reservation_{row.status}", f"the reservation is {row.status}"
+                "conflict", reservation_state(row.status), f"the reservation is {row.status}"
             )
         deal = await db.get(Deal, row.deal_id)
         assert deal is not None  # reservations go with their deal
@@ -589,7 +565,7 @@ class Commerce:
             await db.refresh(row)
             if row.status != "released":
                 raise CommerceError(
-                    "conflict", f"reservation_{row.status}", f"the reservation is {row.status}"
+                    "conflict", reservation_state(row.status), f"the reservation is {row.status}"
                 )
             return
         await enqueue(db, deal.vendor_id, "reservation.released", rsv.row_out(row))

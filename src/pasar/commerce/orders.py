@@ -38,11 +38,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pasar.catalog.models import Product, Variant
 from pasar.clock import utcnow
 from pasar.commerce import clicks
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceError, reservation_state
 from pasar.commerce.models import Pin, Reservation
 from pasar.commerce.pins import pin_at
 from pasar.commerce.sales_models import Order, OrderLine
 from pasar.commerce.schemas import ConfirmIn, OrderIn
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.money import MAX_MINOR
 from pasar.pagination import Page, paginate
@@ -99,11 +100,7 @@ async def lines_of(db: AsyncSession, order_ids: Sequence[str]) -> dict[str, list
 
 
 async def get_order(db: AsyncSession, vendor_id: str, order_id: str) -> Recorded:
-    order = (
-        await db.execute(select(Order).where(Order.vendor_id == vendor_id, Order.id == order_id))
-    ).scalar_one_or_none()
-    if order is None:
-        raise CommerceError.not_found("order")
+    order = await get_owned(db, Order, vendor_id, order_id, CommerceError.not_found("order"))
     return Recorded(order, (await lines_of(db, [order.id]))[order.id], False)
 
 
@@ -222,7 +219,7 @@ async def _reservations(
         if row.status not in SOLD_STATUSES:
             raise CommerceError(
                 "conflict",
-                f"reservation_{row.status}",
+                reservation_state(row.status),
                 f"reservation {rid} is {row.status}: its units were not sold",
             )
         if row.currency != currency:
@@ -312,11 +309,7 @@ async def _order_pin(
 ) -> Pin | None:
     if pin_id is None:
         return None
-    pin = (
-        await db.execute(select(Pin).where(Pin.vendor_id == vendor_id, Pin.id == pin_id))
-    ).scalar_one_or_none()
-    if pin is None:
-        raise CommerceError.not_found("pin")
+    pin = await get_owned(db, Pin, vendor_id, pin_id, CommerceError.not_found("pin"))
     if show_id is not None and pin.show_id != show_id:
         raise CommerceError("invalid", "pin_not_in_show", "the pin is not of the order's show")
     return pin

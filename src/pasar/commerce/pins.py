@@ -18,6 +18,7 @@ from pasar.catalog.service import get_product
 from pasar.clock import utcnow
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.models import Pin
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.media.recording import Recording
 from pasar.shows.models import Show
@@ -84,14 +85,8 @@ def require_active(product: Product) -> None:
 
 
 async def get_pin(db: AsyncSession, vendor_id: str, show_id: str, pin_id: str) -> Pin:
-    pin = (
-        await db.execute(
-            select(Pin).where(Pin.vendor_id == vendor_id, Pin.show_id == show_id, Pin.id == pin_id)
-        )
-    ).scalar_one_or_none()
-    if pin is None:
-        raise CommerceError.not_found("pin")
-    return pin
+    missing = CommerceError.not_found("pin")
+    return await get_owned(db, Pin, vendor_id, pin_id, missing, Pin.show_id == show_id)
 
 
 async def unpin(db: AsyncSession, pin: Pin) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,10 +18,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
-from pasar.commerce.errors import CommerceError
+from pasar.commerce.errors import CommerceError, same_currency
 from pasar.commerce.ledger import holdings, lock_stock, set_holdings
 from pasar.commerce.models import Deal, DealStock, Reservation, WaitlistEntry, hold_for
-from pasar.commerce.schemas import ConfirmIn
+from pasar.commerce.schemas import ConfirmIn, ReservationOut
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 
 
@@ -37,28 +38,37 @@ class Returned:
     granted: list[dict[str, Any]] = field(default_factory=list)
 
 
-def row_out(row: Reservation | dict[str, Any], checkout_url: str | None = None) -> dict[str, Any]:
-    get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    keys = (
-        "id deal_id show_id shopper_id product_id variant_id quantity unit_price currency status "
-        "pin_id created_at expires_at settled_at order_ref"
-    ).split()
-    data = {k: get(k) for k in keys}
-    data["checkout_url"] = checkout_url
-    return data
+def row_out(
+    row: Reservation | Mapping[str, Any], checkout_url: str | None = None
+) -> ReservationOut:
+    """From the row, or from the engine's record of a claim (the same names)."""
+
+    def get(key: str) -> Any:
+        return row.get(key) if isinstance(row, Mapping) else getattr(row, key)
+
+    return ReservationOut(
+        id=get("id"),
+        deal_id=get("deal_id"),
+        show_id=get("show_id"),
+        shopper_id=get("shopper_id"),
+        product_id=get("product_id"),
+        variant_id=get("variant_id"),
+        quantity=get("quantity"),
+        unit_price=get("unit_price"),
+        currency=get("currency"),
+        status=get("status"),
+        pin_id=get("pin_id"),
+        created_at=get("created_at"),
+        expires_at=get("expires_at"),
+        settled_at=get("settled_at"),
+        order_ref=get("order_ref"),
+        checkout_url=checkout_url,
+    )
 
 
 async def get_reservation(db: AsyncSession, vendor_id: str, reservation_id: str) -> Reservation:
-    row = (
-        await db.execute(
-            select(Reservation).where(
-                Reservation.vendor_id == vendor_id, Reservation.id == reservation_id
-            )
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise CommerceError.not_found("reservation")
-    return row
+    missing = CommerceError.not_found("reservation")
+    return await get_owned(db, Reservation, vendor_id, reservation_id, missing)
 
 
 async def list_reservations(
@@ -107,13 +117,7 @@ async def confirm(db: AsyncSession, row: Reservation, body: ConfirmIn) -> bool:
             {"order_ref": row.order_ref},
         )
     _refuse_settled(row, now)
-    currency = body.currency.upper()
-    if currency != row.currency:
-        raise CommerceError(
-            "invalid",
-            "currency_mismatch",
-            f"the reservation is in {row.currency}, not {currency}",
-        )
+    currency = same_currency(body.currency, row.currency, "the reservation is in")
     # The deal's row first, as every writer of the deal does (ledger.py): an
     # expiry or release of this reservation takes it before the reservation's.
     await lock_stock(db, row.deal_id)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypedDict
 
 from pasar.catalog.schemas import Minor
 from pasar.commerce.models import MAX_UNITS
@@ -81,7 +82,9 @@ class DealIn(Strict):
 DealStatus = Literal["upcoming", "live", "ended"]
 
 
-class DealOut(BaseModel):
+# A TypedDict, not a model: commerce.deals.out builds it as a plain dict (typed)
+# for the API and the webhooks alike.
+class DealOut(TypedDict):
     id: str
     show_id: str
     product_id: str
@@ -123,7 +126,8 @@ class ClaimIn(Strict):
     )
 
 
-class ReservationOut(BaseModel):
+# A TypedDict, like DealOut: commerce.reservations.row_out builds it.
+class ReservationOut(TypedDict):
     id: str
     deal_id: str
     show_id: str
@@ -139,9 +143,12 @@ class ReservationOut(BaseModel):
     expires_at: datetime
     settled_at: datetime | None
     order_ref: str | None
-    checkout_url: str | None = Field(
-        default=None, description="The vendor's checkout with this reservation, when set up."
-    )
+    checkout_url: NotRequired[
+        Annotated[
+            str | None,
+            Field(description="The vendor's checkout with this reservation, when set up."),
+        ]
+    ]
 
 
 class ConfirmIn(Strict):

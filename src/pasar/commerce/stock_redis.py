@@ -60,9 +60,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import structlog
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from sqlalchemy import select
 
+from pasar import redis_clients
 from pasar.commerce.batching import Batcher
 from pasar.commerce.groupcommit import GroupCommit
 from pasar.commerce.ledger import Claim, DealTerms, Outcome
@@ -188,17 +189,9 @@ class RedisStock:
     def __init__(
         self, url: str, db: Database, group: GroupCommit, *, quiet_seconds: float = 5.0
     ) -> None:
-        # A burst waits for a connection instead of failing with "Too many
-        # connections"; a dead connection fails a command instead of hanging it.
-        pool = BlockingConnectionPool.from_url(
-            url,
-            decode_responses=True,
-            max_connections=64,
-            timeout=10,
-            socket_timeout=15,
-            socket_connect_timeout=5,
+        self.redis: Redis = redis_clients.pooled(
+            url, connections=64, wait=10, command_timeout=15, connect_timeout=5
         )
-        self.redis: Redis = Redis.from_pool(pool)
         self._admitter: Batcher[tuple[DealTerms, Claim], tuple[int, int]] = Batcher(
             self._admit_batch, max_batch=500, name="pasar-admit"
         )

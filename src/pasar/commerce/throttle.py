@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass
 
 import structlog
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from pasar.commerce.errors import CommerceError
+from pasar import redis_clients
+from pasar.commerce.errors import CommerceCode, CommerceError
 from pasar.realtime.limits import Bucket
 
 log = structlog.get_logger()
@@ -42,7 +43,7 @@ return {1, 0}
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    code: str  # the error code a refusal answers with
+    code: CommerceCode  # the error code a refusal answers with
     message: str  # "too many …" (the wait is appended)
 
 
@@ -55,15 +56,9 @@ class Throttle:
     def __init__(self, redis_url: str | None) -> None:
         self.redis: Redis | None = None
         if redis_url:
-            pool = BlockingConnectionPool.from_url(
-                redis_url,
-                decode_responses=True,
-                max_connections=16,
-                timeout=5,
-                socket_timeout=5,
-                socket_connect_timeout=2,
+            self.redis = redis_clients.pooled(
+                redis_url, connections=16, wait=5, command_timeout=5, connect_timeout=2
             )
-            self.redis = Redis.from_pool(pool)
             self._hit = self.redis.register_script(_HIT)
         self._buckets: dict[str, Bucket] = {}
         self._sweep_at = time.monotonic() + SWEEP_SECONDS

@@ -56,7 +56,9 @@ class LineupItem(BaseModel):
     position: int
 
 
-class ShowOut(BaseModel):
+class _ShowTimes(BaseModel):
+    """What the studio's and the public's views of a show both say first."""
+
     id: str
     title: str
     description: str
@@ -64,6 +66,9 @@ class ShowOut(BaseModel):
     scheduled_at: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
+
+
+class ShowOut(_ShowTimes):
     host_user_id: str | None
     cover_url: str | None
     lineup: list[LineupItem]
@@ -138,14 +143,7 @@ class PlaybackOut(BaseModel):
     )
 
 
-class PublicShowOut(BaseModel):
-    id: str
-    title: str
-    description: str
-    state: ShowState
-    scheduled_at: datetime | None
-    started_at: datetime | None
-    ended_at: datetime | None
+class PublicShowOut(_ShowTimes):
     cover_url: str | None
     host: PublicHostOut | None
     vendor: PublicVendorOut

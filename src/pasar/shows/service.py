@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.catalog.service import products_by_ids
 from pasar.clock import as_utc, utcnow
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.pagination import Page, paginate
 from pasar.shows.errors import ShowError
@@ -86,12 +87,7 @@ async def create_show(
 
 
 async def get_show(db: AsyncSession, vendor_id: str, show_id: str) -> Show:
-    show = (
-        await db.execute(select(Show).where(Show.vendor_id == vendor_id, Show.id == show_id))
-    ).scalar_one_or_none()
-    if show is None:
-        raise ShowError.not_found("show")
-    return show
+    return await get_owned(db, Show, vendor_id, show_id, ShowError.not_found("show"))
 
 
 async def list_shows(

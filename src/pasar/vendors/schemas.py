@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from pasar.commerce.checkout import check_template
+from pasar.url_templates import check_checkout_template
 from pasar.validation import Strict
 from pasar.vendors.scopes import Role, Scope
 
@@ -67,7 +67,7 @@ class VendorPatch(Strict):
     @field_validator("checkout_url_template")
     @classmethod
     def _template(cls, value: str | None) -> str | None:
-        return check_template(value) if value else value
+        return check_checkout_template(value) if value else value
 
 
 class StaffOut(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.money import validate_currency, validate_locale
 from pasar.vendors import credentials
@@ -132,14 +133,7 @@ async def list_staff(db: AsyncSession, vendor_id: str) -> list[StaffUser]:
 
 
 async def get_staff(db: AsyncSession, vendor_id: str, user_id: str) -> StaffUser:
-    user = (
-        await db.execute(
-            select(StaffUser).where(StaffUser.vendor_id == vendor_id, StaffUser.id == user_id)
-        )
-    ).scalar_one_or_none()
-    if user is None:
-        raise VendorError.not_found("staff user")
-    return user
+    return await get_owned(db, StaffUser, vendor_id, user_id, VendorError.not_found("staff user"))
 
 
 async def set_password(
@@ -188,11 +182,7 @@ async def list_api_keys(db: AsyncSession, vendor_id: str) -> list[ApiKey]:
 
 
 async def revoke_api_key(db: AsyncSession, vendor_id: str, key_id: str) -> ApiKey:
-    key = (
-        await db.execute(select(ApiKey).where(ApiKey.vendor_id == vendor_id, ApiKey.id == key_id))
-    ).scalar_one_or_none()
-    if key is None:
-        raise VendorError.not_found("API key")
+    key = await get_owned(db, ApiKey, vendor_id, key_id, VendorError.not_found("API key"))
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await db.flush()

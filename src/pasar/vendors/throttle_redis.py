@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
+
+from pasar import redis_clients
 
 PREFIX = "login:"
 
@@ -22,15 +24,9 @@ return {n, redis.call('PTTL', KEYS[1])}
 
 class RedisThrottleStore:
     def __init__(self, url: str) -> None:
-        pool = BlockingConnectionPool.from_url(
-            url,
-            decode_responses=True,
-            max_connections=16,
-            timeout=10,
-            socket_timeout=15,
-            socket_connect_timeout=5,
+        self.redis: Redis = redis_clients.pooled(
+            url, connections=16, wait=10, command_timeout=15, connect_timeout=5
         )
-        self.redis: Redis = Redis.from_pool(pool)
         self._hit = self.redis.register_script(_HIT)
 
     async def peek(self, keys: Sequence[str]) -> list[tuple[int, float]]:

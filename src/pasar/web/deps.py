@@ -12,7 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
+from pasar.ids import id_shaped
 from pasar.services import Services
+from pasar.shows.errors import ShowError
+from pasar.shows.models import Show
 from pasar.vendors import service as vendors
 from pasar.vendors.errors import VendorError
 from pasar.vendors.principal import Principal
@@ -43,6 +46,18 @@ async def get_db(
 ) -> AsyncIterator[AsyncSession]:
     async with services.db.session() as session:
         yield session
+
+
+async def find_show(services: Services, show_id: str) -> Show:
+    """The show a public URL names, whichever vendor's (its id is what shoppers are
+    given), or not found. The session closes before the caller opens its own."""
+    if not id_shaped(show_id):
+        raise ShowError.not_found("show")
+    async with services.db.session() as db:
+        show = await db.get(Show, show_id)
+    if show is None:
+        raise ShowError.not_found("show")
+    return show
 
 
 @dataclass
@@ -85,7 +100,9 @@ async def authenticate(request: Request, db: AsyncSession, services: Services) -
     )
 
 
-def requires(scope: Scope) -> Callable[..., Awaitable[Ctx]]:
+def requires(scope: Scope | None) -> Callable[..., Awaitable[Ctx]]:
+    """The caller, holding ``scope`` (None: any signed-in caller)."""
+
     async def dependency(
         request: Request,
         db: Annotated[AsyncSession, Depends(get_db)],
@@ -93,19 +110,22 @@ def requires(scope: Scope) -> Callable[..., Awaitable[Ctx]]:
         _: ApiKeyDoc,
     ) -> Ctx:
         principal = await authenticate(request, db, services)
-        principal.require(scope)
+        if scope is not None:
+            principal.require(scope)
         return Ctx(db=db, principal=principal, services=services)
 
     return dependency
 
 
-async def any_principal(
-    request: Request,
-    db: Annotated[AsyncSession, Depends(get_db)],
-    services: Annotated[Services, Depends(get_services)],
-    _: ApiKeyDoc,
-) -> Ctx:
-    return Ctx(db=db, principal=await authenticate(request, db, services), services=services)
+# The caller, holding the scope the route needs.
+AnalyticsRead = Annotated[Ctx, Depends(requires(Scope.ANALYTICS_READ))]
+CatalogRead = Annotated[Ctx, Depends(requires(Scope.CATALOG_READ))]
+CatalogWrite = Annotated[Ctx, Depends(requires(Scope.CATALOG_WRITE))]
+OrdersWrite = Annotated[Ctx, Depends(requires(Scope.ORDERS_WRITE))]
+SettingsWrite = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
+ShowsRead = Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
+ShowsWrite = Annotated[Ctx, Depends(requires(Scope.SHOWS_WRITE))]
+any_principal = requires(None)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ from starlette.types import Scope
 from pasar.ids import id_shaped
 from pasar.shows.errors import ShowError
 from pasar.vendors.models import Vendor
+from pasar.web.deps import find_show
 from pasar.web.errors import error_response
-from pasar.web.routes.showdoc import find_show, watch_url
+from pasar.web.routes.showdoc import watch_url
 
 STATIC_DIR = Path(__file__).parent / "static"
 

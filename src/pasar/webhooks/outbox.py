@@ -9,7 +9,7 @@ at its next poll.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,21 +33,25 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def render(event_type: str, data: dict[str, Any], at: datetime) -> str:
+def render(event_type: str, data: Mapping[str, Any], at: datetime) -> str:
     """The Standard Webhooks payload, serialised once: every attempt sends these bytes."""
     payload = {"type": event_type, "timestamp": iso(at), "data": data}
     return json.dumps(payload, default=_default, ensure_ascii=False, separators=(",", ":"))
 
 
 async def add_message(
-    db: AsyncSession, vendor_id: str, event_type: str, data: dict[str, Any], endpoint_ids: list[str]
+    db: AsyncSession,
+    vendor_id: str,
+    event_type: str,
+    data: Mapping[str, Any],
+    endpoint_ids: list[str],
 ) -> list[WebhookDelivery]:
     """Write one message with a pending, due-now delivery to each endpoint given."""
     return await _add_messages(db, vendor_id, [(event_type, data, endpoint_ids)])
 
 
 async def _add_messages(
-    db: AsyncSession, vendor_id: str, messages: Sequence[tuple[str, dict[str, Any], list[str]]]
+    db: AsyncSession, vendor_id: str, messages: Sequence[tuple[str, Mapping[str, Any], list[str]]]
 ) -> list[WebhookDelivery]:
     now = utcnow()
     rows = [
@@ -83,7 +87,9 @@ async def _add_messages(
     return deliveries
 
 
-async def enqueue(db: AsyncSession, vendor_id: str, event_type: str, data: dict[str, Any]) -> None:
+async def enqueue(
+    db: AsyncSession, vendor_id: str, event_type: str, data: Mapping[str, Any]
+) -> None:
     """Emit ``event_type`` to every enabled endpoint of the vendor subscribed to it, in
     the caller's transaction (no commit). A vendor without such endpoints costs one
     indexed SELECT and writes nothing."""
@@ -91,7 +97,7 @@ async def enqueue(db: AsyncSession, vendor_id: str, event_type: str, data: dict[
 
 
 async def enqueue_many(
-    db: AsyncSession, vendor_id: str, events: Sequence[tuple[str, dict[str, Any]]]
+    db: AsyncSession, vendor_id: str, events: Sequence[tuple[str, Mapping[str, Any]]]
 ) -> None:
     """``enqueue`` for several events of one vendor with one look at its endpoints
     (a flash sale's group commit records hundreds of reservations at once)."""

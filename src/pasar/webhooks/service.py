@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import as_utc, utcnow
+from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.pagination import Page, paginate
 from pasar.vendors.credentials import SecretBox
@@ -53,16 +54,8 @@ async def create_endpoint(
 
 
 async def get_endpoint(db: AsyncSession, vendor_id: str, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = (
-        await db.execute(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.vendor_id == vendor_id, WebhookEndpoint.id == endpoint_id
-            )
-        )
-    ).scalar_one_or_none()
-    if endpoint is None:
-        raise WebhookError.not_found("webhook endpoint")
-    return endpoint
+    missing = WebhookError.not_found("webhook endpoint")
+    return await get_owned(db, WebhookEndpoint, vendor_id, endpoint_id, missing)
 
 
 async def list_endpoints(
@@ -211,15 +204,8 @@ async def list_deliveries(
 
 
 async def get_delivery(db: AsyncSession, vendor_id: str, delivery_id: str) -> DeliveryView:
-    delivery = (
-        await db.execute(
-            select(WebhookDelivery).where(
-                WebhookDelivery.vendor_id == vendor_id, WebhookDelivery.id == delivery_id
-            )
-        )
-    ).scalar_one_or_none()
-    if delivery is None:
-        raise WebhookError.not_found("webhook delivery")
+    missing = WebhookError.not_found("webhook delivery")
+    delivery = await get_owned(db, WebhookDelivery, vendor_id, delivery_id, missing)
     return (await _views(db, [delivery]))[0]
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from pasar.webhooks.errors import WebhookError
+from pasar.webhooks.errors import WebhookCode, WebhookError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -53,7 +53,7 @@ def is_public(ip: IPAddress) -> bool:
     return True
 
 
-def _invalid(message: str, code: str = "invalid_url") -> WebhookError:
+def _invalid(message: str, code: WebhookCode = "invalid_url") -> WebhookError:
     return WebhookError("invalid", code, message)
 
 

@@ -20,17 +20,14 @@ from pasar.catalog.schemas import (
     VariantPatch,
 )
 from pasar.validation import IsoDateTime
-from pasar.vendors.scopes import Scope
 from pasar.vendors.service import get_vendor
 from pasar.web import serialize
-from pasar.web.deps import Ctx, PageParams, page_params, requires
+from pasar.web.deps import CatalogRead, CatalogWrite, Ctx, PageParams, page_params
 from pasar.web.errors import responses
 from pasar.web.idempotency import IdempotencyDep
 from pasar.web.limits import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/api/v1/products", tags=["catalog"], responses=responses(401, 403))
-Read = Annotated[Ctx, Depends(requires(Scope.CATALOG_READ))]
-Write = Annotated[Ctx, Depends(requires(Scope.CATALOG_WRITE))]
 
 
 class ProductPage(BaseModel):
@@ -45,7 +42,7 @@ async def _out(ctx: Ctx, product: Any) -> dict[str, Any]:
 
 @router.get("", response_model=ProductPage, responses=responses(400, 422))
 async def list_products(
-    ctx: Read,
+    ctx: CatalogRead,
     page: Annotated[PageParams, Depends(page_params)],
     status: ProductStatus | None = None,
     q: Annotated[
@@ -69,7 +66,7 @@ async def list_products(
 
 
 @router.post("", status_code=201, response_model=ProductOut, responses=responses(400, 409, 422))
-async def create_product(body: ProductIn, ctx: Write, idem: IdempotencyDep) -> JSONResponse:
+async def create_product(body: ProductIn, ctx: CatalogWrite, idem: IdempotencyDep) -> JSONResponse:
     if replay := await idem.replay(ctx):
         return replay
     vendor = await get_vendor(ctx.db, ctx.vendor_id)
@@ -78,12 +75,12 @@ async def create_product(body: ProductIn, ctx: Write, idem: IdempotencyDep) -> J
 
 
 @router.get("/{product_id}", response_model=ProductOut, responses=responses(404))
-async def get_product(product_id: str, ctx: Read) -> dict[str, Any]:
+async def get_product(product_id: str, ctx: CatalogRead) -> dict[str, Any]:
     return await _out(ctx, await catalog.get_product(ctx.db, ctx.vendor_id, product_id))
 
 
 @router.patch("/{product_id}", response_model=ProductOut, responses=responses(400, 404, 409, 422))
-async def update_product(product_id: str, body: ProductPatch, ctx: Write) -> dict[str, Any]:
+async def update_product(product_id: str, body: ProductPatch, ctx: CatalogWrite) -> dict[str, Any]:
     product = await catalog.get_product(ctx.db, ctx.vendor_id, product_id)
     await catalog.update_product(ctx.db, product, body)
     out = await _out(ctx, product)
@@ -92,7 +89,7 @@ async def update_product(product_id: str, body: ProductPatch, ctx: Write) -> dic
 
 
 @router.put("/{product_id}", response_model=ProductOut, responses=responses(400, 404, 409, 422))
-async def replace_product(product_id: str, body: ProductIn, ctx: Write) -> dict[str, Any]:
+async def replace_product(product_id: str, body: ProductIn, ctx: CatalogWrite) -> dict[str, Any]:
     """Replace the product and its variants; variants whose options match keep their ids."""
     product = await catalog.get_product(ctx.db, ctx.vendor_id, product_id)
     await catalog.replace_product(ctx.db, product, body)
@@ -102,7 +99,7 @@ async def replace_product(product_id: str, body: ProductIn, ctx: Write) -> dict[
 
 
 @router.delete("/{product_id}", status_code=204, responses=responses(404))
-async def delete_product(product_id: str, ctx: Write) -> Response:
+async def delete_product(product_id: str, ctx: CatalogWrite) -> Response:
     product = await catalog.get_product(ctx.db, ctx.vendor_id, product_id)
     stored = [i.storage_key for i in product.images if i.storage_key]
     await catalog.delete_product(ctx.db, product)
@@ -123,7 +120,7 @@ def _variant_out(product_out: dict[str, Any], variant_id: str) -> dict[str, Any]
     responses=responses(400, 404, 409, 422),
 )
 async def add_variant(
-    product_id: str, body: VariantIn, ctx: Write, idem: IdempotencyDep
+    product_id: str, body: VariantIn, ctx: CatalogWrite, idem: IdempotencyDep
 ) -> JSONResponse:
     if replay := await idem.replay(ctx):
         return replay
@@ -138,7 +135,7 @@ async def add_variant(
     responses=responses(400, 404, 409, 422),
 )
 async def update_variant(
-    product_id: str, variant_id: str, body: VariantPatch, ctx: Write
+    product_id: str, variant_id: str, body: VariantPatch, ctx: CatalogWrite
 ) -> dict[str, Any]:
     product = await catalog.get_product(ctx.db, ctx.vendor_id, product_id)
     variant = catalog.get_variant(product, variant_id)
@@ -151,7 +148,7 @@ async def update_variant(
 @router.delete(
     "/{product_id}/variants/{variant_id}", status_code=204, responses=responses(404, 409)
 )
-async def delete_variant(product_id: str, variant_id: str, ctx: Write) -> Response:
+async def delete_variant(product_id: str, variant_id: str, ctx: CatalogWrite) -> Response:
     product = await catalog.get_product(ctx.db, ctx.vendor_id, product_id)
     await catalog.delete_variant(ctx.db, product, catalog.get_variant(product, variant_id))
     await ctx.db.commit()
@@ -167,7 +164,7 @@ async def delete_variant(product_id: str, variant_id: str, ctx: Write) -> Respon
 )
 async def upload_image(
     product_id: str,
-    ctx: Write,
+    ctx: CatalogWrite,
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP.")],
     alt: Annotated[str, Form(max_length=300, pattern=r"^[^\x00]*$")] = "",
 ) -> JSONResponse:
@@ -184,7 +181,7 @@ async def upload_image(
 
 
 @router.delete("/{product_id}/images/{image_id}", status_code=204, responses=responses(404))
-async def delete_image(product_id: str, image_id: str, ctx: Write) -> Response:
+async def delete_image(product_id: str, image_id: str, ctx: CatalogWrite) -> Response:
     product = await catalog.get_product(ctx.db, ctx.vendor_id, product_id)
     await catalog.delete_image(ctx.db, ctx.services.storage, product, image_id)
     await ctx.db.commit()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from pasar.catalog.models import Product
 from pasar.clock import utcnow
@@ -27,17 +27,14 @@ from pasar.commerce.schemas import (
 )
 from pasar.media import recording
 from pasar.shows.service import get_show
-from pasar.vendors.scopes import Scope
-from pasar.web.deps import Ctx, requires
+from pasar.web.deps import Ctx, OrdersWrite, ShowsRead, ShowsWrite
 from pasar.web.errors import responses
 from pasar.web.idempotency import IdempotencyDep
 from pasar.webhooks import enqueue
 
 router = APIRouter(tags=["live commerce"], responses=responses(401, 403))
-Read = Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
-Write = Annotated[Ctx, Depends(requires(Scope.SHOWS_WRITE))]
-Orders = Annotated[Ctx, Depends(requires(Scope.ORDERS_WRITE))]
 P = "/api/v1/shows/{show_id}"
+DEAL_OUT = TypeAdapter(DealOut)
 
 
 def _actor(ctx: Ctx) -> str:
@@ -54,7 +51,7 @@ def _image(ctx: Ctx) -> Callable[[Product], str | None]:
 
 @router.get(f"{P}/pins", response_model=list[PinOut], responses=responses(404))
 async def list_pins(
-    ctx: Read,
+    ctx: ShowsRead,
     show_id: str,
     active: Annotated[bool, Query(description="Only the products pinned now.")] = False,
 ) -> list[dict[str, Any]]:
@@ -74,7 +71,7 @@ async def list_pins(
     description="Pin a line-up product (at most 3 at once); every viewer sees it at once. "
     "Pinning a product that is pinned already answers 200 with that pin.",
 )
-async def pin_product(ctx: Write, show_id: str, body: ProductPinIn) -> JSONResponse:
+async def pin_product(ctx: ShowsWrite, show_id: str, body: ProductPinIn) -> JSONResponse:
     show = await get_show(ctx.db, ctx.vendor_id, show_id)
     now_media = None
     if show.state == "live":
@@ -96,7 +93,7 @@ async def pin_product(ctx: Write, show_id: str, body: ProductPinIn) -> JSONRespo
 
 
 @router.delete(f"{P}/pins/{{pin_id}}", status_code=204, responses=responses(404))
-async def unpin(ctx: Write, show_id: str, pin_id: str) -> Response:
+async def unpin(ctx: ShowsWrite, show_id: str, pin_id: str) -> Response:
     pin = await pin_service.get_pin(ctx.db, ctx.vendor_id, show_id, pin_id)
     changed = await pin_service.unpin(ctx.db, pin)
     if changed:
@@ -120,7 +117,7 @@ async def unpin(ctx: Write, show_id: str, pin_id: str) -> Response:
 
 
 @router.get(f"{P}/deals", response_model=list[DealOut], responses=responses(404))
-async def list_deals(ctx: Read, show_id: str) -> list[dict[str, Any]]:
+async def list_deals(ctx: ShowsRead, show_id: str) -> list[DealOut]:
     show = await get_show(ctx.db, ctx.vendor_id, show_id)
     found = await deal_service.list_deals(ctx.db, ctx.vendor_id, show.id)
     stock = await deal_service.stock_of(ctx.db, [d.id for d in found])
@@ -135,7 +132,9 @@ async def list_deals(ctx: Read, show_id: str) -> list[dict[str, Any]]:
     description="Start a flash deal now or after a countdown; viewers see it at once "
     "(`deal.started`, with `starts_at` for the countdown).",
 )
-async def create_deal(ctx: Write, show_id: str, body: DealIn, idem: IdempotencyDep) -> JSONResponse:
+async def create_deal(
+    ctx: ShowsWrite, show_id: str, body: DealIn, idem: IdempotencyDep
+) -> JSONResponse:
     if (replayed := await idem.replay(ctx)) is not None:
         return replayed
     show = await get_show(ctx.db, ctx.vendor_id, show_id)
@@ -143,7 +142,9 @@ async def create_deal(ctx: Write, show_id: str, body: DealIn, idem: IdempotencyD
         ctx.db, show, body, ctx.services.settings.deal_hold_seconds
     )
     stock = (await deal_service.stock_of(ctx.db, [deal.id])).get(deal.id)
-    body_out = DealOut.model_validate(deal_service.out(deal, stock)).model_dump(mode="json")
+    body_out = DEAL_OUT.dump_python(
+        DEAL_OUT.validate_python(deal_service.out(deal, stock)), mode="json"
+    )
     response = await idem.commit(ctx, 201, body_out)
     if response.status_code == 201 and response.headers.get("idempotent-replayed") is None:
         await ctx.services.realtime.publish(
@@ -153,7 +154,7 @@ async def create_deal(ctx: Write, show_id: str, body: DealIn, idem: IdempotencyD
 
 
 @router.get("/api/v1/deals/{deal_id}", response_model=DealOut, responses=responses(404))
-async def get_deal(ctx: Read, deal_id: str) -> dict[str, Any]:
+async def get_deal(ctx: ShowsRead, deal_id: str) -> DealOut:
     deal = await deal_service.get_deal(ctx.db, ctx.vendor_id, deal_id)
     stock = (await deal_service.stock_of(ctx.db, [deal.id])).get(deal.id)
     return deal_service.out(deal, stock)
@@ -166,7 +167,7 @@ async def get_deal(ctx: Read, deal_id: str) -> dict[str, Any]:
     description="Stop new claims now. Held reservations stay valid until their holds run "
     "out; with `reason: cancelled` they are released too.",
 )
-async def end_deal(ctx: Write, deal_id: str, body: DealEndIn) -> dict[str, Any]:
+async def end_deal(ctx: ShowsWrite, deal_id: str, body: DealEndIn) -> DealOut:
     deal = await deal_service.get_deal(ctx.db, ctx.vendor_id, deal_id)
     returned = await deal_service.end_deal(ctx.db, deal, body.reason)
     await ctx.services.commerce.ended(ctx.db, deal, returned)
@@ -185,7 +186,7 @@ class ReservationList(BaseModel):
 
 @router.get("/api/v1/reservations", response_model=ReservationList, responses=responses(422))
 async def list_reservations(
-    ctx: Read,
+    ctx: ShowsRead,
     deal_id: Annotated[str | None, Query(max_length=40)] = None,
     shopper_id: Annotated[str | None, Query(max_length=80)] = None,
     status: ReservationStatus | None = None,
@@ -202,7 +203,7 @@ async def list_reservations(
     response_model=ReservationOut,
     responses=responses(404),
 )
-async def get_reservation(ctx: Read, reservation_id: str) -> dict[str, Any]:
+async def get_reservation(ctx: ShowsRead, reservation_id: str) -> ReservationOut:
     return rsv.row_out(await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id))
 
 
@@ -215,7 +216,7 @@ async def get_reservation(ctx: Read, reservation_id: str) -> dict[str, Any]:
     "with the same `order_ref` changes nothing. Also records the order (or adds the "
     "reservation to the order with this `order_ref`), attributed to the deal's show.",
 )
-async def confirm(ctx: Orders, reservation_id: str, body: ConfirmIn) -> dict[str, Any]:
+async def confirm(ctx: OrdersWrite, reservation_id: str, body: ConfirmIn) -> ReservationOut:
     row = await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id)
     if await rsv.confirm(ctx.db, row, body):
         await enqueue(ctx.db, ctx.vendor_id, "reservation.confirmed", rsv.row_out(row))
@@ -230,7 +231,7 @@ async def confirm(ctx: Orders, reservation_id: str, body: ConfirmIn) -> dict[str
     responses=responses(404, 409),
     description="The shopper will not buy: the units go back to the deal (waitlist first).",
 )
-async def release(ctx: Orders, reservation_id: str) -> dict[str, Any]:
+async def release(ctx: OrdersWrite, reservation_id: str) -> ReservationOut:
     row = await rsv.get_reservation(ctx.db, ctx.vendor_id, reservation_id)
     await ctx.services.commerce.release(ctx.db, row)
     return rsv.row_out(row)

@@ -20,15 +20,17 @@ from pasar.commerce.schemas import (
     ValidateIn,
 )
 from pasar.shows.service import get_show
-from pasar.vendors.scopes import Scope
-from pasar.web.deps import Ctx, PageParams, page_params, requires
+from pasar.web.deps import (
+    OrdersWrite,
+    PageParams,
+    ShowsRead,
+    ShowsWrite,
+    page_params,
+)
 from pasar.web.errors import responses
 from pasar.web.idempotency import REPLAY_HEADER, IdempotencyDep
 
 router = APIRouter(prefix="/api/v1", tags=["coupons"], responses=responses(401, 403))
-Read = Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
-Write = Annotated[Ctx, Depends(requires(Scope.SHOWS_WRITE))]
-Orders = Annotated[Ctx, Depends(requires(Scope.ORDERS_WRITE))]
 
 
 def _out(coupon: Any) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def _out(coupon: Any) -> dict[str, Any]:
     description="A percentage (1–100) or fixed amount off, optionally for one show, with "
     "usage limits and a validity window. Codes are unique per shop, whatever their case.",
 )
-async def create_coupon(ctx: Write, body: CouponIn, idem: IdempotencyDep) -> JSONResponse:
+async def create_coupon(ctx: ShowsWrite, body: CouponIn, idem: IdempotencyDep) -> JSONResponse:
     if (replayed := await idem.replay(ctx)) is not None:
         return replayed
     coupon = await coupon_service.create_coupon(ctx.db, ctx.vendor_id, body)
@@ -52,7 +54,7 @@ async def create_coupon(ctx: Write, body: CouponIn, idem: IdempotencyDep) -> JSO
 
 @router.get("/coupons", response_model=CouponPage, responses=responses(400, 422))
 async def list_coupons(
-    ctx: Read,
+    ctx: ShowsRead,
     page: Annotated[PageParams, Depends(page_params)],
     show_id: Annotated[str | None, Query(max_length=40, description="Coupons of one show.")] = None,
     active: bool | None = None,
@@ -67,14 +69,14 @@ async def list_coupons(
 
 
 @router.get("/coupons/{coupon_id}", response_model=CouponOut, responses=responses(404))
-async def get_coupon(ctx: Read, coupon_id: str) -> dict[str, Any]:
+async def get_coupon(ctx: ShowsRead, coupon_id: str) -> dict[str, Any]:
     return coupon_service.coupon_out(
         await coupon_service.get_coupon(ctx.db, ctx.vendor_id, coupon_id)
     )
 
 
 @router.patch("/coupons/{coupon_id}", response_model=CouponOut, responses=responses(400, 404, 422))
-async def update_coupon(ctx: Write, coupon_id: str, body: CouponPatch) -> dict[str, Any]:
+async def update_coupon(ctx: ShowsWrite, coupon_id: str, body: CouponPatch) -> dict[str, Any]:
     coupon = await coupon_service.get_coupon(ctx.db, ctx.vendor_id, coupon_id)
     await coupon_service.update_coupon(ctx.db, coupon, body)
     out = _out(coupon)
@@ -83,7 +85,7 @@ async def update_coupon(ctx: Write, coupon_id: str, body: CouponPatch) -> dict[s
 
 
 @router.delete("/coupons/{coupon_id}", status_code=204, responses=responses(404))
-async def delete_coupon(ctx: Write, coupon_id: str) -> Response:
+async def delete_coupon(ctx: ShowsWrite, coupon_id: str) -> Response:
     coupon = await coupon_service.get_coupon(ctx.db, ctx.vendor_id, coupon_id)
     await coupon_service.delete_coupon(ctx.db, coupon)
     await ctx.db.commit()
@@ -99,7 +101,7 @@ async def delete_coupon(ctx: Write, coupon_id: str) -> Response:
     "copy); the Storefront lists it while it can be used. A coupon of another show is "
     "not found here.",
 )
-async def post_coupon(ctx: Write, show_id: str, coupon_id: str) -> dict[str, Any]:
+async def post_coupon(ctx: ShowsWrite, show_id: str, coupon_id: str) -> dict[str, Any]:
     show = await get_show(ctx.db, ctx.vendor_id, show_id)
     coupon = await coupon_service.in_show(ctx.db, show, coupon_id)
     post = await coupon_service.post_coupon(
@@ -125,7 +127,7 @@ async def post_coupon(ctx: Write, show_id: str, coupon_id: str) -> dict[str, Any
     description="What the code takes off `amount` now, without using it. Refusals are the "
     "same as redeeming's.",
 )
-async def validate_coupon(ctx: Orders, body: ValidateIn) -> dict[str, Any]:
+async def validate_coupon(ctx: OrdersWrite, body: ValidateIn) -> dict[str, Any]:
     return (await coupon_service.validate(ctx.db, ctx.vendor_id, body)).out()
 
 
@@ -146,7 +148,7 @@ async def validate_coupon(ctx: Orders, body: ValidateIn) -> dict[str, Any]:
         "redemption (200, `Idempotent-Replayed: true`) and uses nothing."
     ),
 )
-async def redeem_coupon(ctx: Orders, body: RedeemIn) -> JSONResponse:
+async def redeem_coupon(ctx: OrdersWrite, body: RedeemIn) -> JSONResponse:
     row, coupon, replayed = await coupon_service.redeem(ctx.db, ctx.vendor_id, body)
     out = RedemptionOut.model_validate(coupon_service.redemption_out(row, coupon)).model_dump(
         mode="json"

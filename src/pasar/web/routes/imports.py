@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import HttpUrl
 
 from pasar.catalog.errors import CatalogError
@@ -12,14 +12,12 @@ from pasar.catalog.importers import Candidate, finish_import, parse_csv, parse_s
 from pasar.catalog.importers.csv import MAX_BYTES, CsvFormatError
 from pasar.catalog.importers.shopify import ShopifyFormatError
 from pasar.catalog.schemas import ImportReport
-from pasar.vendors.scopes import Scope
 from pasar.vendors.service import get_vendor
-from pasar.web.deps import Ctx, requires
+from pasar.web.deps import CatalogWrite, Ctx
 from pasar.web.errors import responses
 from pasar.web.limits import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/api/v1/imports", tags=["catalog"], responses=responses(401, 403))
-Write = Annotated[Ctx, Depends(requires(Scope.CATALOG_WRITE))]
 Atomic = Annotated[bool, Query(description="All or nothing: any bad row and nothing imports.")]
 
 
@@ -48,7 +46,7 @@ async def _import(ctx: Ctx, candidates: list[Candidate], atomic: bool) -> dict[s
     max_body_size=MAX_UPLOAD_BYTES,
 )
 async def import_csv(
-    ctx: Write,
+    ctx: CatalogWrite,
     file: Annotated[UploadFile, File(description="UTF-8 CSV, one row per variant.")],
     atomic: Atomic = False,
 ) -> dict[str, Any]:
@@ -70,7 +68,7 @@ async def import_csv(
     max_body_size=MAX_UPLOAD_BYTES,
 )
 async def import_shopify(
-    ctx: Write,
+    ctx: CatalogWrite,
     file: Annotated[UploadFile, File(description="A Shopify products.json export.")],
     atomic: Atomic = False,
     store_url: Annotated[HttpUrl | None, Query(description="Builds each product_url.")] = None,

@@ -11,14 +11,11 @@ from pasar.clock import utcnow
 from pasar.commerce import carts
 from pasar.commerce import orders as order_service
 from pasar.commerce.schemas import CartCheckoutOut, OrderIn, OrderOut, OrderPage, SalesOut
-from pasar.vendors.scopes import Scope
-from pasar.web.deps import Ctx, PageParams, page_params, requires
+from pasar.web.deps import AnalyticsRead, OrdersWrite, PageParams, page_params
 from pasar.web.errors import responses
 from pasar.web.idempotency import IdempotencyDep
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=responses(401, 403))
-Orders = Annotated[Ctx, Depends(requires(Scope.ORDERS_WRITE))]
-Analytics = Annotated[Ctx, Depends(requires(Scope.ANALYTICS_READ))]
 
 
 def _out(recorded: order_service.Recorded) -> dict[str, Any]:
@@ -42,7 +39,7 @@ def _out(recorded: order_service.Recorded) -> dict[str, Any]:
         "Emits the `order.attributed` webhook when any line is attributed."
     ),
 )
-async def report_order(ctx: Orders, body: OrderIn, idem: IdempotencyDep) -> JSONResponse:
+async def report_order(ctx: OrdersWrite, body: OrderIn, idem: IdempotencyDep) -> JSONResponse:
     if (replayed := await idem.replay(ctx)) is not None:
         return replayed
     recorded = await order_service.record(ctx.db, ctx.services.server_secret, ctx.vendor_id, body)
@@ -54,7 +51,7 @@ async def report_order(ctx: Orders, body: OrderIn, idem: IdempotencyDep) -> JSON
 
 @router.get("/orders", response_model=OrderPage, responses=responses(400, 422))
 async def list_orders(
-    ctx: Analytics,
+    ctx: AnalyticsRead,
     page: Annotated[PageParams, Depends(page_params)],
     show_id: Annotated[
         str | None, Query(max_length=40, description="Orders with a line from this show.")
@@ -70,7 +67,7 @@ async def list_orders(
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=responses(404))
-async def get_order(ctx: Analytics, order_id: str) -> dict[str, Any]:
+async def get_order(ctx: AnalyticsRead, order_id: str) -> dict[str, Any]:
     return order_service.order_out(await order_service.get_order(ctx.db, ctx.vendor_id, order_id))
 
 
@@ -81,7 +78,7 @@ async def get_order(ctx: Analytics, order_id: str) -> dict[str, Any]:
     description="Revenue from the show's attributed order lines, per currency, product, "
     "pin and deal (sums of line amounts in minor units; never added across currencies).",
 )
-async def show_sales(ctx: Analytics, show_id: str) -> dict[str, Any]:
+async def show_sales(ctx: AnalyticsRead, show_id: str) -> dict[str, Any]:
     return await order_service.show_sales(ctx.db, ctx.vendor_id, show_id)
 
 
@@ -93,6 +90,6 @@ async def show_sales(ctx: Analytics, show_id: str) -> dict[str, Any]:
     "URL received (valid for 30 minutes): its lines, prices and the reservations to "
     "confirm. Server to server, with your API key.",
 )
-async def get_cart_checkout(ctx: Orders, cart_token: str) -> dict[str, Any]:
+async def get_cart_checkout(ctx: OrdersWrite, cart_token: str) -> dict[str, Any]:
     checkout_id = carts.read_token(ctx.services.server_secret, cart_token, utcnow())
     return carts.checkout_out(await carts.get_checkout(ctx.db, ctx.vendor_id, checkout_id))

@@ -11,15 +11,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
-from sqlalchemy import select
 
-from pasar.catalog.models import Product, Variant
+from pasar.catalog.models import Product
 from pasar.clock import utcnow
 from pasar.commerce import carts, clicks
 from pasar.commerce import coupons as coupon_service
 from pasar.commerce import pins as pin_service
-from pasar.commerce.errors import CommerceError
-from pasar.commerce.pins import pin_at
 from pasar.commerce.schemas import (
     CheckoutOut,
     ClickIn,
@@ -29,10 +26,9 @@ from pasar.commerce.schemas import (
     PostedCouponOut,
 )
 from pasar.services import Services
-from pasar.shows.models import Show
-from pasar.web.deps import get_services
+from pasar.web.deps import find_show, get_services
 from pasar.web.errors import responses
-from pasar.web.routes.storefront import GuestHeader, OriginHeader, ShopperHeader, _shopper
+from pasar.web.shopper import ShopperCredentials, ShopperDep
 
 router = APIRouter(prefix="/api/v1/storefront", tags=["storefront"])
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -43,16 +39,6 @@ CART = "/vendors/{vendor_slug}/cart"
 def _image(services: Services) -> Callable[[Product], str | None]:
     storage = services.storage
     return lambda product: pin_service.first_image_url(product, storage)
-
-
-async def _show(services: Services, show_id: str) -> Show:
-    if not 1 <= len(show_id) <= 40:
-        raise CommerceError.not_found("show")
-    async with services.db.session() as db:
-        show = await db.get(Show, show_id)
-    if show is None:
-        raise CommerceError.not_found("show")
-    return show
 
 
 # -- clicks ----------------------------------------------------------------------------
@@ -75,38 +61,16 @@ async def click(
     services: ServicesDep,
     show_id: str,
     body: ClickIn,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
 ) -> dict[str, Any]:
-    show = await _show(services, show_id)
-    await services.commerce.check_origin(show.vendor_id, origin)
+    show = await find_show(services, show_id)
+    await services.commerce.check_origin(show.vendor_id, shopper.origin)
     now = utcnow()
     async with services.db.session() as db:
-        lineup = {item.product_id for item in show.lineup}
-        product = (
-            await db.execute(
-                select(Product.id).where(
-                    Product.vendor_id == show.vendor_id, Product.id == body.product_id
-                )
-            )
-        ).scalar_one_or_none()
-        pin_id = await pin_at(db, show.id, body.product_id, now)
-        if product is None or (body.product_id not in lineup and pin_id is None):
-            raise CommerceError.not_found("product")
-        if body.variant_id is not None:
-            variant = (
-                await db.execute(
-                    select(Variant.id).where(
-                        Variant.product_id == body.product_id, Variant.id == body.variant_id
-                    )
-                )
-            ).scalar_one_or_none()
-            if variant is None:
-                raise CommerceError.not_found("variant")
+        pin_id = await clicks.pin_clicked(db, show, body.product_id, body.variant_id, now)
     shopper_id = None
-    if guest or shopper_token:
-        shopper_id = (await _shopper(services, show.vendor_id, guest, shopper_token, origin)).id
+    if shopper.given:
+        shopper_id = (await shopper.for_vendor(show.vendor_id)).id
     found = clicks.Click(
         vendor_id=show.vendor_id,
         show_id=show.id,
@@ -139,7 +103,7 @@ async def click(
     "show each code with a copy button.",
 )
 async def posted_coupons(services: ServicesDep, show_id: str) -> list[dict[str, Any]]:
-    show = await _show(services, show_id)
+    show = await find_show(services, show_id)
     async with services.db.session() as db:
         return await coupon_service.posted_in_show(db, show.id)
 
@@ -147,12 +111,10 @@ async def posted_coupons(services: ServicesDep, show_id: str) -> list[dict[str, 
 # -- the hosted cart ----------------------------------------------------------------------
 
 
-async def _vendor_and_shopper(
-    services: Services, slug: str, guest: str | None, token: str | None, origin: str | None
-) -> tuple[str, str]:
-    async with services.db.session() as db:
+async def _vendor_and_shopper(shopper: ShopperCredentials, slug: str) -> tuple[str, str]:
+    async with shopper.services.db.session() as db:
         vendor = await carts.vendor_by_slug(db, slug)
-    who = await _shopper(services, vendor.id, guest, token, origin)
+    who = await shopper.for_vendor(vendor.id)
     return vendor.id, who.id
 
 
@@ -176,13 +138,9 @@ async def _cart_out(services: Services, vendor_id: str, shopper_id: str) -> dict
 async def get_cart(
     services: ServicesDep,
     vendor_slug: Slug,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
 ) -> dict[str, Any]:
-    vendor_id, shopper_id = await _vendor_and_shopper(
-        services, vendor_slug, guest, shopper_token, origin
-    )
+    vendor_id, shopper_id = await _vendor_and_shopper(shopper, vendor_slug)
     return await _cart_out(services, vendor_id, shopper_id)
 
 
@@ -202,13 +160,9 @@ async def put_cart(
     services: ServicesDep,
     vendor_slug: Slug,
     body: HostedCartIn,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
 ) -> dict[str, Any]:
-    vendor_id, shopper_id = await _vendor_and_shopper(
-        services, vendor_slug, guest, shopper_token, origin
-    )
+    vendor_id, shopper_id = await _vendor_and_shopper(shopper, vendor_slug)
     async with services.db.session() as db:
         await carts.put_cart(db, services.server_secret, vendor_id, shopper_id, body)
         await db.commit()
@@ -219,13 +173,9 @@ async def put_cart(
 async def empty_cart(
     services: ServicesDep,
     vendor_slug: Slug,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
 ) -> Response:
-    vendor_id, shopper_id = await _vendor_and_shopper(
-        services, vendor_slug, guest, shopper_token, origin
-    )
+    vendor_id, shopper_id = await _vendor_and_shopper(shopper, vendor_slug)
     async with services.db.session() as db:
         await carts.clear_cart(db, vendor_id, shopper_id)
         await db.commit()
@@ -246,11 +196,9 @@ async def empty_cart(
 async def checkout(
     services: ServicesDep,
     vendor_slug: Slug,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
 ) -> dict[str, Any]:
-    _, shopper_id = await _vendor_and_shopper(services, vendor_slug, guest, shopper_token, origin)
+    _, shopper_id = await _vendor_and_shopper(shopper, vendor_slug)
     async with services.db.session() as db:
         vendor = await carts.vendor_by_slug(db, vendor_slug)
         handed = await carts.check_out(

@@ -38,7 +38,7 @@ from pasar.vendors.errors import VendorError
 from pasar.vendors.models import StaffUser, Vendor
 from pasar.vendors.service import SLUG_RE, get_vendor_by_slug
 from pasar.web import serialize
-from pasar.web.deps import get_services
+from pasar.web.deps import find_show, get_services
 from pasar.web.errors import error_response, responses
 
 router = APIRouter(prefix="/api/v1/storefront", tags=["storefront"])
@@ -192,16 +192,6 @@ def cached_json(if_none_match: str | None, data: dict[str, Any]) -> Response:
     if _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
-
-
-async def find_show(services: Services, show_id: str) -> Show:
-    if not id_shaped(show_id):
-        raise ShowError.not_found("show")
-    async with services.db.session() as db:
-        show = await db.get(Show, show_id)
-    if show is None:
-        raise ShowError.not_found("show")
-    return show
 
 
 DOC_DESCRIPTION = (

@@ -7,9 +7,9 @@ password of an owner (or make itself one).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from pasar.vendors import service as vendors
@@ -17,15 +17,14 @@ from pasar.vendors import staff as staff_ops
 from pasar.vendors.errors import VendorError
 from pasar.vendors.models import StaffUser
 from pasar.vendors.schemas import PasswordResetIn, StaffIn, StaffOut
-from pasar.vendors.scopes import ROLE_SCOPES, Role, Scope
+from pasar.vendors.scopes import ROLE_SCOPES, Role
 from pasar.web import serialize
-from pasar.web.deps import Ctx, requires
+from pasar.web.deps import Ctx, SettingsWrite
 from pasar.web.errors import responses
 from pasar.web.idempotency import IdempotencyDep
 from pasar.web.routes.vendors import may_grant
 
 router = APIRouter(prefix="/api/v1/staff", tags=["vendor"])
-Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
 
 
 async def _managed(ctx: Ctx, user_id: str, what: str) -> StaffUser:
@@ -35,14 +34,14 @@ async def _managed(ctx: Ctx, user_id: str, what: str) -> StaffUser:
 
 
 @router.get("", response_model=list[StaffOut], responses=responses(401, 403))
-async def list_staff(ctx: Settings) -> list[dict[str, Any]]:
+async def list_staff(ctx: SettingsWrite) -> list[dict[str, Any]]:
     return [serialize.staff(u) for u in await vendors.list_staff(ctx.db, ctx.vendor_id)]
 
 
 @router.post(
     "", status_code=201, response_model=StaffOut, responses=responses(400, 401, 403, 409, 422)
 )
-async def create_staff(body: StaffIn, ctx: Settings, idem: IdempotencyDep) -> JSONResponse:
+async def create_staff(body: StaffIn, ctx: SettingsWrite, idem: IdempotencyDep) -> JSONResponse:
     may_grant(ctx, ROLE_SCOPES[body.role], f"a {body.role.value}")
     if replay := await idem.replay(ctx):
         return replay
@@ -59,7 +58,7 @@ async def create_staff(body: StaffIn, ctx: Settings, idem: IdempotencyDep) -> JS
 
 
 @router.post("/{user_id}/disable", response_model=StaffOut, responses=responses(401, 403, 404, 409))
-async def disable_staff(user_id: str, ctx: Settings) -> dict[str, Any]:
+async def disable_staff(user_id: str, ctx: SettingsWrite) -> dict[str, Any]:
     """The user can no longer sign in, and is signed out everywhere at once.
     The shop's last active owner cannot be disabled (409 `last_owner`)."""
     await _managed(ctx, user_id, "a staff user")
@@ -70,7 +69,7 @@ async def disable_staff(user_id: str, ctx: Settings) -> dict[str, Any]:
 
 
 @router.post("/{user_id}/enable", response_model=StaffOut, responses=responses(401, 403, 404))
-async def enable_staff(user_id: str, ctx: Settings) -> dict[str, Any]:
+async def enable_staff(user_id: str, ctx: SettingsWrite) -> dict[str, Any]:
     await _managed(ctx, user_id, "a staff user")
     user = await staff_ops.enable_staff(ctx.db, ctx.vendor_id, user_id)
     out = serialize.staff(user)
@@ -79,7 +78,7 @@ async def enable_staff(user_id: str, ctx: Settings) -> dict[str, Any]:
 
 
 @router.delete("/{user_id}", status_code=204, responses=responses(401, 403, 404, 409))
-async def delete_staff(user_id: str, ctx: Settings) -> Response:
+async def delete_staff(user_id: str, ctx: SettingsWrite) -> Response:
     """Removes the user and their sessions; shows they host keep no host. The
     shop's last active owner cannot be removed (409 `last_owner`)."""
     await _managed(ctx, user_id, "a staff user")
@@ -89,7 +88,7 @@ async def delete_staff(user_id: str, ctx: Settings) -> Response:
 
 
 @router.put("/{user_id}/password", status_code=204, responses=responses(400, 401, 403, 404, 422))
-async def reset_password(user_id: str, body: PasswordResetIn, ctx: Settings) -> Response:
+async def reset_password(user_id: str, body: PasswordResetIn, ctx: SettingsWrite) -> Response:
     """Sets another user's password (tell them the new one); their sessions end.
     Your own password: `PUT /api/v1/auth/password`, which asks for the current one."""
     if ctx.principal.kind == "staff" and ctx.principal.actor_id == user_id:
@@ -107,7 +106,7 @@ async def reset_password(user_id: str, body: PasswordResetIn, ctx: Settings) -> 
 
 
 @router.delete("/{user_id}/sessions", status_code=204, responses=responses(401, 403, 404))
-async def revoke_sessions(user_id: str, ctx: Settings) -> Response:
+async def revoke_sessions(user_id: str, ctx: SettingsWrite) -> Response:
     """Signs the user out everywhere, at once, on every node."""
     user = await _managed(ctx, user_id, "a staff user")
     await staff_ops.revoke_sessions(ctx.db, user.id)

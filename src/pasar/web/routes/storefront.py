@@ -17,13 +17,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
 
+from pasar.commerce import claims, throttle
 from pasar.commerce import deals as deal_service
 from pasar.commerce import reservations as rsv
-from pasar.commerce import throttle
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import DealTerms
-from pasar.commerce.live import Shopper
 from pasar.commerce.models import Reservation
 from pasar.commerce.schemas import (
     ClaimIn,
@@ -39,72 +39,11 @@ from pasar.services import Services
 from pasar.web.deps import get_services
 from pasar.web.errors import error_response, responses
 from pasar.web.idempotency import REPLAY_HEADER
+from pasar.web.shopper import GuestHeader, ShopperCredentials, ShopperDep, guest_identity
 
 router = APIRouter(prefix="/api/v1/storefront", tags=["storefront"])
-REFUSAL_STATUS = {"not_allowed": 403}
-REFUSAL_MESSAGES = {
-    "sold_out": "every unit of this deal is taken",
-    "limit_reached": "you already hold as many units of this deal as one shopper may",
-    "not_started": "the deal has not started yet",
-    "ended": "the deal has ended",
-    "not_allowed": "sign in on the shop's site to claim this deal",
-}
-GuestHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Pasar-Guest",
-        max_length=200,
-        description="A guest token (from the show socket's snapshot or POST /storefront/guests).",
-    ),
-]
-ShopperHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Pasar-Shopper",
-        max_length=4000,
-        description="A shopper token your site signs (HS256 JWT with `sub`, `exp`).",
-    ),
-]
-# The page a browser sends the request from: shopper actions only from Pasar's own
-# pages and the vendor's allowed embed origins (no Origin: not a browser, allowed).
-OriginHeader = Annotated[str | None, Header(alias="Origin", include_in_schema=False)]
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-async def _shopper(
-    services: Services,
-    vendor_id: str,
-    guest: str | None,
-    token: str | None,
-    origin: str | None = None,
-) -> Shopper:
-    await services.commerce.check_origin(vendor_id, origin)
-    try:
-        if token:
-            secret = await services.commerce.shopper_secret(vendor_id)
-            who = identity.shopper_from_jwt(secret, token)
-            return Shopper(who.id, signed_in=True)
-    except identity.IdentityError as exc:
-        raise CommerceError("unauthorized", "bad_shopper_token", str(exc)) from exc
-    if guest:
-        return Shopper(_guest(services, guest).id, False)
-    raise CommerceError(
-        "unauthorized",
-        "shopper_required",
-        "send X-Pasar-Guest (a guest token) or X-Pasar-Shopper (a token your site signs)",
-    )
-
-
-def _guest(services: Services, token: str) -> identity.Identity:
-    """The guest an ``X-Pasar-Guest`` token names (with a renewed token), or 401."""
-    try:
-        return identity.guest_from_token(
-            services.server_secret, token, services.settings.guest_token_lifetime_s
-        )
-    except identity.GuestTokenExpired as exc:
-        raise CommerceError("unauthorized", "guest_token_expired", str(exc)) from exc
-    except identity.IdentityError as exc:
-        raise CommerceError("unauthorized", "bad_shopper_token", str(exc)) from exc
+RESERVATION_OUT = TypeAdapter(ReservationOut)
 
 
 async def _terms(services: Services, deal_id: str) -> DealTerms:
@@ -138,7 +77,7 @@ async def new_guest(
     services: ServicesDep, request: Request, guest: GuestHeader = None
 ) -> JSONResponse:
     if guest:
-        who, status = _guest(services, guest), 200
+        who, status = guest_identity(services, guest), 200
     else:
         limit = services.settings.guest_mints_per_ip
         await services.commerce.throttle.check(
@@ -157,7 +96,7 @@ async def new_guest(
 
 
 @router.get("/deals/{deal_id}", response_model=DealOut, responses=responses(404))
-async def get_deal(services: ServicesDep, deal_id: str) -> dict[str, Any]:
+async def get_deal(services: ServicesDep, deal_id: str) -> DealOut:
     terms = await _terms(services, deal_id)
     async with services.db.session() as db:
         deal = await deal_service.get_deal(db, terms.vendor_id, terms.id)
@@ -190,16 +129,14 @@ async def claim(
     request: Request,
     deal_id: str,
     body: ClaimIn,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JSONResponse:
     limits, settings = services.commerce.throttle, services.settings
     # The address first, before any token is checked or deal looked up: a flood costs little.
     await limits.check(throttle.CLAIMS_PER_IP, f"claim:ip:{_ip(request)}", settings.claims_per_ip)
     terms = await _terms(services, deal_id)
-    who = await _shopper(services, terms.vendor_id, guest, shopper_token, origin)
+    who = await shopper.for_vendor(terms.vendor_id)
     await limits.check(
         throttle.CLAIMS_PER_SHOPPER, f"claim:shopper:{who.id}", settings.claims_per_shopper
     )
@@ -219,23 +156,13 @@ async def claim(
             "this Idempotency-Key was used with a different claim",
         )
     if outcome.reservation is not None:
-        data = ReservationOut.model_validate(
-            rsv.row_out(
-                outcome.reservation,
-                await services.commerce.checkout_url([outcome.reservation], terms.show_id),
-            )
-        ).model_dump(mode="json")
+        url = await services.commerce.checkout_url([outcome.reservation], terms.show_id)
+        shown = RESERVATION_OUT.validate_python(rsv.row_out(outcome.reservation, url))
+        data = RESERVATION_OUT.dump_python(shown, mode="json")
         if outcome.replayed:
             return JSONResponse(data, status_code=200, headers={REPLAY_HEADER: "true"})
         return JSONResponse(data, status_code=201)
-    reason = outcome.refusal or "ended"
-    details: dict[str, Any] = {"reason": reason}
-    if reason == "sold_out":
-        details["units_left"] = outcome.units_left
-        details["waitlist"] = outcome.held != 0
-    return error_response(
-        REFUSAL_STATUS.get(reason, 409), reason, REFUSAL_MESSAGES[reason], details
-    )
+    raise claims.refusal_error(outcome)
 
 
 @router.post(
@@ -250,28 +177,16 @@ async def join_waitlist(
     services: ServicesDep,
     deal_id: str,
     body: WaitlistIn,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
 ) -> JSONResponse:
     terms = await _terms(services, deal_id)
-    who = await _shopper(services, terms.vendor_id, guest, shopper_token, origin)
-    variant_id = services.commerce.pick_variant(terms, body.variant_id)
-    if body.quantity > terms.per_shopper_limit:
-        raise CommerceError(
-            "invalid", "over_limit", f"at most {terms.per_shopper_limit} per shopper"
-        )
-    if terms.signed_in_only and not who.signed_in:
-        raise CommerceError("forbidden", "not_allowed", REFUSAL_MESSAGES["not_allowed"])
+    who = await shopper.for_vendor(terms.vendor_id)
     async with services.db.session() as db:
-        deal = await deal_service.get_deal(db, terms.vendor_id, terms.id)
-        if deal_service.status(deal) == "ended":
-            raise CommerceError("conflict", "ended", REFUSAL_MESSAGES["ended"])
-        entry, created = await rsv.join_waitlist(db, deal, who.id, variant_id, body.quantity)
-        position = await rsv.waitlist_position(db, entry)
+        place = await claims.join_waitlist(db, terms, who, body.variant_id, body.quantity)
         await db.commit()
-    data = WaitlistOut.model_validate(rsv.waitlist_out(entry, position)).model_dump(mode="json")
-    return JSONResponse(data, status_code=201 if created else 200)
+    out = rsv.waitlist_out(place.entry, place.position)
+    data = WaitlistOut.model_validate(out).model_dump(mode="json")
+    return JSONResponse(data, status_code=201 if place.created else 200)
 
 
 @router.get(
@@ -284,12 +199,10 @@ async def join_waitlist(
 async def my_waitlist_place(
     services: ServicesDep,
     deal_id: str,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
 ) -> dict[str, Any]:
     terms = await _terms(services, deal_id)
-    who = await _shopper(services, terms.vendor_id, guest, shopper_token, origin)
+    who = await shopper.for_vendor(terms.vendor_id)
     async with services.db.session() as db:
         entry = await rsv.waitlist_entry(db, terms.id, who.id)
         return rsv.waitlist_out(entry, await rsv.waitlist_position(db, entry))
@@ -304,12 +217,10 @@ async def my_waitlist_place(
 async def leave_waitlist(
     services: ServicesDep,
     deal_id: str,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
+    shopper: ShopperDep,
 ) -> Response:
     terms = await _terms(services, deal_id)
-    who = await _shopper(services, terms.vendor_id, guest, shopper_token, origin)
+    who = await shopper.for_vendor(terms.vendor_id)
     async with services.db.session() as db:
         await rsv.leave_waitlist(db, terms.id, who.id)
         await db.commit()
@@ -317,11 +228,7 @@ async def leave_waitlist(
 
 
 async def _own_reservation(
-    services: Services,
-    reservation_id: str,
-    guest: str | None,
-    token: str | None,
-    origin: str | None,
+    services: Services, reservation_id: str, shopper: ShopperCredentials
 ) -> Reservation:
     """The caller's reservation; anyone else's is 'not found'. (The shopper is
     identified outside any open session: SQLite allows one writer at a time.)"""
@@ -331,7 +238,7 @@ async def _own_reservation(
         row = await db.get(Reservation, reservation_id)
     if row is None:
         raise CommerceError.not_found("reservation")
-    who = await _shopper(services, row.vendor_id, guest, token, origin)
+    who = await shopper.for_vendor(row.vendor_id)
     if row.shopper_id != who.id:
         raise CommerceError.not_found("reservation")
     return row
@@ -345,11 +252,9 @@ async def _own_reservation(
 async def my_reservation(
     services: ServicesDep,
     reservation_id: str,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
-) -> dict[str, Any]:
-    row = await _own_reservation(services, reservation_id, guest, shopper_token, origin)
+    shopper: ShopperDep,
+) -> ReservationOut:
+    row = await _own_reservation(services, reservation_id, shopper)
     data = rsv.row_out(row)
     if row.status == "held":
         data["checkout_url"] = await services.commerce.checkout_url(
@@ -366,11 +271,9 @@ async def my_reservation(
 async def release_mine(
     services: ServicesDep,
     reservation_id: str,
-    guest: GuestHeader = None,
-    shopper_token: ShopperHeader = None,
-    origin: OriginHeader = None,
-) -> dict[str, Any]:
-    mine = await _own_reservation(services, reservation_id, guest, shopper_token, origin)
+    shopper: ShopperDep,
+) -> ReservationOut:
+    mine = await _own_reservation(services, reservation_id, shopper)
     async with services.db.session() as db:
         row = await rsv.get_reservation(db, mine.vendor_id, mine.id)
         await services.commerce.release(db, row)

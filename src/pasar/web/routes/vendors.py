@@ -25,14 +25,20 @@ from pasar.vendors.schemas import (
     VendorOut,
     VendorPatch,
 )
-from pasar.vendors.scopes import ROLE_SCOPES, Role, Scope, expand
+from pasar.vendors.scopes import ROLE_SCOPES, Role, expand
 from pasar.web import serialize
-from pasar.web.deps import SESSION_COOKIE, Ctx, any_principal, get_db, get_services, requires
+from pasar.web.deps import (
+    SESSION_COOKIE,
+    Ctx,
+    SettingsWrite,
+    any_principal,
+    get_db,
+    get_services,
+)
 from pasar.web.errors import responses
 from pasar.web.idempotency import REPLAY_HEADER, IdempotencyDep
 
 router = APIRouter(prefix="/api/v1", tags=["vendor"])
-Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
 Anyone = Annotated[Ctx, Depends(any_principal)]
 
 
@@ -55,7 +61,7 @@ async def get_vendor(ctx: Anyone) -> dict[str, Any]:
 
 
 @router.patch("/vendor", response_model=VendorOut, responses=responses(400, 401, 403, 422))
-async def update_vendor(body: VendorPatch, ctx: Settings) -> dict[str, Any]:
+async def update_vendor(body: VendorPatch, ctx: SettingsWrite) -> dict[str, Any]:
     vendor = await vendors.get_vendor(ctx.db, ctx.vendor_id)
     if body.name is not None:
         vendor.name = body.name
@@ -79,7 +85,7 @@ async def update_vendor(body: VendorPatch, ctx: Settings) -> dict[str, Any]:
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut], responses=responses(401, 403))
-async def list_api_keys(ctx: Settings) -> list[dict[str, Any]]:
+async def list_api_keys(ctx: SettingsWrite) -> list[dict[str, Any]]:
     return [serialize.api_key(k) for k in await vendors.list_api_keys(ctx.db, ctx.vendor_id)]
 
 
@@ -89,7 +95,7 @@ async def list_api_keys(ctx: Settings) -> list[dict[str, Any]]:
     response_model=NewApiKeyOut,
     responses=responses(400, 401, 403, 409, 422),
 )
-async def create_api_key(body: ApiKeyIn, ctx: Settings, idem: IdempotencyDep) -> JSONResponse:
+async def create_api_key(body: ApiKeyIn, ctx: SettingsWrite, idem: IdempotencyDep) -> JSONResponse:
     """The key's secret is in this answer only; Pasar keeps just its hash.
 
     Idempotent replays do not repeat the secret, so a retry cannot leak it twice."""
@@ -111,7 +117,7 @@ async def create_api_key(body: ApiKeyIn, ctx: Settings, idem: IdempotencyDep) ->
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, responses=responses(401, 403, 404))
-async def revoke_api_key(key_id: str, ctx: Settings) -> dict[str, Any]:
+async def revoke_api_key(key_id: str, ctx: SettingsWrite) -> dict[str, Any]:
     key = await vendors.revoke_api_key(ctx.db, ctx.vendor_id, key_id)
     out = serialize.api_key(key)
     await ctx.db.commit()

@@ -9,8 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from pasar.clock import utcnow
-from pasar.vendors.scopes import Scope
-from pasar.web.deps import Ctx, PageParams, page_params, requires
+from pasar.web.deps import PageParams, SettingsWrite, page_params
 from pasar.web.errors import responses
 from pasar.web.idempotency import REPLAY_HEADER, IdempotencyDep
 from pasar.webhooks import service as webhooks
@@ -27,7 +26,6 @@ from pasar.webhooks.schemas import (
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=responses(401, 403))
 # Owners hold settings:write (hosts and moderators do not), and so may see secrets.
-Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
 ENDPOINT = "/endpoints/{endpoint_id}"
 
 
@@ -73,7 +71,7 @@ def _delivery(view: webhooks.DeliveryView) -> dict[str, Any]:
 
 @router.get("/endpoints", response_model=EndpointPage, responses=responses(400, 422))
 async def list_endpoints(
-    ctx: Settings, page: Annotated[PageParams, Depends(page_params)]
+    ctx: SettingsWrite, page: Annotated[PageParams, Depends(page_params)]
 ) -> dict[str, Any]:
     result = await webhooks.list_endpoints(
         ctx.db, ctx.vendor_id, cursor=page.cursor, limit=page.limit
@@ -87,7 +85,9 @@ async def list_endpoints(
     response_model=EndpointWithSecretOut,
     responses=responses(400, 409, 422),
 )
-async def create_endpoint(body: EndpointIn, ctx: Settings, idem: IdempotencyDep) -> JSONResponse:
+async def create_endpoint(
+    body: EndpointIn, ctx: SettingsWrite, idem: IdempotencyDep
+) -> JSONResponse:
     """The secret is in this answer; owners can see it again at `…/secret`.
 
     An idempotent replay does not repeat it (the remembered answer never holds it)."""
@@ -108,12 +108,14 @@ async def create_endpoint(body: EndpointIn, ctx: Settings, idem: IdempotencyDep)
 
 
 @router.get(ENDPOINT, response_model=EndpointOut, responses=responses(404))
-async def get_endpoint(endpoint_id: str, ctx: Settings) -> dict[str, Any]:
+async def get_endpoint(endpoint_id: str, ctx: SettingsWrite) -> dict[str, Any]:
     return _endpoint(await webhooks.get_endpoint(ctx.db, ctx.vendor_id, endpoint_id))
 
 
 @router.patch(ENDPOINT, response_model=EndpointOut, responses=responses(400, 404, 422))
-async def update_endpoint(endpoint_id: str, body: EndpointPatch, ctx: Settings) -> dict[str, Any]:
+async def update_endpoint(
+    endpoint_id: str, body: EndpointPatch, ctx: SettingsWrite
+) -> dict[str, Any]:
     endpoint = await webhooks.get_endpoint(ctx.db, ctx.vendor_id, endpoint_id)
     allow = ctx.services.settings.webhook_allow_private_networks
     await webhooks.update_endpoint(ctx.db, endpoint, body, allow_private=allow)
@@ -123,7 +125,7 @@ async def update_endpoint(endpoint_id: str, body: EndpointPatch, ctx: Settings) 
 
 
 @router.delete(ENDPOINT, status_code=204, responses=responses(404))
-async def delete_endpoint(endpoint_id: str, ctx: Settings) -> Response:
+async def delete_endpoint(endpoint_id: str, ctx: SettingsWrite) -> Response:
     """The endpoint and its delivery log; nothing more is sent to it."""
     endpoint = await webhooks.get_endpoint(ctx.db, ctx.vendor_id, endpoint_id)
     await webhooks.delete_endpoint(ctx.db, endpoint)
@@ -132,7 +134,7 @@ async def delete_endpoint(endpoint_id: str, ctx: Settings) -> Response:
 
 
 @router.get(f"{ENDPOINT}/secret", response_model=SecretOut, responses=responses(404))
-async def reveal_secret(endpoint_id: str, ctx: Settings) -> dict[str, Any]:
+async def reveal_secret(endpoint_id: str, ctx: SettingsWrite) -> dict[str, Any]:
     endpoint = await webhooks.get_endpoint(ctx.db, ctx.vendor_id, endpoint_id)
     return SecretOut(
         secret=webhooks.reveal_secret(ctx.services.box, endpoint),
@@ -141,7 +143,7 @@ async def reveal_secret(endpoint_id: str, ctx: Settings) -> dict[str, Any]:
 
 
 @router.post(f"{ENDPOINT}/rotate-secret", response_model=SecretOut, responses=responses(404))
-async def rotate_secret(endpoint_id: str, ctx: Settings) -> dict[str, Any]:
+async def rotate_secret(endpoint_id: str, ctx: SettingsWrite) -> dict[str, Any]:
     """A new secret. For 24 hours messages are signed with the previous one as well
     (two `v1,` signatures), so receivers can switch over without missing one."""
     endpoint = await webhooks.get_endpoint(ctx.db, ctx.vendor_id, endpoint_id)
@@ -157,7 +159,7 @@ async def rotate_secret(endpoint_id: str, ctx: Settings) -> dict[str, Any]:
 @router.post(
     f"{ENDPOINT}/test", status_code=202, response_model=DeliveryOut, responses=responses(404, 409)
 )
-async def send_test(endpoint_id: str, ctx: Settings, idem: IdempotencyDep) -> JSONResponse:
+async def send_test(endpoint_id: str, ctx: SettingsWrite, idem: IdempotencyDep) -> JSONResponse:
     """Queue a `webhook.test` event to this endpoint; follow it in the delivery log."""
     if replay := await idem.replay(ctx):
         return replay
@@ -174,7 +176,7 @@ async def send_test(endpoint_id: str, ctx: Settings, idem: IdempotencyDep) -> JS
 )
 async def list_deliveries(
     endpoint_id: str,
-    ctx: Settings,
+    ctx: SettingsWrite,
     page: Annotated[PageParams, Depends(page_params)],
     status: Literal["pending", "sending", "succeeded", "failed"] | None = None,
 ) -> dict[str, Any]:
@@ -187,7 +189,7 @@ async def list_deliveries(
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryOut, responses=responses(404))
-async def get_delivery(delivery_id: str, ctx: Settings) -> dict[str, Any]:
+async def get_delivery(delivery_id: str, ctx: SettingsWrite) -> dict[str, Any]:
     return _delivery(await webhooks.get_delivery(ctx.db, ctx.vendor_id, delivery_id))
 
 
@@ -197,7 +199,7 @@ async def get_delivery(delivery_id: str, ctx: Settings) -> dict[str, Any]:
     response_model=DeliveryOut,
     responses=responses(404, 409),
 )
-async def redeliver(delivery_id: str, ctx: Settings) -> dict[str, Any]:
+async def redeliver(delivery_id: str, ctx: SettingsWrite) -> dict[str, Any]:
     """Send the delivery once more, now, even one that failed for good; the attempt
     appears in the log with `trigger: manual`."""
     view = await webhooks.get_delivery(ctx.db, ctx.vendor_id, delivery_id)
