@@ -1,7 +1,20 @@
+"""Anything wrong with chat, moderation or polls."""
+
+from typing import Literal
+
 from pasar.errors import DomainError
 
+# fmt: off
+EngagementCode = Literal[
+    "not_found",
+    "empty_message", "message_too_long", "slow_mode", "muted", "not_held", "not_visible",
+    "invalid_term", "term_exists", "invalid_subject",
+    "poll_running", "poll_closed", "invalid_option", "already_voted",
+]
+# fmt: on
 
-class EngagementError(DomainError):
+
+class EngagementError(DomainError[EngagementCode]):
     """Anything wrong with chat, moderation or polls."""
 
 

@@ -18,7 +18,7 @@ from fastapi import Depends, Header
 
 from pasar.commerce.claims import Shopper
 from pasar.commerce.errors import CommerceError
-from pasar.realtime import identity
+from pasar.engagement import identity
 from pasar.services import Services
 from pasar.web.deps import get_services
 
