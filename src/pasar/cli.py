@@ -37,6 +37,12 @@ err_console = Console(stderr=True, soft_wrap=True)
 STREAM_KEY_ENV = "PASAR_STREAM_KEY"
 
 
+def _refuse(message: str) -> typer.Exit:
+    """Print the error; the exit (status 2) is the caller's to raise."""
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(2)
+
+
 def _serve(settings: Settings, companions: Sequence[tuple[ASGIApp, socket.socket]] = ()) -> None:
     """Run Pasar; with ``companions`` (an app and its bound socket each, like the demo
     shop), run them in the same process and event loop, and stop them together."""
@@ -136,13 +142,11 @@ def vendor_create(
 
     # The same checks the API applies (VendorPatch, StaffIn), which the service skips.
     if not name.strip() or len(name.strip()) > 200:
-        console.print("[red]error:[/red] --name must be 1 to 200 characters")
-        raise typer.Exit(2)
+        raise _refuse("--name must be 1 to 200 characters")
     try:
         TypeAdapter(EmailStr).validate_python(owner_email)
     except ValidationError as exc:
-        console.print(f"[red]error:[/red] --owner-email '{owner_email}' is not an email address")
-        raise typer.Exit(2) from exc
+        raise _refuse(f"--owner-email '{owner_email}' is not an email address") from exc
     password = owner_password or secrets.token_urlsafe(12)
     try:
         created = asyncio.run(
@@ -157,8 +161,7 @@ def vendor_create(
             )
         )
     except DomainError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(2) from exc
+        raise _refuse(exc.message) from exc
     settings = Settings()
     console.print(f"vendor [bold]{name}[/bold] ({slug}) created: {created.vendor_id}")
     console.print(
@@ -180,8 +183,7 @@ def staff_list(vendor: VendorSlug) -> None:
     try:
         rows = asyncio.run(list_staff(Settings(), vendor))
     except DomainError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(2) from exc
+        raise _refuse(exc.message) from exc
     for row in rows:
         state = "disabled" if row.disabled else "active"
         console.print(
@@ -197,8 +199,7 @@ def _manage(vendor: str, email: str, action: str, password: str | None = None) -
     try:
         return asyncio.run(manage_staff(Settings(), vendor, email, action, password))  # type: ignore[arg-type]
     except DomainError as exc:
-        console.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(2) from exc
+        raise _refuse(exc.message) from exc
 
 
 @staff_app.command("disable")
@@ -251,8 +252,7 @@ def catalog_import(
 
     kind = format or ("shopify" if file.suffix.lower() == ".json" else "csv")
     if kind not in ("csv", "shopify"):
-        console.print("[red]error:[/red] --format is csv or shopify")
-        raise typer.Exit(2)
+        raise _refuse("--format is csv or shopify")
     with Progress(
         TextColumn("importing"), BarColumn(), MofNCompleteColumn(), console=console
     ) as bar:
@@ -274,11 +274,9 @@ def catalog_import(
                 )
             )
         except UnicodeDecodeError as exc:
-            console.print(f"[red]error:[/red] the file is not UTF-8 text ({exc.reason})")
-            raise typer.Exit(2) from exc
+            raise _refuse(f"the file is not UTF-8 text ({exc.reason})") from exc
         except (DomainError, ValueError) as exc:
-            console.print(f"[red]error:[/red] {getattr(exc, 'message', exc)}")
-            raise typer.Exit(2) from exc
+            raise _refuse(str(getattr(exc, "message", exc))) from exc
     for err in report.errors:
         console.print(f"[yellow]line {err.line}[/yellow] {err.handle or ''}: {err.reason}")
     verb = "nothing imported (atomic)" if atomic and report.errors else "imported"
@@ -330,19 +328,17 @@ def demo(
     settings = Settings(**({"port": port} if port else {}))  # type: ignore[arg-type]
     shop_port = storefront_port or settings.port + 1
     if shop_port == settings.port or shop_port > 65535:
-        console.print("[red]error:[/red] the shop needs a port of its own (--storefront-port)")
-        raise typer.Exit(2)
+        raise _refuse("the shop needs a port of its own (--storefront-port)")
     shop_url = _shop_url(settings.host, shop_port)
     listener = None
     if not no_serve:
         try:
             listener = serving.listen(settings.host, shop_port)
         except OSError as exc:
-            console.print(
-                f"[red]error:[/red] cannot serve the demo shop on port {shop_port} "
+            raise _refuse(
+                f"cannot serve the demo shop on port {shop_port} "
                 f"({exc.strerror}); choose another with --storefront-port"
-            )
-            raise typer.Exit(2) from exc
+            ) from exc
     info = asyncio.run(seed_demo(settings, shop_url))
     url = settings.resolved_public_url
     console.rule("[bold]Pasar demo[/bold]")

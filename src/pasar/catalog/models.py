@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pasar.db.base import Base, TenantMixin, Timestamps
+from pasar.db.base import Base, TenantMixin, Timestamps, parent_id
 
 
 class Product(TenantMixin, Timestamps, Base):
@@ -46,9 +46,7 @@ class Variant(TenantMixin, Timestamps, Base):
     __table_args__ = (UniqueConstraint("vendor_id", "sku"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    product_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("products.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+    product_id: Mapped[str] = parent_id("products.id", index=True, nullable=False)
     sku: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # Values in the order of Product.options.
     option_values: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
@@ -67,9 +65,7 @@ class ProductImage(TenantMixin, Timestamps, Base):
     __tablename__ = "product_images"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    product_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("products.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+    product_id: Mapped[str] = parent_id("products.id", index=True, nullable=False)
     # Either a stored upload (storage_key) or an image the vendor hosts (src).
     storage_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     src: Mapped[str | None] = mapped_column(String(2000), nullable=True)

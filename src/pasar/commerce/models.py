@@ -15,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Float,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pasar.db.base import Base, TenantMixin, UTCDateTime
+from pasar.db.base import Base, TenantMixin, UTCDateTime, parent_id
 
 
 class Pin(TenantMixin, Base):
@@ -33,12 +32,8 @@ class Pin(TenantMixin, Base):
     __table_args__ = (Index("ix_pins_show_active", "show_id", "unpinned_at"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    show_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), nullable=False
-    )
-    product_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("products.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+    show_id: Mapped[str] = parent_id("shows.id", nullable=False)
+    product_id: Mapped[str] = parent_id("products.id", index=True, nullable=False)
     pinned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     unpinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Seconds into the replay, as far as the recording knew at pin time; readers
@@ -51,12 +46,8 @@ class Deal(TenantMixin, Base):
     __tablename__ = "deals"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    show_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), index=True, nullable=False
-    )
-    product_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("products.id", ondelete="CASCADE"), nullable=False
-    )
+    show_id: Mapped[str] = parent_id("shows.id", index=True, nullable=False)
+    product_id: Mapped[str] = parent_id("products.id", nullable=False)
     variant_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     price: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -85,9 +76,7 @@ class DealStock(Base):
 
     __tablename__ = "deal_stock"
 
-    deal_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True
-    )
+    deal_id: Mapped[str] = parent_id("deals.id", primary_key=True)
     remaining: Mapped[int] = mapped_column(Integer, nullable=False)
     sold: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # False once the deal ended or was cancelled: checked under the row lock.
@@ -101,9 +90,7 @@ class DealShopper(Base):
 
     __tablename__ = "deal_shoppers"
 
-    deal_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True
-    )
+    deal_id: Mapped[str] = parent_id("deals.id", primary_key=True)
     shopper_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     units: Mapped[int] = mapped_column(Integer, nullable=False)
 
@@ -117,9 +104,7 @@ class Reservation(TenantMixin, Base):
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    deal_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("deals.id", ondelete="CASCADE"), nullable=False
-    )
+    deal_id: Mapped[str] = parent_id("deals.id", nullable=False)
     show_id: Mapped[str] = mapped_column(String(40), index=True, nullable=False)
     shopper_id: Mapped[str] = mapped_column(String(80), index=True, nullable=False)
     product_id: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -153,9 +138,7 @@ class WaitlistEntry(TenantMixin, Base):
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    deal_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("deals.id", ondelete="CASCADE"), nullable=False
-    )
+    deal_id: Mapped[str] = parent_id("deals.id", nullable=False)
     shopper_id: Mapped[str] = mapped_column(String(80), nullable=False)
     variant_id: Mapped[str] = mapped_column(String(40), nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -43,6 +43,7 @@ from pasar.commerce.models import Pin, Reservation
 from pasar.commerce.pins import pin_at
 from pasar.commerce.sales_models import Order, OrderLine
 from pasar.commerce.schemas import ConfirmIn, OrderIn
+from pasar.db.children import children_by_parent
 from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.money import MAX_MINOR
@@ -86,17 +87,9 @@ async def by_ref(db: AsyncSession, vendor_id: str, order_ref: str) -> Order | No
 
 
 async def lines_of(db: AsyncSession, order_ids: Sequence[str]) -> dict[str, list[OrderLine]]:
-    out: dict[str, list[OrderLine]] = defaultdict(list)
-    if not order_ids:
-        return out
-    rows = await db.execute(
-        select(OrderLine)
-        .where(OrderLine.order_id.in_(order_ids))
-        .order_by(OrderLine.order_id, OrderLine.position)
+    return await children_by_parent(
+        db, OrderLine, OrderLine.order_id, order_ids, OrderLine.order_id, OrderLine.position
     )
-    for line in rows.scalars():
-        out[line.order_id].append(line)
-    return out
 
 
 async def get_order(db: AsyncSession, vendor_id: str, order_id: str) -> Recorded:

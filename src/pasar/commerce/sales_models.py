@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pasar.db.base import Base, TenantMixin, UTCDateTime
+from pasar.db.base import Base, TenantMixin, UTCDateTime, parent_id
 
 
 class Order(TenantMixin, Base):
@@ -56,9 +55,7 @@ class OrderLine(TenantMixin, Base):
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    order_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+    order_id: Mapped[str] = parent_id("orders.id", index=True, nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     variant_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     product_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -87,9 +84,7 @@ class Coupon(TenantMixin, Base):
     kind: Mapped[str] = mapped_column(String(8), nullable=False)  # percent | fixed
     value: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
-    show_id: Mapped[str | None] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), index=True, nullable=True
-    )
+    show_id: Mapped[str | None] = parent_id("shows.id", index=True, nullable=True)
     usage_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     per_shopper_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Redemptions so far; raised only by a conditional UPDATE that checks the limit.
@@ -107,9 +102,7 @@ class CouponRedemption(TenantMixin, Base):
     __table_args__ = (UniqueConstraint("coupon_id", "order_ref"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    coupon_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("coupons.id", ondelete="CASCADE"), nullable=False
-    )
+    coupon_id: Mapped[str] = parent_id("coupons.id", nullable=False)
     order_ref: Mapped[str] = mapped_column(String(100), nullable=False)
     shopper_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     show_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -124,9 +117,7 @@ class CouponShopperUse(Base):
 
     __tablename__ = "coupon_shopper_uses"
 
-    coupon_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("coupons.id", ondelete="CASCADE"), primary_key=True
-    )
+    coupon_id: Mapped[str] = parent_id("coupons.id", primary_key=True)
     shopper_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     uses: Mapped[int] = mapped_column(Integer, nullable=False)
 
@@ -138,12 +129,8 @@ class CouponPost(TenantMixin, Base):
     __table_args__ = (Index("ix_coupon_posts_show", "show_id", "coupon_id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    coupon_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("coupons.id", ondelete="CASCADE"), nullable=False
-    )
-    show_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), nullable=False
-    )
+    coupon_id: Mapped[str] = parent_id("coupons.id", nullable=False)
+    show_id: Mapped[str] = parent_id("shows.id", nullable=False)
     posted_by: Mapped[str] = mapped_column(String(80), nullable=False)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
@@ -173,9 +160,7 @@ class CartCheckout(TenantMixin, Base):
     __tablename__ = "cart_checkouts"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    cart_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("carts.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+    cart_id: Mapped[str] = parent_id("carts.id", index=True, nullable=False)
     shopper_id: Mapped[str] = mapped_column(String(80), nullable=False)
     show_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)

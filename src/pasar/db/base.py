@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, declared_attr, mapped_column
 
 from pasar.clock import as_utc, utcnow
 
@@ -38,6 +38,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return as_utc(value)
 
 
+def parent_id(target: str, **column: Any) -> MappedColumn[Any]:
+    """The id of the row (``target``: "table.id") this one belongs to, deleted with it;
+    ``column``: mapped_column's other arguments (index, nullable, primary_key)."""
+    return mapped_column(String(40), ForeignKey(target, ondelete="CASCADE"), **column)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -47,9 +53,7 @@ class TenantMixin:
 
     @declared_attr
     def vendor_id(cls) -> Mapped[str]:
-        return mapped_column(
-            String(40), ForeignKey("vendors.id", ondelete="CASCADE"), index=True, nullable=False
-        )
+        return parent_id("vendors.id", index=True, nullable=False)
 
 
 class Timestamps:

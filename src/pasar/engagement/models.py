@@ -5,16 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pasar.db.base import Base, TenantMixin, UTCDateTime
-
-
-def _show_fk() -> Mapped[str]:
-    return mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+from pasar.db.base import Base, TenantMixin, UTCDateTime, parent_id
 
 
 class ChatMessageRow(TenantMixin, Base):
@@ -22,9 +16,7 @@ class ChatMessageRow(TenantMixin, Base):
     __table_args__ = (Index("ix_chat_messages_show_created", "show_id", "id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    show_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), nullable=False
-    )
+    show_id: Mapped[str] = parent_id("shows.id", nullable=False)
     author_id: Mapped[str] = mapped_column(String(80), nullable=False)
     author_name: Mapped[str] = mapped_column(String(60), nullable=False)
     author_role: Mapped[str] = mapped_column(String(10), nullable=False)
@@ -40,9 +32,7 @@ class ChatSettings(TenantMixin, Base):
 
     __tablename__ = "chat_settings"
 
-    show_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), primary_key=True
-    )
+    show_id: Mapped[str] = parent_id("shows.id", primary_key=True)
     slow_mode_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     hold_for_approval: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     pinned_message_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -55,9 +45,7 @@ class BlockedTerm(TenantMixin, Base):
     __table_args__ = (UniqueConstraint("vendor_id", "show_id", "kind", "term"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    show_id: Mapped[str | None] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), nullable=True
-    )
+    show_id: Mapped[str | None] = parent_id("shows.id", nullable=True)
     kind: Mapped[str] = mapped_column(String(10), nullable=False)  # word | pattern
     term: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -72,9 +60,7 @@ class Sanction(TenantMixin, Base):
     __tablename__ = "sanctions"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    show_id: Mapped[str | None] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), nullable=True
-    )
+    show_id: Mapped[str | None] = parent_id("shows.id", nullable=True)
     subject: Mapped[str] = mapped_column(String(80), index=True, nullable=False)
     ip: Mapped[str | None] = mapped_column(String(45), nullable=True, index=True)
     banned: Mapped[bool] = mapped_column(Boolean, nullable=False)
@@ -101,7 +87,7 @@ class PollRow(TenantMixin, Base):
     __tablename__ = "polls"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    show_id: Mapped[str] = _show_fk()
+    show_id: Mapped[str] = parent_id("shows.id", index=True, nullable=False)
     question: Mapped[str] = mapped_column(String(200), nullable=False)
     options: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     # Final counts, written when the poll closes.
@@ -116,9 +102,7 @@ class PollVoteRow(TenantMixin, Base):
     __table_args__ = (UniqueConstraint("poll_id", "voter"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    poll_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("polls.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+    poll_id: Mapped[str] = parent_id("polls.id", index=True, nullable=False)
     voter: Mapped[str] = mapped_column(String(80), nullable=False)
     option: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

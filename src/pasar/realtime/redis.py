@@ -42,31 +42,33 @@ from pasar.realtime.broker import HistoryGap, Listener, Position, new_epoch
 
 log = structlog.get_logger()
 
-_PUBLISH = """
+
+def _with_epoch(fresh: str, rest: str) -> str:
+    """A script that first reads the show's epoch (KEYS[1]) and, when Redis has none,
+    creates it as ``fresh`` with an empty offset counter (KEYS[2]) and history (KEYS[3])."""
+    return f"""
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then
-  epoch = ARGV[3]
+  epoch = {fresh}
   redis.call('SET', KEYS[1], epoch)
   redis.call('DEL', KEYS[2], KEYS[3])
 end
-local off = redis.call('INCR', KEYS[2])
+{rest}"""
+
+
+_PUBLISH = _with_epoch(
+    "ARGV[3]",
+    """local off = redis.call('INCR', KEYS[2])
 local env = '{"type":"' .. ARGV[1] .. '","epoch":"' .. epoch .. '","offset":' .. off ..
   ',"data":' .. ARGV[2] .. '}'
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], off .. '-0', 'e', env, 't', ARGV[5])
 redis.call('PUBLISH', KEYS[4], off .. ' ' .. env)
 return {epoch, off}
-"""
+""",
+)
 
-# The show's epoch, created (with an empty history) when Redis has none.
-_POSITION = """
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch)
-  redis.call('DEL', KEYS[2], KEYS[3])
-end
-return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
-"""
+# The show's epoch and its last offset.
+_POSITION = _with_epoch("ARGV[1]", "return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}\n")
 
 # A heartbeat on the server's clock: nodes' clocks may disagree.
 _HEARTBEAT = """

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from pasar.db.base import Base, TenantMixin, Timestamps, UTCDateTime
+from pasar.db.base import Base, TenantMixin, Timestamps, UTCDateTime, parent_id
 
 
 class Show(TenantMixin, Timestamps, Base):
@@ -42,10 +42,6 @@ class ShowProduct(TenantMixin, Base):
     __table_args__ = (UniqueConstraint("show_id", "product_id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    show_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("shows.id", ondelete="CASCADE"), index=True, nullable=False
-    )
-    product_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("products.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+    show_id: Mapped[str] = parent_id("shows.id", index=True, nullable=False)
+    product_id: Mapped[str] = parent_id("products.id", index=True, nullable=False)
     position: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pasar.db.base import Base, TenantMixin, Timestamps, UTCDateTime
+from pasar.db.base import Base, TenantMixin, Timestamps, UTCDateTime, parent_id
 
 
 class Vendor(Timestamps, Base):
@@ -52,9 +52,7 @@ class StaffSession(TenantMixin, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
-    user_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("staff_users.id", ondelete="CASCADE"), index=True, nullable=False
-    )
+    user_id: Mapped[str] = parent_id("staff_users.id", index=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     user_agent: Mapped[str] = mapped_column(String(300), nullable=False, default="")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from pasar.catalog.models import Product, ProductImage
 from pasar.catalog.schemas import ImageOut, ProductOut, VariantOut
@@ -13,6 +15,8 @@ from pasar.storage import Storage
 from pasar.vendors.models import ApiKey, StaffUser, Vendor
 from pasar.vendors.schemas import ApiKeyOut, StaffOut, VendorOut
 
+M = TypeVar("M", bound=BaseModel)
+
 
 def image_url(storage: Storage, image: ProductImage) -> str:
     if image.storage_key:
@@ -20,37 +24,29 @@ def image_url(storage: Storage, image: ProductImage) -> str:
     return image.src or ""
 
 
+def from_row(model: type[M], row: object, **computed: Any) -> M:
+    """``model`` with each field read from ``row``'s attribute of the same name, except
+    the ``computed`` ones (renamed or derived); validated as the constructor would."""
+    fields = {name: getattr(row, name) for name in model.model_fields if name not in computed}
+    return model.model_validate(fields | computed)
+
+
 def product(p: Product, locale: str, storage: Storage) -> dict[str, Any]:
-    return ProductOut(
-        id=p.id,
-        handle=p.handle,
-        title=p.title,
-        description=p.description,
-        status=p.status,
-        product_url=p.product_url,
-        currency=p.currency,
-        options=list(p.options),
+    return from_row(
+        ProductOut,
+        p,
         variants=[
-            VariantOut(
-                id=v.id,
-                sku=v.sku,
+            from_row(
+                VariantOut,
+                v,
                 title=" / ".join(v.option_values) or "Default",
                 options=dict(zip(p.options, v.option_values, strict=False)),
-                price=v.price,
-                compare_at_price=v.compare_at_price,
                 price_display=format_money(v.price, p.currency, locale),
-                stock=v.stock,
                 available=v.stock > 0,
             )
             for v in p.variants
         ],
-        images=[
-            ImageOut(id=i.id, url=image_url(storage, i), alt=i.alt, width=i.width, height=i.height)
-            for i in p.images
-        ],
-        external_id=p.external_id,
-        created_at=p.created_at,
-        updated_at=p.updated_at,
+        images=[from_row(ImageOut, i, url=image_url(storage, i)) for i in p.images],
     ).model_dump(mode="json")
 
 
@@ -58,20 +54,12 @@ def show(
     s: Show, storage: Storage, public_url: str, playback_url: str | None = None
 ) -> dict[str, Any]:
     """``playback_url``: the show's HLS on an external media server, if there is one."""
-    return ShowOut(
-        id=s.id,
-        title=s.title,
-        description=s.description,
-        state=s.state,
-        scheduled_at=s.scheduled_at,
-        started_at=s.started_at,
-        ended_at=s.ended_at,
-        host_user_id=s.host_user_id,
+    return from_row(
+        ShowOut,
+        s,
         cover_url=storage.url(s.cover_key) if s.cover_key else None,
-        lineup=[LineupItem(product_id=i.product_id, position=i.position) for i in s.lineup],
+        lineup=[from_row(LineupItem, i) for i in s.lineup],
         playback_url=playback_url or f"{public_url}/hls/{s.id}/index.m3u8",
-        created_at=s.created_at,
-        updated_at=s.updated_at,
     ).model_dump(mode="json")
 
 

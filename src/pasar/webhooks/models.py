@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pasar.db.base import Base, TenantMixin, Timestamps, UTCDateTime
+from pasar.db.base import Base, TenantMixin, Timestamps, UTCDateTime, parent_id
 
 
 class WebhookEndpoint(TenantMixin, Timestamps, Base):
@@ -52,15 +52,8 @@ class WebhookDelivery(TenantMixin, Base):
     __table_args__ = (Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    message_id: Mapped[str] = mapped_column(
-        String(40),
-        ForeignKey("webhook_messages.id", ondelete="CASCADE"),
-        index=True,
-        nullable=False,
-    )
-    endpoint_id: Mapped[str] = mapped_column(
-        String(40), ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
-    )
+    message_id: Mapped[str] = parent_id("webhook_messages.id", index=True, nullable=False)
+    endpoint_id: Mapped[str] = parent_id("webhook_endpoints.id", nullable=False)
     event_type: Mapped[str] = mapped_column(String(40), nullable=False)
     status: Mapped[str] = mapped_column(String(12), nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -78,12 +71,7 @@ class WebhookAttempt(TenantMixin, Base):
     __tablename__ = "webhook_attempts"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    delivery_id: Mapped[str] = mapped_column(
-        String(40),
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
-        index=True,
-        nullable=False,
-    )
+    delivery_id: Mapped[str] = parent_id("webhook_deliveries.id", index=True, nullable=False)
     # scheduled | manual, as the delivery's next_trigger was when it was sent
     trigger: Mapped[str] = mapped_column(String(10), nullable=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

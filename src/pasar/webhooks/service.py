@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import as_utc, utcnow
+from pasar.db.children import children_by_parent
 from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
 from pasar.pagination import Page, paginate
@@ -173,14 +173,14 @@ async def _views(db: AsyncSession, deliveries: list[WebhookDelivery]) -> list[De
         return []
     ids = [d.id for d in deliveries]
     bodies = await message_bodies(db, {d.message_id for d in deliveries})
-    attempts: dict[str, list[WebhookAttempt]] = defaultdict(list)
-    rows = await db.execute(
-        select(WebhookAttempt)
-        .where(WebhookAttempt.delivery_id.in_(ids))
-        .order_by(WebhookAttempt.started_at, WebhookAttempt.id)
+    attempts = await children_by_parent(
+        db,
+        WebhookAttempt,
+        WebhookAttempt.delivery_id,
+        ids,
+        WebhookAttempt.started_at,
+        WebhookAttempt.id,
     )
-    for attempt in rows.scalars():
-        attempts[attempt.delivery_id].append(attempt)
     return [DeliveryView(d, bodies[d.message_id], attempts[d.id]) for d in deliveries]
 
 

@@ -90,6 +90,16 @@ async def _json_body(request: Request) -> Any:
         raise Refused(400, "invalid_json", "Data pesanan tidak bisa dibaca.") from exc
 
 
+def _lapsed(title: str, reservation_id: str | None) -> Refused:
+    """The flash deal's hold on this line ran out before the order went through."""
+    return Refused(
+        409,
+        "reservation_expired",
+        f"Waktu flash deal untuk {title} sudah habis.",
+        reservation_id=reservation_id,
+    )
+
+
 async def _reservation(shop: Shop, line: LineIn, title: str) -> dict[str, Any]:
     if shop.pasar is None:
         raise Refused(409, "unavailable", f"Flash deal untuk {title} tidak bisa diproses.")
@@ -104,12 +114,7 @@ async def _reservation(shop: Shop, line: LineIn, title: str) -> dict[str, Any]:
     r.raise_for_status()
     held: dict[str, Any] = r.json()
     if held["status"] != "held":
-        raise Refused(
-            409,
-            "reservation_expired",
-            f"Waktu flash deal untuk {title} sudah habis.",
-            reservation_id=line.reservation_id,
-        )
+        raise _lapsed(title, line.reservation_id)
     return held
 
 
@@ -150,12 +155,7 @@ async def _confirm(pasar: httpx.AsyncClient, order_ref: str, line: Priced) -> No
         json={"order_ref": order_ref, "amount": line.total, "currency": CURRENCY},
     )
     if r.status_code == 409:
-        raise Refused(
-            409,
-            "reservation_expired",
-            f"Waktu flash deal untuk {line.title} sudah habis.",
-            reservation_id=line.reservation_id,
-        )
+        raise _lapsed(line.title, line.reservation_id)
     r.raise_for_status()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -30,8 +32,18 @@ async def _read(file: UploadFile) -> bytes:
     return data
 
 
-async def _import(ctx: Ctx, candidates: list[Candidate], atomic: bool) -> dict[str, Any]:
+async def _import(
+    ctx: Ctx, file: UploadFile, parse: Callable[[bytes, str], list[Candidate]], atomic: bool
+) -> dict[str, Any]:
+    """Parse the upload with the vendor's currency, then upsert; a file the parser
+    cannot read is 400 ``invalid_file``."""
     vendor = await get_vendor(ctx.db, ctx.vendor_id)
+    try:
+        candidates = parse(await _read(file), vendor.default_currency)
+    except UnicodeDecodeError as exc:  # CSV; the Shopify parser reports its own
+        raise CatalogError("invalid", "invalid_file", "the file is not UTF-8 text") from exc
+    except (CsvFormatError, ShopifyFormatError) as exc:
+        raise CatalogError("invalid", "invalid_file", str(exc)) from exc
     result = await run_import(
         ctx.db, ctx.vendor_id, vendor.default_currency, candidates, atomic=atomic
     )
@@ -51,14 +63,7 @@ async def import_csv(
     atomic: Atomic = False,
 ) -> dict[str, Any]:
     """Upsert products by handle. The report lists each bad row with its line and reason."""
-    vendor = await get_vendor(ctx.db, ctx.vendor_id)
-    try:
-        candidates = parse_csv(await _read(file), vendor.default_currency)
-    except UnicodeDecodeError as exc:
-        raise CatalogError("invalid", "invalid_file", "the file is not UTF-8 text") from exc
-    except CsvFormatError as exc:
-        raise CatalogError("invalid", "invalid_file", str(exc)) from exc
-    return await _import(ctx, candidates, atomic)
+    return await _import(ctx, file, parse_csv, atomic)
 
 
 @router.post(
@@ -73,11 +78,5 @@ async def import_shopify(
     atomic: Atomic = False,
     store_url: Annotated[HttpUrl | None, Query(description="Builds each product_url.")] = None,
 ) -> dict[str, Any]:
-    vendor = await get_vendor(ctx.db, ctx.vendor_id)
-    try:
-        candidates = parse_shopify(
-            await _read(file), vendor.default_currency, str(store_url) if store_url else None
-        )
-    except ShopifyFormatError as exc:
-        raise CatalogError("invalid", "invalid_file", str(exc)) from exc
-    return await _import(ctx, candidates, atomic)
+    url = str(store_url) if store_url else None
+    return await _import(ctx, file, partial(parse_shopify, store_url=url), atomic)

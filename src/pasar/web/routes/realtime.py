@@ -37,6 +37,7 @@ from pasar.vendors import service as vendors
 from pasar.vendors.scopes import Scope
 from pasar.web.deps import Ctx, get_services, requires
 from pasar.web.errors import responses
+from pasar.web.serialize import from_row
 from pasar.web.show_socket import serve as serve_show_socket
 
 router = APIRouter(tags=["chat & moderation"], responses=responses(401, 403))
@@ -147,16 +148,7 @@ async def set_chat_settings(show_id: str, body: ChatSettingsIn, ctx: Moderate) -
 
 
 def _sanction_out(s: Sanction) -> dict[str, Any]:
-    return SanctionOut(
-        id=s.id,
-        show_id=s.show_id,
-        user_id=s.subject,
-        banned=s.banned,
-        reason=s.reason,
-        until=s.until,
-        created_by=s.created_by,
-        created_at=s.created_at,
-    ).model_dump(mode="json")
+    return from_row(SanctionOut, s, user_id=s.subject).model_dump(mode="json")
 
 
 @router.get(f"{P}/sanctions", response_model=list[SanctionOut], responses=responses(404))

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from pasar.commerce import claims, throttle
 from pasar.commerce import deals as deal_service
 from pasar.commerce import reservations as rsv
+from pasar.commerce.claims import Shopper
 from pasar.commerce.errors import CommerceError
 from pasar.commerce.ledger import DealTerms
 from pasar.commerce.models import Reservation
@@ -50,6 +51,14 @@ async def _terms(services: Services, deal_id: str) -> DealTerms:
     if not 1 <= len(deal_id) <= 40:
         raise CommerceError.not_found("deal")
     return await services.commerce.terms(deal_id)
+
+
+async def _deal_and_shopper(
+    services: Services, deal_id: str, shopper: ShopperCredentials
+) -> tuple[DealTerms, Shopper]:
+    """The deal's terms and the shopper acting at its vendor (401/403 else)."""
+    terms = await _terms(services, deal_id)
+    return terms, await shopper.for_vendor(terms.vendor_id)
 
 
 def _ip(request: Request) -> str:
@@ -135,8 +144,7 @@ async def claim(
     limits, settings = services.commerce.throttle, services.settings
     # The address first, before any token is checked or deal looked up: a flood costs little.
     await limits.check(throttle.CLAIMS_PER_IP, f"claim:ip:{_ip(request)}", settings.claims_per_ip)
-    terms = await _terms(services, deal_id)
-    who = await shopper.for_vendor(terms.vendor_id)
+    terms, who = await _deal_and_shopper(services, deal_id, shopper)
     await limits.check(
         throttle.CLAIMS_PER_SHOPPER, f"claim:shopper:{who.id}", settings.claims_per_shopper
     )
@@ -179,8 +187,7 @@ async def join_waitlist(
     body: WaitlistIn,
     shopper: ShopperDep,
 ) -> JSONResponse:
-    terms = await _terms(services, deal_id)
-    who = await shopper.for_vendor(terms.vendor_id)
+    terms, who = await _deal_and_shopper(services, deal_id, shopper)
     async with services.db.session() as db:
         place = await claims.join_waitlist(db, terms, who, body.variant_id, body.quantity)
         await db.commit()
@@ -201,8 +208,7 @@ async def my_waitlist_place(
     deal_id: str,
     shopper: ShopperDep,
 ) -> dict[str, Any]:
-    terms = await _terms(services, deal_id)
-    who = await shopper.for_vendor(terms.vendor_id)
+    terms, who = await _deal_and_shopper(services, deal_id, shopper)
     async with services.db.session() as db:
         entry = await rsv.waitlist_entry(db, terms.id, who.id)
         return rsv.waitlist_out(entry, await rsv.waitlist_position(db, entry))
@@ -219,8 +225,7 @@ async def leave_waitlist(
     deal_id: str,
     shopper: ShopperDep,
 ) -> Response:
-    terms = await _terms(services, deal_id)
-    who = await shopper.for_vendor(terms.vendor_id)
+    terms, who = await _deal_and_shopper(services, deal_id, shopper)
     async with services.db.session() as db:
         await rsv.leave_waitlist(db, terms.id, who.id)
         await db.commit()

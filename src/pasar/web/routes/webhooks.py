@@ -12,6 +12,7 @@ from pasar.clock import utcnow
 from pasar.web.deps import PageParams, SettingsWrite, page_params
 from pasar.web.errors import responses
 from pasar.web.idempotency import REPLAY_HEADER, IdempotencyDep
+from pasar.web.serialize import from_row
 from pasar.webhooks import service as webhooks
 from pasar.webhooks.models import WebhookEndpoint
 from pasar.webhooks.schemas import (
@@ -40,32 +41,20 @@ class DeliveryPage(BaseModel):
 
 
 def _endpoint(e: WebhookEndpoint) -> dict[str, Any]:
-    return EndpointOut(
-        id=e.id,
-        url=e.url,
-        description=e.description,
-        event_types=list(e.event_types),
-        enabled=e.enabled,
-        disabled_reason=e.disabled_reason,
+    return from_row(
+        EndpointOut,
+        e,
         previous_secret_expires_at=webhooks.previous_secret_expires_at(e, utcnow()),
-        created_at=e.created_at,
-        updated_at=e.updated_at,
     ).model_dump(mode="json")
 
 
 def _delivery(view: webhooks.DeliveryView) -> dict[str, Any]:
-    d = view.delivery
-    return DeliveryOut(
-        id=d.id,
-        message_id=d.message_id,
-        endpoint_id=d.endpoint_id,
-        event_type=d.event_type,
-        status=d.status,
-        attempt_count=d.attempts,
-        next_attempt_at=d.next_attempt_at,
-        created_at=d.created_at,
+    return from_row(
+        DeliveryOut,
+        view.delivery,
+        attempt_count=view.delivery.attempts,
         payload=view.payload(),
-        attempts=[AttemptOut.model_validate(a, from_attributes=True) for a in view.attempts],
+        attempts=[from_row(AttemptOut, a) for a in view.attempts],
     ).model_dump(mode="json")
 
 
