@@ -154,7 +154,7 @@ def on_air(live_server: LiveServer) -> Iterator[None]:
         # On air: the show is live (the first picture turns it so) and has a playlist.
         playlist = f"{live_server.url}/hls/{live_server.demo.live_show_id}/index.m3u8"
         deadline = time.monotonic() + 60
-        while not (_doc(live_server)["state"] == "live" and httpx.get(playlist).status_code == 200):
+        while not _on_air(live_server, playlist):
             assert proc.poll() is None, "pasar broadcast stopped"
             assert time.monotonic() < deadline, "the broadcast did not go on air"
             time.sleep(0.2)
@@ -165,6 +165,15 @@ def on_air(live_server: LiveServer) -> Iterator[None]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _on_air(server: LiveServer, playlist: str) -> bool:
+    """Live with a playlist. A request that times out is asked again: the broadcast
+    starting up can keep a busy machine's server from answering within httpx's 5 s."""
+    try:
+        return _doc(server)["state"] == "live" and httpx.get(playlist).status_code == 200
+    except httpx.TimeoutException:
+        return False
 
 
 def _api(server: LiveServer) -> httpx.Client:
