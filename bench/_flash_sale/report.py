@@ -115,10 +115,10 @@ PACKAGES = (
 INCLUSIVE = (
     ("Starlette BaseHTTPMiddleware (app.py's two @app.middleware)", "BaseHTTPMiddleware."),
     ("claim route: storefront.claim", "claim (pasar/web/routes/storefront.py"),
-    ("  shopper JWT: storefront._shopper", "_shopper (pasar/web/routes/storefront.py"),
+    ("  shopper JWT: ShopperCredentials.for_vendor", "for_vendor (pasar/web/shopper.py"),
     ("  Commerce.claim", "Commerce.claim (pasar/commerce/live.py"),
     ("  RedisStock.claim", "RedisStock.claim (pasar/commerce/stock_redis.py"),
-    ("  the answer: ReservationOut", "ReservationOut"),
+    ("  the answer: RESERVATION_OUT (TypeAdapter)", "TypeAdapter."),
     ("  Commerce.checkout_url", "Commerce.checkout_url (pasar/commerce/live.py"),
     ("GroupCommit._commit", "GroupCommit._commit (pasar/commerce/groupcommit.py"),
     ("  ledger.reserve_batch", "reserve_batch (pasar/commerce/ledger.py"),
