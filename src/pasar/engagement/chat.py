@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
+from pasar.db.tenancy import get_owned
 from pasar.engagement import moderation
 from pasar.engagement.errors import EngagementError
 from pasar.engagement.identity import Identity
@@ -136,18 +137,10 @@ async def post_message(
 async def get_message(
     db: AsyncSession, vendor_id: str, show_id: str, message_id: str
 ) -> ChatMessageRow:
-    row = (
-        await db.execute(
-            select(ChatMessageRow).where(
-                ChatMessageRow.vendor_id == vendor_id,
-                ChatMessageRow.show_id == show_id,
-                ChatMessageRow.id == message_id,
-            )
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise EngagementError.not_found("message")
-    return row
+    missing = EngagementError.not_found("message")
+    return await get_owned(
+        db, ChatMessageRow, vendor_id, message_id, missing, ChatMessageRow.show_id == show_id
+    )
 
 
 async def recent_messages(

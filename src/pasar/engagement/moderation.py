@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
+from pasar.db.tenancy import get_owned
 from pasar.engagement.errors import EngagementError
 from pasar.engagement.models import BlockedTerm, ChatMessageRow, ModerationLog, Sanction
 from pasar.engagement.rules import Rules
@@ -65,13 +66,9 @@ async def list_blocked_terms(
 
 
 async def remove_blocked_term(db: AsyncSession, vendor_id: str, term_id: str, actor: str) -> None:
-    row = (
-        await db.execute(
-            select(BlockedTerm).where(BlockedTerm.vendor_id == vendor_id, BlockedTerm.id == term_id)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise EngagementError.not_found("blocked term")
+    row = await get_owned(
+        db, BlockedTerm, vendor_id, term_id, EngagementError.not_found("blocked term")
+    )
     await db.delete(row)
     await log(db, vendor_id, row.show_id, actor, "term.remove", None, {"term": row.term})
     await db.flush()
@@ -192,12 +189,11 @@ async def lift_sanction(
 ) -> Sanction:
     """With ``show_id``, only a sanction that applies there: the show's own or a
     vendor-wide one (what ``list_sanctions`` shows for it)."""
-    stmt = select(Sanction).where(Sanction.vendor_id == vendor_id, Sanction.id == sanction_id)
-    if show_id is not None:
-        stmt = stmt.where(or_(Sanction.show_id.is_(None), Sanction.show_id == show_id))
-    row = (await db.execute(stmt)).scalar_one_or_none()
-    if row is None:
-        raise EngagementError.not_found("sanction")
+    applies = (
+        [] if show_id is None else [or_(Sanction.show_id.is_(None), Sanction.show_id == show_id)]
+    )
+    missing = EngagementError.not_found("sanction")
+    row = await get_owned(db, Sanction, vendor_id, sanction_id, missing, *applies)
     if row.lifted_at is None:
         row.lifted_at = utcnow()
         await log(db, vendor_id, row.show_id, actor, "user.unmute", row.subject, {})

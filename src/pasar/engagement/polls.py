@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.clock import utcnow
+from pasar.db.tenancy import get_owned
 from pasar.engagement import moderation
 from pasar.engagement.errors import EngagementError
 from pasar.engagement.models import PollRow, PollVoteRow
@@ -75,16 +76,8 @@ async def open_poll(db: AsyncSession, vendor_id: str, show_id: str) -> PollRow |
 
 
 async def get_poll(db: AsyncSession, vendor_id: str, show_id: str, poll_id: str) -> PollRow:
-    poll = (
-        await db.execute(
-            select(PollRow).where(
-                PollRow.vendor_id == vendor_id, PollRow.show_id == show_id, PollRow.id == poll_id
-            )
-        )
-    ).scalar_one_or_none()
-    if poll is None:
-        raise EngagementError.not_found("poll")
-    return poll
+    missing = EngagementError.not_found("poll")
+    return await get_owned(db, PollRow, vendor_id, poll_id, missing, PollRow.show_id == show_id)
 
 
 async def list_polls(db: AsyncSession, vendor_id: str, show_id: str) -> list[PollRow]:
