@@ -4,13 +4,32 @@ Run it from the repository root (with the dev install)::
 
     .venv/bin/python bench/fanout.py                      # 10,000 viewers, 100 msg/s, 20 s
     .venv/bin/python bench/fanout.py --viewers 1000 --seconds 10
+    .venv/bin/python bench/fanout.py --backend both       # festival, then embedded
 
-What it does:
+Backends (``--backend``; the default is ``embedded`` alone, to keep the default
+run short; ``both`` runs ``festival`` first, then ``embedded``):
 
-* seeds a fresh data directory (SQLite, the demo vendor and show) and starts
-  ``pasar serve`` on a free loopback port with ``PASAR_WS_MAX_CONNECTIONS``
-  above N, after raising the open-files limit (``RLIMIT_NOFILE``) for itself
-  and the processes it starts;
+* ``embedded``: SQLite in a fresh data directory, the in-process broker;
+* ``festival``: a fresh PostgreSQL database made and dropped by the bench
+  (``pasar_bench_fanout_<pid>`` via ``--postgres``, default
+  ``$PASAR_BENCH_POSTGRES`` or ``postgresql://postgres@127.0.0.1:5432/postgres``)
+  and the Redis broker (``--redis``, default ``$PASAR_BENCH_REDIS`` or
+  ``redis://127.0.0.1:6379/5``; the show's ``rt:{…}`` keys are removed after).
+
+After the backends, unless ``--no-bare``, a **bare broadcast server**
+(``bench/_fanout/bare.py``: plain asyncio on uvloop, no Pasar code) is measured
+the same way, as the machine's limit: it accepts the same viewers and senders,
+acks every chat message at once and, every tick (``--tick-ms``), writes one
+pre-encoded frame to every connection, carrying the chat messages of the tick
+(with offsets, so the probes time and check them) topped up with filler to the
+last backend's events per viewer per second, every event padded to its mean
+size on the wire.
+
+What it does, for each backend:
+
+* seeds the demo vendor and show and starts ``pasar serve`` on a free loopback
+  port with ``PASAR_WS_MAX_CONNECTIONS`` above N, after raising the
+  open-files limit (``RLIMIT_NOFILE``) for itself and the processes it starts;
 * starts the load generator in a **separate process** (``multiprocessing``,
   spawn) on uvloop. It is written so that it is not the bottleneck: every
   connection is a raw ``asyncio.Protocol`` that does the WebSocket handshake
@@ -38,14 +57,24 @@ What it does:
   latency percentiles and the send → ack part of it (the senders time the
   server's ``ack``, sent once the message is stored and published), server and
   generator CPU, what else kept the machine busy, and with ``--profile FILE`` a
-  py-spy summary of the server during the window — and, as the last line::
+  py-spy summary of the server during the window.
 
-    fanout: viewers=<N> deliveries_per_s=<X> p50_ms=<a> p99_ms=<b> lost=<k>
+At the end it prints the result lines: one per backend, with the bare server's
+just before the embedded one, so that the embedded line is the last::
+
+    fanout: backend=festival viewers=<N> deliveries_per_s=<X> p50_ms=<a> p99_ms=<b> \
+        lost=<k> kb_per_conn=<m>
+    fanout_bare: deliveries_per_s=<X> p99_ms=<b>
+    fanout: backend=embedded viewers=<N> deliveries_per_s=<X> p50_ms=<a> p99_ms=<b> \
+        lost=<k> kb_per_conn=<m>
+
+(each ``fanout:`` result is one line; wrapped here).
 
 ``deliveries_per_s`` is the number of events (chat messages, like and viewer
 counts, …) received by all N viewers during the window, per second.
 ``lost`` is the number of offsets missing on the probes (gaps, and offsets
 never received by the end of the drain), including probes the server dropped.
+``kb_per_conn`` is the server's memory per idle connection, in kB.
 
 Everything listens and connects on loopback only. The run is bounded by
 ``--timeout``; the server and the generator are stopped on every exit (and die
