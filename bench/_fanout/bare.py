@@ -49,6 +49,8 @@ def envelope(type_: str, data: dict[str, Any], size: int, **extra: Any) -> dict[
 
 
 class Hub:
+    """The connections that have done the handshake, and the next tick's events."""
+
     def __init__(self, events_per_tick: float, event_bytes: int) -> None:
         self.conns: set[Conn] = set()
         self.chats: list[dict[str, Any]] = []
@@ -85,6 +87,8 @@ class Hub:
 
 
 class Conn(asyncio.Protocol):
+    """One client: the handshake by hand, then its frames (chat is acked and queued)."""
+
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.transport: asyncio.Transport
@@ -122,7 +126,8 @@ class Conn(asyncio.Protocol):
         self.frames()
 
     def frames(self) -> None:
-        """Client frames: masked, small; chat is acked and queued, the rest ignored."""
+        """Client frames (masked): chat is acked and queued, a close closes, the rest
+        (the viewers' auth, likes, pongs) is ignored."""
         buf = self.buf
         while len(buf) >= 6:
             op, n = buf[0] & 0x0F, buf[1] & 0x7F

@@ -232,6 +232,8 @@ def start_profiler(run: Run, pid: int) -> Path | None:
     """With --profile, py-spy on the server for the window; where it writes."""
     a = run.args
     profile = Path(a.profile).resolve() if a.profile else None
+    if profile is not None and a.backend == "both":  # one file per backend
+        profile = profile.with_name(f"{profile.stem}-{run.backend}{profile.suffix}")
     py_spy = _proc.py_spy()
     if profile is not None and py_spy is not None:
         record = _proc.py_spy_record(py_spy, pid, a.seconds, profile, 100, "--nonblocking")
