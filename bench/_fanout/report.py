@@ -1,4 +1,4 @@
-"""What the fan-out benchmark prints: its lines, the py-spy summary and the last line."""
+"""What the fan-out benchmark prints: its lines, the py-spy summary and the result lines."""
 
 from __future__ import annotations
 
@@ -118,9 +118,15 @@ def profile_lines(profile: Path, window_s: float) -> None:
         say("profile: py-spy wrote nothing (is it installed, may it ptrace?)")
 
 
-def last_line(viewers: int, r: dict[str, Any]) -> None:
-    print(
-        f"fanout: viewers={viewers} deliveries_per_s={r['deliveries_per_s']:.0f} "
-        f"p50_ms={r['p50_ms']:.1f} p99_ms={r['p99_ms']:.1f} lost={r['lost']}",
-        flush=True,
+def result_line(backend: str, viewers: int, r: dict[str, Any], kb_per_conn: float) -> str:
+    """One backend's result line."""
+    return (
+        f"fanout: backend={backend} viewers={viewers} "
+        f"deliveries_per_s={r['deliveries_per_s']:.0f} p50_ms={r['p50_ms']:.1f} "
+        f"p99_ms={r['p99_ms']:.1f} lost={r['lost']} kb_per_conn={kb_per_conn:.1f}"
     )
+
+
+def bare_line(r: dict[str, Any]) -> str:
+    """The bare broadcast server's result line."""
+    return f"fanout_bare: deliveries_per_s={r['deliveries_per_s']:.0f} p99_ms={r['p99_ms']:.1f}"
