@@ -29,6 +29,8 @@ import json
 import sys
 from typing import Any, cast
 
+from _fanout.clients import head_end  # stdlib only: still no Pasar code
+
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
 EPOCH = "bare"
 
@@ -109,8 +111,7 @@ class Conn(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.head is not None:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
+            end = head_end(self.head, data)
             if end < 0:
                 return
             key = b""

@@ -37,6 +37,13 @@ def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 AUTH_FRAME = client_frame(b'{"type": "auth"}')
 
 
+def head_end(head: bytearray, data: bytes) -> int:
+    """Add ``data`` to an HTTP head being read; where the head ends (-1: not yet).
+    The client reads the server's 101 with it, the bare server the client's request."""
+    head += data
+    return head.find(b"\r\n\r\n")
+
+
 class Window:
     """The measurement window, shared by every probe of the generator."""
 
@@ -81,8 +88,7 @@ class Viewer(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.head is not None:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
+            end = head_end(self.head, data)
             if end < 0:
                 return
             status = bytes(self.head[: self.head.find(b"\r\n")])

@@ -200,10 +200,12 @@ def start_bare(run: Run, events_per_s: float, event_bytes: int) -> Plan:
     a = run.args
     _limits(run)  # the bare server inherits the raised open-files limit
     port = a.port or _servers.free_port()
-    cmd = [sys.executable, str(BARE), "--port", str(port), "--tick-ms", str(a.tick_ms or 100)]
+    # Run as a module of bench/ so that it shares the clients' handshake reading.
+    cmd = [sys.executable, "-m", "_fanout.bare", "--port", str(port)]
+    cmd += ["--tick-ms", str(a.tick_ms or 100)]
     cmd += ["--events-per-s", f"{events_per_s:.3f}", "--event-bytes", str(event_bytes)]
     log = run.server.tmp / "bare.log"
-    run.bare = _servers.start_process(cmd, log=log)
+    run.bare = _servers.start_process(cmd, log=log, cwd=BARE.parent.parent)
     until = time.time() + min(30, run.left())
     while "bare ready" not in (log.read_text() if log.exists() else ""):
         if run.bare.poll() is not None or time.time() > until:
