@@ -19,6 +19,7 @@ from pasar.commerce.reservations import Returned, return_units
 from pasar.commerce.schemas import DealIn, DealOut, DealStatus
 from pasar.db.tenancy import get_owned
 from pasar.ids import new_id
+from pasar.money import format_money
 from pasar.shows.models import Show
 
 DEFAULT_HOLD_SECONDS = 600
@@ -62,8 +63,9 @@ def _check_discount(price: int, currency: str, variants: list[Variant]) -> None:
         raise CommerceError(
             "invalid",
             "price_not_discounted",
-            f"a deal must sell below the product's price: {price} is not below {lowest}, "
-            "the lowest price of the variants it covers (prices in minor units)",
+            f"a deal must sell below the product's price: {format_money(price, currency)} is "
+            f"not below {format_money(lowest, currency)} ({lowest} in minor units), the lowest "
+            "price of the variants it covers",
             {"variant_ids": [v.id for v in over], "max_price": lowest - 1},
         )
 
