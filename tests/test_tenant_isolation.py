@@ -45,7 +45,6 @@ from PIL import Image
 from starlette.routing import WebSocketRoute
 
 from pasar.app import create_app
-from pasar.engagement import chat
 from pasar.engagement.identity import new_guest
 from pasar.ids import new_id
 from pasar.pagination import encode_cursor
@@ -569,11 +568,9 @@ async def _seed_realtime(client: httpx.AsyncClient, services: Services, w: World
         await client.put(f"{on_show}/chat/settings", json={"hold_for_approval": True}, headers=h)
     )
     guest = new_guest(services.server_secret)
-    async with services.db.session() as db:
-        posted = await chat.post_message(
-            db, w.vendor.id, show_id, guest, "203.0.113.7", w.texts["held message"]
-        )
-        await db.commit()
+    posted = await services.chat.send(
+        w.vendor.id, show_id, guest, "203.0.113.7", w.texts["held message"]
+    )
     assert posted.status == "held", posted
     w.ids["held_message"], w.guest = posted.row.id, guest.id
     sanction = await _ok(

@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with services.db.session() as db:
             await purge_expired(db, timedelta(hours=settings.idempotency_ttl_hours))
         await services.realtime.start()
+        await services.chat.start()
         await services.polls.start()
         await services.shows.start()
         await services.webhooks.start()

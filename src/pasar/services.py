@@ -15,6 +15,8 @@ import structlog
 
 from pasar.commerce.live import Commerce
 from pasar.db.engine import Database
+from pasar.engagement.ingest import ChatIngest
+from pasar.engagement.standing import Standings
 from pasar.engagement.tending import PollTender
 from pasar.media.external import ExternalMedia, show_playback_url
 from pasar.media.lifecycle import ShowLink
@@ -46,6 +48,7 @@ class Services:
     storage: Storage
     metrics: Metrics
     realtime: Realtime
+    chat: ChatIngest
     polls: PollTender
     media: MediaPlane
     lifecycle: ShowLifecycle
@@ -107,6 +110,7 @@ class Services:
             storage=storage,
             metrics=Metrics(),
             realtime=realtime,
+            chat=ChatIngest(db, realtime, Standings(db, realtime.broker)),
             polls=PollTender(db, realtime),
             media=plane,
             lifecycle=lifecycle,
@@ -140,6 +144,7 @@ class Services:
             ("media", self.media.close),
             ("shows", self.shows.close),
             ("polls", self.polls.close),
+            ("chat", self.chat.close),
             ("realtime", self.realtime.close),
             ("login throttle", self.login_throttle.store.close),
         ]

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,27 +35,71 @@ def _unicode_lower(value: Any) -> Any:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # …and begin them ourselves. IMMEDIATE takes the write lock up front, so two
-    # writers queue on busy_timeout instead of one failing with "database is locked".
+    # …and begin them ourselves. IMMEDIATE takes the write lock up front: the
+    # writer engine's pool (one connection) has already queued this node's
+    # writers in-process, so the lock is only ever contended by another process.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
+    _sqlite_pragmas(dbapi_conn, _record)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")  # a write through a reader fails loudly
+    cur.close()
+
+
+def _sqlite_begin_deferred(conn: Any) -> None:
+    # A reader's transaction is a consistent snapshot (WAL) that never takes the
+    # write lock, so snapshots and lookups run beside the writer.
+    conn.exec_driver_sql("BEGIN")
+
+
+# How long a writer waits for this node's one SQLite write connection (the
+# busy_timeout's role before writers were queued in-process).
+SQLITE_WRITER_WAIT_S = 10.0
+
+
 class Database:
+    """``session()`` for work that may write, ``read()`` for work that only reads.
+
+    On SQLite, writers are serialised in-process: the writer engine has one
+    connection, so a second writer waits in the pool's queue (FIFO, woken the
+    moment the first commits) instead of in SQLite's busy handler, which sleeps
+    and retries in growing steps. Readers have their own engine and pool. On
+    PostgreSQL both are the same engine."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
+        database = make_url(url).database
+        file_backed = self.is_sqlite and bool(database) and database != ":memory:"
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        elif file_backed:
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=SQLITE_WRITER_WAIT_S)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.reader: AsyncEngine = self.engine
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            if file_backed:
+                self.reader = create_async_engine(url, pool_size=5, max_overflow=10)
+                event.listen(self.reader.sync_engine, "connect", _sqlite_read_only)
+                event.listen(self.reader.sync_engine, "begin", _sqlite_begin_deferred)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.readers = async_sessionmaker(self.reader, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session that must not write (on SQLite a write raises): it never
+        waits for, nor holds up, a writer."""
+        async with self.readers() as session:
             yield session
 
     async def ping(self) -> None:
@@ -64,3 +108,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()

@@ -1,45 +1,19 @@
-"""What changes chat for everyone, end to end: change, commit, then publish.
+"""What a moderator changes for everyone, end to end: change, commit, then publish.
 
-The show socket and the REST API both come through here, so a message or a
-moderator's action reaches viewers the same way whichever door it came in by,
-and never before its transaction has committed.
+The show socket and the REST API both come through here, so a moderator's
+action reaches viewers the same way whichever door it came in by, and never
+before its transaction has committed. (Messages go through ``ingest``.)
 """
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from pasar.db.engine import Database
 from pasar.engagement import chat, moderation
-from pasar.engagement.errors import SlowModeWait
-from pasar.engagement.identity import Identity
+from pasar.engagement.standing import Standings
 from pasar.realtime.engine import Realtime
 from pasar.realtime.events import ChatApprove, ChatDelete, ChatPin, UserMute
 
 StaffCommand = ChatDelete | ChatPin | ChatApprove | UserMute
-
-
-async def send_message(
-    db: AsyncSession,
-    realtime: Realtime,
-    vendor_id: str,
-    show_id: str,
-    who: Identity,
-    ip: str | None,
-    text: str,
-) -> chat.Posted:
-    """Post, commit, then publish a visible message (a held or rejected one is
-    for its sender alone). Raises ``SlowModeWait`` when a shopper is early."""
-    if not who.is_staff:
-        interval = (await chat.chat_settings(db, vendor_id, show_id)).slow_mode_seconds
-        wait = realtime.slow_mode.wait(show_id, who.id, interval)
-        if wait:
-            raise SlowModeWait(interval, wait)
-    posted = await chat.post_message(db, vendor_id, show_id, who, ip, text)
-    await db.commit()
-    if posted.status == "visible":
-        await realtime.publish(show_id, "chat.message", chat.message_data(posted.row))
-    return posted
 
 
 async def staff_action(
@@ -49,6 +23,7 @@ async def staff_action(
     show_id: str,
     actor: str,
     command: StaffCommand,
+    standings: Standings,
 ) -> None:
     """Delete, pin or approve a message, or mute a shopper: change, commit, publish.
 
@@ -84,6 +59,7 @@ async def staff_action(
                     actor=actor,
                 )
                 await db.commit()
+                await standings.changed(vendor_id)
                 await realtime.send_to(
                     show_id,
                     command.user_id,

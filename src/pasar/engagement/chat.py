@@ -3,6 +3,8 @@
 They return what happened; callers publish the resulting events through
 ``Realtime.publish`` after the transaction commits, never before
 (``pasar.engagement.actions`` does both for the socket and the REST API).
+Posting a message is ``pasar.engagement.ingest``'s: it stores a tick's
+messages in one transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pasar.db.tenancy import get_owned
 from pasar.engagement import moderation
 from pasar.engagement.errors import EngagementError
 from pasar.engagement.identity import Identity
-from pasar.engagement.models import ChatMessageRow, ChatSettings
+from pasar.engagement.models import ChatMessageRow, ChatSettings, Sanction
 from pasar.engagement.rules import MAX_MESSAGE_CHARS, clean_text
 from pasar.ids import new_id
 
@@ -84,9 +86,8 @@ class Posted:
     rule: str | None = None
 
 
-async def post_message(
-    db: AsyncSession, vendor_id: str, show_id: str, who: Identity, ip: str | None, text: str
-) -> Posted:
+def checked_text(text: str) -> str:
+    """The message as it will be stored, or the reason it cannot be."""
     text = clean_text(text)
     if not text:
         raise EngagementError("invalid", "empty_message", "the message is empty")
@@ -94,26 +95,26 @@ async def post_message(
         raise EngagementError(
             "invalid", "message_too_long", f"messages have at most {MAX_MESSAGE_CHARS} characters"
         )
-    status, rule = "visible", None
-    if not who.is_staff:
-        muted = await moderation.active_sanction(db, vendor_id, show_id, who.id, ip)
-        if muted is not None:
-            raise EngagementError(
-                "forbidden",
-                "muted",
-                "you cannot chat in this show right now",
-                {
-                    "until": muted.until.isoformat() if muted.until else None,
-                    "reason": muted.reason,
-                    "banned": muted.banned,
-                },
-            )
-        rule = (await moderation.rules(db, vendor_id, show_id)).blocked(text)
-        if rule is not None:
-            status = "rejected"
-        elif (await chat_settings(db, vendor_id, show_id)).hold_for_approval:
-            status = "held"
-    row = ChatMessageRow(
+    return text
+
+
+def muted_error(muted: Sanction) -> EngagementError:
+    return EngagementError(
+        "forbidden",
+        "muted",
+        "you cannot chat in this show right now",
+        {
+            "until": muted.until.isoformat() if muted.until else None,
+            "reason": muted.reason,
+            "banned": muted.banned,
+        },
+    )
+
+
+def new_message(
+    vendor_id: str, show_id: str, who: Identity, ip: str | None, text: str, status: str
+) -> ChatMessageRow:
+    return ChatMessageRow(
         id=new_id("msg"),
         vendor_id=vendor_id,
         show_id=show_id,
@@ -125,13 +126,6 @@ async def post_message(
         status=status,
         created_at=utcnow(),
     )
-    db.add(row)
-    if status == "rejected":
-        await moderation.log(
-            db, vendor_id, show_id, "system", "chat.reject", who.id, {"rule": rule}
-        )
-    await db.flush()
-    return Posted(row, status, rule)
 
 
 async def get_message(

@@ -1,6 +1,8 @@
 """Moderation on the database: blocked terms, mutes and bans, the moderation log.
 
-The text rules themselves (folding, globs) are ``pasar.engagement.rules``.
+The text rules themselves (folding, globs) are ``pasar.engagement.rules``; what
+the chat path reads of all this per message is kept in memory by
+``pasar.engagement.standing`` (call ``Standings.changed`` after a change commits).
 """
 
 from __future__ import annotations
@@ -16,24 +18,9 @@ from pasar.clock import utcnow
 from pasar.db.tenancy import get_owned
 from pasar.engagement.errors import EngagementError
 from pasar.engagement.models import BlockedTerm, ChatMessageRow, ModerationLog, Sanction
-from pasar.engagement.rules import Rules
 from pasar.ids import new_id
 
 # -- blocked terms -----------------------------------------------------------------
-
-
-async def rules(db: AsyncSession, vendor_id: str, show_id: str) -> Rules:
-    rows = await db.execute(
-        select(BlockedTerm.kind, BlockedTerm.term).where(
-            BlockedTerm.vendor_id == vendor_id,
-            or_(BlockedTerm.show_id.is_(None), BlockedTerm.show_id == show_id),
-        )
-    )
-    words: list[str] = []
-    patterns: list[str] = []
-    for kind, term in rows:
-        (patterns if kind == "pattern" else words).append(term)
-    return Rules(tuple(words), tuple(patterns))
 
 
 async def add_blocked_term(
@@ -79,32 +66,6 @@ async def remove_blocked_term(db: AsyncSession, vendor_id: str, term_id: str, ac
 
 def _active(now: datetime) -> Any:
     return and_(Sanction.lifted_at.is_(None), or_(Sanction.until.is_(None), Sanction.until > now))
-
-
-async def active_sanction(
-    db: AsyncSession,
-    vendor_id: str,
-    show_id: str,
-    subject: str,
-    ip: str | None,
-    *,
-    bans_only: bool = False,
-) -> Sanction | None:
-    """The sanction that applies to this shopper on this show, if any. A ban or
-    mute by IP applies to guests only: an account's sanctions follow the account."""
-    who = [Sanction.subject == subject]
-    if ip and subject.startswith("guest:"):
-        who.append(Sanction.ip == ip)
-    stmt = select(Sanction).where(
-        Sanction.vendor_id == vendor_id,
-        or_(Sanction.show_id.is_(None), Sanction.show_id == show_id),
-        or_(*who),
-        _active(utcnow()),
-    )
-    if bans_only:
-        stmt = stmt.where(Sanction.banned.is_(True))
-    rows = list((await db.execute(stmt.order_by(Sanction.banned.desc()))).scalars())
-    return rows[0] if rows else None
 
 
 async def banned_subjects(db: AsyncSession, vendor_id: str, show_id: str) -> set[str]:

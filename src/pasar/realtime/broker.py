@@ -87,6 +87,13 @@ class Broker(Protocol):
     async def viewers(self, show_ids: list[str]) -> dict[str, int]:
         """Viewers on the *other* live nodes (the hub adds its own, always fresh)."""
 
+    async def bump(self, key: str) -> None:
+        """Something that nodes keep copies of under ``key`` changed: move its
+        generation on, so every node's next ``generations`` sees it."""
+
+    async def generations(self, keys: list[str]) -> dict[str, int]:
+        """The current generation of each key (0 for one never bumped)."""
+
 
 def new_epoch() -> str:
     return secrets.token_hex(4)

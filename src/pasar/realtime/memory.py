@@ -26,6 +26,7 @@ class MemoryBroker:
         self.max_events = max_events
         self._shows: dict[str, _Show] = {}
         self._listener: Listener | None = None
+        self._generations: dict[str, int] = {}
 
     async def start(self, listener: Listener) -> None:
         self._listener = listener
@@ -91,6 +92,12 @@ class MemoryBroker:
 
     async def viewers(self, show_ids: list[str]) -> dict[str, int]:
         return dict.fromkeys(show_ids, 0)
+
+    async def bump(self, key: str) -> None:
+        self._generations[key] = self._generations.get(key, 0) + 1
+
+    async def generations(self, keys: list[str]) -> dict[str, int]:
+        return {k: self._generations.get(k, 0) for k in keys}
 
 
 def _history_after(

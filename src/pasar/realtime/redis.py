@@ -13,6 +13,9 @@ them on one shard. Per show:
 - ``rt:{s}:presence`` hash node id → that node's viewers; counted only for
                     nodes whose heartbeat in ``rt:nodes`` is fresh
 
+and ``rt:gen:<key>``, a counter (INCR) that nodes compare before trusting what
+they keep in memory about ``<key>`` (a vendor's moderation rules).
+
 Numbering, storing and publishing happen in one Lua script, so offsets reach
 every subscriber in order and an event is never published without history.
 
@@ -345,3 +348,13 @@ class RedisBroker:
             s: sum(int(c) for node, c in counts.items() if node in alive and node != own)
             for s, counts in zip(show_ids, per_show, strict=True)
         }
+
+    async def bump(self, key: str) -> None:
+        await self.redis.incr(f"rt:gen:{key}")
+
+    async def generations(self, keys: list[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        values = await self.redis.mget([f"rt:gen:{k}" for k in keys])
+        # A restarted Redis starts at 0 again: any difference makes nodes reload.
+        return {k: int(v or 0) for k, v in zip(keys, values, strict=True)}

@@ -18,7 +18,7 @@ import structlog
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from pasar.engagement import actions, chat, moderation, polls
+from pasar.engagement import actions, chat, polls
 from pasar.engagement import identity as ids
 from pasar.engagement.errors import SlowModeWait
 from pasar.errors import DomainError
@@ -163,7 +163,7 @@ async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
 
 async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> None:
     realtime = services.realtime
-    async with services.db.session() as db:
+    async with services.db.read() as db:
         show = await public_show(db, show_id)
         vendor = await vendors.get_vendor(db, show.vendor_id) if show else None
     if show is None or vendor is None:
@@ -190,11 +190,8 @@ async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> No
         await ws.close(CLOSE_FORBIDDEN, "this page's origin may not embed the show")
         return
     if not who.is_staff:
-        async with services.db.session() as db:
-            ban = await moderation.active_sanction(
-                db, vendor.id, show_id, who.id, ip, bans_only=True
-            )
-        if ban is not None:
+        standing = await services.chat.standings.one(vendor.id, show_id)
+        if standing.sanction_for(who.id, ip, bans_only=True) is not None:
             await ws.close(CLOSE_FORBIDDEN, "you are banned from this show")
             return
 
@@ -247,10 +244,10 @@ async def _first_frames(session: Session, since_text: str | None, state: str) ->
 
 async def _snapshot(session: Session, state: str, position: Position) -> bytes:
     rt, show_id, vendor_id = session.realtime, session.show_id, session.vendor_id
-    async with session.services.db.session() as db:
+    standing = await session.services.chat.standings.one(vendor_id, show_id)
+    async with session.services.db.read() as db:
         messages = await chat.recent_messages(db, vendor_id, show_id)
         pinned = await chat.pinned_message(db, vendor_id, show_id)
-        settings = await chat.chat_settings(db, vendor_id, show_id)
         poll = await polls.open_poll(db, vendor_id, show_id)
         poll_counts = await polls.poll_counts(db, poll) if poll else []
         shop = await session.services.commerce.on_screen(db, show_id, session.services.storage)
@@ -268,7 +265,7 @@ async def _snapshot(session: Session, state: str, position: Position) -> bytes:
         "poll": polls.poll_data(poll, poll_counts) if poll else None,
         "viewers": viewers,
         "likes": likes,
-        "slow_mode_seconds": settings.slow_mode_seconds,
+        "slow_mode_seconds": standing.slow_mode_seconds,
     }
     return envelope("snapshot", dumps(data), position.epoch, position.offset)
 
@@ -394,6 +391,7 @@ async def _handle(session: Session, command: Any) -> bool:
                     session.show_id,
                     session.who.id,
                     command,
+                    session.services.chat.standings,
                 )
                 await session.direct("ack", {"ref": ref, "status": "ok", "id": None})
     except DomainError as exc:
@@ -425,14 +423,13 @@ async def _chat(session: Session, command: ChatSend) -> bool:
         wait = max(session.chat.take(), rt.ip_limits.chat(session.ip).take())
         if wait:
             return await _limited(session, command.ref, wait)
-    async with session.services.db.session() as db:
-        try:
-            posted = await actions.send_message(
-                db, rt, session.vendor_id, session.show_id, session.who, session.ip, command.text
-            )
-        except SlowModeWait as exc:
-            await session.error(command.ref, exc.code, exc.message, exc.wait)
-            return True
+    try:
+        posted = await session.services.chat.send(
+            session.vendor_id, session.show_id, session.who, session.ip, command.text
+        )
+    except SlowModeWait as exc:
+        await session.error(command.ref, exc.code, exc.message, exc.wait)
+        return True
     if posted.status == "visible":
         await session.direct("ack", {"ref": command.ref, "status": "ok", "id": posted.row.id})
     elif posted.status == "held":

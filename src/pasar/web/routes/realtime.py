@@ -90,9 +90,11 @@ async def list_chat(
 async def post_chat(show_id: str, body: ChatPostIn, ctx: Host) -> dict[str, Any]:
     """Post as the host. Staff messages may carry clickable links."""
     await get_show(ctx.db, ctx.vendor_id, show_id)
-    posted = await actions.send_message(
-        ctx.db, ctx.services.realtime, ctx.vendor_id, show_id, await _actor(ctx), None, body.text
-    )
+    actor = await _actor(ctx)
+    # Chat ingest stores the message in a session of its own: end this one's
+    # transaction first (on SQLite it would hold the write connection).
+    await ctx.db.commit()
+    posted = await ctx.services.chat.send(ctx.vendor_id, show_id, actor, None, body.text)
     return _message_out(posted.row)
 
 
@@ -103,7 +105,13 @@ async def _staff_command(ctx: Ctx, show_id: str, command: actions.StaffCommand) 
     # on SQLite it would hold the write lock that session waits for (until busy_timeout).
     await ctx.db.commit()
     await actions.staff_action(
-        ctx.services.db, ctx.services.realtime, ctx.vendor_id, show_id, actor, command
+        ctx.services.db,
+        ctx.services.realtime,
+        ctx.vendor_id,
+        show_id,
+        actor,
+        command,
+        ctx.services.chat.standings,
     )
 
 
@@ -144,6 +152,7 @@ async def set_chat_settings(show_id: str, body: ChatSettingsIn, ctx: Moderate) -
     )
     out = ChatSettingsOut.model_validate(row, from_attributes=True).model_dump(mode="json")
     await ctx.db.commit()
+    await ctx.services.chat.standings.changed(ctx.vendor_id)
     return out
 
 
@@ -187,6 +196,7 @@ async def add_sanction(show_id: str, body: SanctionIn, ctx: Moderate) -> dict[st
         rows = await ctx.db.execute(select(Show.id).where(Show.vendor_id == ctx.vendor_id))
         shows = list(rows.scalars())
     await ctx.db.commit()
+    await ctx.services.chat.standings.changed(ctx.vendor_id)
     for target in shows:
         ctx.services.commerce.show_changed(target)  # a ban also stops their claims
         await ctx.services.realtime.send_to(
@@ -208,6 +218,7 @@ async def lift_sanction(show_id: str, sanction_id: str, ctx: Moderate) -> Respon
     actor = (await _actor(ctx)).id
     await moderation.lift_sanction(ctx.db, ctx.vendor_id, sanction_id, actor, show_id=show_id)
     await ctx.db.commit()
+    await ctx.services.chat.standings.changed(ctx.vendor_id)
     return Response(status_code=204)
 
 
@@ -246,6 +257,7 @@ async def add_term(body: BlockedTermIn, ctx: Moderate) -> dict[str, Any]:
     )
     out = _term_out(row)
     await ctx.db.commit()
+    await ctx.services.chat.standings.changed(ctx.vendor_id)
     return out
 
 
@@ -255,6 +267,7 @@ async def add_term(body: BlockedTermIn, ctx: Moderate) -> dict[str, Any]:
 async def remove_term(term_id: str, ctx: Moderate) -> Response:
     await moderation.remove_blocked_term(ctx.db, ctx.vendor_id, term_id, (await _actor(ctx)).id)
     await ctx.db.commit()
+    await ctx.services.chat.standings.changed(ctx.vendor_id)
     return Response(status_code=204)
 
 
