@@ -43,6 +43,7 @@ from pasar.web.routes import (
 from pasar.web.routes import coupons as coupon_routes
 from pasar.web.routes import orders as order_routes
 from pasar.web.routes import shopping as shopping_routes
+from pasar.web.show_socket import ShowSockets
 
 log = structlog.get_logger()
 
@@ -60,6 +61,9 @@ class PasarAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         stack: ASGIApp = StorefrontCors(JsonTooLarge(super().build_middleware_stack()))
+        # Ahead of the rest: a viewer's socket lives for hours, and every layer it
+        # passes through keeps a frame per connection (see ShowSockets).
+        stack = ShowSockets(stack, self.state.services)
         if self.trusted_proxies:
             # Outermost, so every route, limit and the show socket see the real
             # client in scope["client"]. Only these peers' X-Forwarded-For counts;

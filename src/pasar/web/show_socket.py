@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pasar.engagement import actions, chat, polls
@@ -40,7 +43,13 @@ from pasar.realtime.events import (
     UserMute,
 )
 from pasar.realtime.hub import Conn
-from pasar.realtime.limits import CHAT_PER_CONN, LIKES_PER_CONN, VIOLATIONS, VOTES_PER_CONN
+from pasar.realtime.limits import (
+    CHAT_PER_CONN,
+    LIKES_PER_CONN,
+    VIOLATIONS,
+    VOTES_PER_CONN,
+    Bucket,
+)
 from pasar.realtime.wire import RAW_EXTENSION
 from pasar.services import Services
 from pasar.shows.service import public_show
@@ -58,6 +67,7 @@ CLOSE_TRY_LATER = 1013
 CLOSE_FORBIDDEN = 4003
 CLOSE_NOT_FOUND = 4004
 CLOSE_ABUSE = 4029
+SOCKET_PREFIX = "/ws/shows/"
 # Query parameters that once carried tokens (`?guest=`, `?token=`): refused.
 CREDENTIALS_IN_URL = frozenset({"guest", "token", "shopper"})
 # The client's first frame (its credentials) must arrive within this: a socket
@@ -67,7 +77,7 @@ AUTH_TIMEOUT_S = 10.0
 MAX_FRAME_DEPTH = 32
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Session:
     """Everything one socket needs between commands."""
 
@@ -79,12 +89,27 @@ class Session:
     who: ids.Identity
     ip: str
     conn: Conn | None = None
+    chat: Bucket = field(init=False)
+    likes: Bucket = field(init=False)
+    votes: Bucket = field(init=False)
+    violations: Bucket = field(init=False)
+    # Detached (see ``detach``): frames waiting for the worker task, which runs
+    # only while there are some, and what resumes reading once they are done.
+    inbox: deque[dict[str, Any]] = field(init=False, default_factory=deque)
+    worker: asyncio.Task[None] | None = field(init=False, default=None)
+    resume: Callable[[], None] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.chat = CHAT_PER_CONN.bucket()
         self.likes = LIKES_PER_CONN.bucket()
         self.votes = VOTES_PER_CONN.bucket()
         self.violations = VIOLATIONS.bucket()
+
+    async def send_payload(self, payload: bytes) -> None:
+        await self.ws.send_text(payload.decode())
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.ws.close(code, reason)
 
     async def send(self, events: list[bytes]) -> None:
         await self.ws.send_text((b"[" + b",".join(events) + b"]").decode())
@@ -145,6 +170,28 @@ def _origin_allowed(ws: WebSocket, services: Services, vendor: Any, who: ids.Ide
     return origins.page_allowed(origin, public, origins.allowed_set(vendor.allowed_origins))
 
 
+class ShowSockets:
+    """Serves ``/ws/shows/{show_id}`` ahead of the middleware stack and the router.
+
+    None of them does anything for this socket (metrics, CORS and body limits are
+    HTTP's; the socket checks origins and credentials itself), yet each kept a
+    coroutine frame, and FastAPI's routing its scope copies and dependency state,
+    for as long as the viewer watched: most of an idle viewer's memory."""
+
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            path: str = scope["path"]
+            show_id = path[len(SOCKET_PREFIX) :]
+            if path.startswith(SOCKET_PREFIX) and show_id and "/" not in show_id:
+                await serve(WebSocket(scope, receive, send), show_id, self.services)
+                return
+        await self.app(scope, receive, send)
+
+
 async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
     realtime = services.realtime
     await ws.accept()
@@ -155,45 +202,48 @@ async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
     if not realtime.ip_sockets.acquire(ip):
         await ws.close(CLOSE_ABUSE, "too many connections from your address")
         return
+    detached = False
     try:
-        await _serve(ws, show_id, services, ip)
+        detached = await _serve(ws, show_id, services, ip)
     finally:
-        realtime.ip_sockets.release(ip)
+        if not detached:  # a detached socket releases it when it ends (_end)
+            realtime.ip_sockets.release(ip)
 
 
-async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> None:
+async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> bool:
+    """Serve the socket; True when it was detached (it lives on in callbacks)."""
     realtime = services.realtime
     async with services.db.read() as db:
         show = await public_show(db, show_id)
         vendor = await vendors.get_vendor(db, show.vendor_id) if show else None
     if show is None or vendor is None:
         await ws.close(CLOSE_NOT_FOUND, "no such show")
-        return
+        return False
     if CREDENTIALS_IN_URL & ws.query_params.keys():
         # Refused rather than ignored, so a client still putting tokens in URLs
         # (which end up in logs) is noticed; the log lines themselves drop the
         # query (pasar.logging).
         await ws.close(CLOSE_POLICY, "send credentials in the auth frame, never in the URL")
-        return
+        return False
     try:
         auth = await _read_auth(ws, services.settings.ws_max_message_bytes)
     except WebSocketDisconnect:
-        return
+        return False
     if auth is None:
-        return
+        return False
     try:
         who = await _identify(ws, services, vendor, auth)
     except ids.IdentityError as exc:
         await ws.close(CLOSE_FORBIDDEN, str(exc)[:120])
-        return
+        return False
     if not _origin_allowed(ws, services, vendor, who):
         await ws.close(CLOSE_FORBIDDEN, "this page's origin may not embed the show")
-        return
+        return False
     if not who.is_staff:
         standing = await services.chat.standings.one(vendor.id, show_id)
         if standing.sanction_for(who.id, ip, bans_only=True) is not None:
             await ws.close(CLOSE_FORBIDDEN, "you are banned from this show")
-            return
+            return False
 
     session = Session(ws, services, realtime, vendor.id, show_id, who, ip)
     state = show.state
@@ -201,24 +251,64 @@ async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> No
     # the vendor) nor the closed DB session; they cost ~15 kB per idle viewer.
     del show, vendor, db
     raw = ws.scope.get("extensions", {}).get(RAW_EXTENSION)
-
-    async def send_payload(payload: bytes) -> None:
-        await ws.send_text(payload.decode())
-
-    async def close(code: int, reason: str) -> None:
-        await ws.close(code, reason)
-
-    conn = Conn(show_id, who.id, ip, send_payload, close, raw["writer"] if raw else None)
+    conn = Conn(
+        show_id, who.id, ip, session.send_payload, session.close, raw["writer"] if raw else None
+    )
     session.conn = conn
     await realtime.hub.join(conn)
+    detached = False
     try:
         position = await _first_frames(session, ws.query_params.get("since"), state)
         await realtime.hub.finish_join(conn, position)
+        if raw is not None and "detach" in raw:
+            # From here on the protocol calls us per frame: no task, no
+            # coroutine waits for an idle viewer's next command.
+            session.resume = raw["detach"](lambda message: _on_frame(session, message))
+            detached = True
+            return True
         await _command_loop(session)
     except WebSocketDisconnect:
         pass
     finally:
-        await realtime.hub.leave(conn)
+        if not detached:
+            await realtime.hub.leave(conn)
+    return False
+
+
+def _on_frame(session: Session, message: dict[str, Any]) -> None:
+    """A detached socket's frame or disconnect: queued for the worker task,
+    started if none runs (reading stays paused until it is done)."""
+    session.inbox.append(message)
+    if session.worker is None:
+        session.worker = asyncio.ensure_future(_work(session))
+
+
+async def _work(session: Session) -> None:
+    limit = session.services.settings.ws_max_message_bytes
+    open_ = True
+    try:
+        while session.inbox:
+            message = session.inbox.popleft()
+            if message["type"] == "websocket.disconnect":
+                await _end(session)
+                return
+            if open_:
+                open_ = await _run_frame(session, message, limit)
+    except Exception:
+        log.exception("show socket command failed", show_id=session.show_id)
+        await session.ws.close(1011, "internal error")
+    finally:
+        session.worker = None
+    if session.resume is not None:
+        session.resume()
+
+
+async def _end(session: Session) -> None:
+    session.inbox.clear()
+    session.resume = None
+    if session.conn is not None:
+        await session.realtime.hub.leave(session.conn)
+    session.realtime.ip_sockets.release(session.ip)
 
 
 async def _first_frames(session: Session, since_text: str | None, state: str) -> Position:
@@ -294,7 +384,10 @@ _CLOSED = object()
 async def _receive_json(ws: WebSocket, limit: int) -> Any:
     """The next frame, parsed; ``_CLOSED`` when it was unacceptable and the
     socket has been closed with the reason."""
-    message = await ws.receive()
+    return await _parse_frame(ws, await ws.receive(), limit)
+
+
+async def _parse_frame(ws: WebSocket, message: Mapping[str, Any], limit: int) -> Any:
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     text = message.get("text")
@@ -343,22 +436,29 @@ def too_deep(text: str, limit: int = MAX_FRAME_DEPTH) -> bool:
 
 
 async def _command_loop(session: Session) -> None:
-    ws = session.ws
+    """Commands until the socket ends (a server without ``detach``)."""
     limit = session.services.settings.ws_max_message_bytes
-    while True:
-        parsed = await _receive_json(ws, limit)
-        if parsed is _CLOSED:
-            return
-        try:
-            commands = CLIENT_COMMANDS.validate_python(parsed)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            await ws.close(CLOSE_POLICY, f"invalid command: {where} {first.get('msg', '')}"[:120])
-            return
-        for command in commands if isinstance(commands, list) else [commands]:
-            if not await _handle(session, command):
-                return
+    while await _run_frame(session, await session.ws.receive(), limit):
+        pass
+
+
+async def _run_frame(session: Session, message: Mapping[str, Any], limit: int) -> bool:
+    """Parse and run one frame's commands; False once the socket was closed."""
+    ws = session.ws
+    parsed = await _parse_frame(ws, message, limit)
+    if parsed is _CLOSED:
+        return False
+    try:
+        commands = CLIENT_COMMANDS.validate_python(parsed)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        await ws.close(CLOSE_POLICY, f"invalid command: {where} {first.get('msg', '')}"[:120])
+        return False
+    for command in commands if isinstance(commands, list) else [commands]:
+        if not await _handle(session, command):
+            return False
+    return True
 
 
 async def _handle(session: Session, command: Any) -> bool:

@@ -1,11 +1,12 @@
-"""The show socket, and the REST side of chat moderation, polls and shopper tokens."""
+"""The REST side of chat moderation, polls and shopper tokens (the show socket is
+``pasar.web.show_socket``, served ahead of the routes)."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, WebSocket
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select
 
 from pasar.engagement import actions, chat, moderation, polls
@@ -30,28 +31,19 @@ from pasar.engagement.schemas import (
     ShopperSecretOut,
 )
 from pasar.realtime.events import ChatApprove, ChatDelete, ChatPin
-from pasar.services import Services
 from pasar.shows.models import Show
 from pasar.shows.service import get_show
 from pasar.vendors import service as vendors
 from pasar.vendors.scopes import Scope
-from pasar.web.deps import Ctx, get_services, requires
+from pasar.web.deps import Ctx, requires
 from pasar.web.errors import responses
 from pasar.web.serialize import from_row
-from pasar.web.show_socket import serve as serve_show_socket
 
 router = APIRouter(tags=["chat & moderation"], responses=responses(401, 403))
 Moderate = Annotated[Ctx, Depends(requires(Scope.MODERATION))]
 Host = Annotated[Ctx, Depends(requires(Scope.SHOWS_WRITE))]
 Read = Annotated[Ctx, Depends(requires(Scope.SHOWS_READ))]
 Settings = Annotated[Ctx, Depends(requires(Scope.SETTINGS_WRITE))]
-
-
-@router.websocket("/ws/shows/{show_id}")
-async def show_socket(
-    websocket: WebSocket, show_id: str, services: Annotated[Services, Depends(get_services)]
-) -> None:
-    await serve_show_socket(websocket, show_id, services)
 
 
 def _message_out(row: ChatMessageRow) -> dict[str, Any]:
