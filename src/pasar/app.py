@@ -58,12 +58,13 @@ Money is integer minor units of the ISO 4217 currency; times are UTC, ISO 8601.
 
 class PasarAPI(FastAPI):
     trusted_proxies: tuple[str, ...] = ()
+    show_sockets: ShowSockets | None = None  # once the stack is built (the first call)
 
     def build_middleware_stack(self) -> ASGIApp:
         stack: ASGIApp = StorefrontCors(JsonTooLarge(super().build_middleware_stack()))
         # Ahead of the rest: a viewer's socket lives for hours, and every layer it
         # passes through keeps a frame per connection (see ShowSockets).
-        stack = ShowSockets(stack, self.state.services)
+        stack = self.show_sockets = ShowSockets(stack, self.state.services)
         if self.trusted_proxies:
             # Outermost, so every route, limit and the show socket see the real
             # client in scope["client"]. Only these peers' X-Forwarded-For counts;

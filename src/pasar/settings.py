@@ -231,6 +231,15 @@ class Settings(BaseSettings):
         le=1000,
         description="Real-time fan-out tick: a show's events are sent as one frame per tick.",
     )
+    ws_snapshot_shared_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=10_000,
+        description=(
+            "How long viewers joining a show share one snapshot read from the database; "
+            "each joiner also gets the events since it was read. 0: read one per joiner."
+        ),
+    )
     ws_max_connections: int = Field(
         default=20_000, ge=1, description="WebSocket connections one node accepts (then 1013)."
     )

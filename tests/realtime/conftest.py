@@ -106,7 +106,9 @@ def start_server(database_url: str, data_dir: Path, **overrides: Any) -> LiveSer
         secret_key="realtime-test-secret",
         auto_migrate=False,
         log_level="warning",
-        **overrides,
+        # Snapshots read fresh per joiner, so that tests can say what one holds;
+        # sharing them is test_idle_viewers.py's.
+        **({"ws_snapshot_shared_ms": 0} | overrides),
     )
     app = create_app(settings)
     config = uvicorn.Config(

@@ -41,3 +41,27 @@ async def test_idle_viewers_hold_no_task_and_leave_cleanly(
         await viewer.aclose()
     await _until(lambda: hub.connections == connections, "every viewer left the hub")
     await _until(lambda: not ip_sockets._open, "every address's slot was given back")
+
+
+async def test_joiners_share_one_snapshot_and_get_what_happened_since(
+    server: LiveServer, show: ShowCtx, clients: Clients
+) -> None:
+    """A crowd joining at once reads the database once per show and second; a
+    joiner whose shared part is older gets the events since, in order (the
+    client fails on any gap or repeat of offsets)."""
+    snapshots = server.app.show_sockets.snapshots
+    shared_for, snapshots.shared_for = snapshots.shared_for, 3600.0
+    try:
+        first = await clients.connect(server.url, show.show_id)
+        await first.next("snapshot")
+        builds = snapshots.builds
+        for n in range(3):
+            await show.post_chat(f"since the snapshot {n}")
+        late = await clients.connect(server.url, show.show_id)
+        snapshot = await late.next("snapshot")
+        assert snapshots.builds == builds, "the second joiner reused the first one's"
+        assert not [m for m in snapshot["data"]["chat"] if m["text"].startswith("since")]
+        assert await late.messages(3) == [f"since the snapshot {n}" for n in range(3)]
+        assert snapshot["data"]["me"]["id"] != first.seen("snapshot")[0]["data"]["me"]["id"]
+    finally:
+        snapshots.shared_for = shared_for

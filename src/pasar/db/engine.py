@@ -84,7 +84,8 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
             if file_backed:
-                self.reader = create_async_engine(url, pool_size=5, max_overflow=10)
+                # A fixed set: a new SQLite connection is a thread and a file open.
+                self.reader = create_async_engine(url, pool_size=8, max_overflow=0)
                 event.listen(self.reader.sync_engine, "connect", _sqlite_read_only)
                 event.listen(self.reader.sync_engine, "begin", _sqlite_begin_deferred)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

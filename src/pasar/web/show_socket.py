@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from pasar.engagement import actions, chat, polls
+from pasar.engagement import actions, polls
 from pasar.engagement import identity as ids
 from pasar.engagement.errors import SlowModeWait
 from pasar.errors import DomainError
@@ -56,6 +56,7 @@ from pasar.shows.service import public_show
 from pasar.vendors import origins
 from pasar.vendors import service as vendors
 from pasar.vendors.errors import VendorError
+from pasar.web.show_snapshot import Shared, Snapshots
 
 log = structlog.get_logger()
 
@@ -83,6 +84,7 @@ class Session:
 
     ws: WebSocket
     services: Services
+    snapshots: Snapshots
     realtime: Realtime
     vendor_id: str
     show_id: str
@@ -181,18 +183,20 @@ class ShowSockets:
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
         self.services = services
+        self.snapshots = Snapshots(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             path: str = scope["path"]
             show_id = path[len(SOCKET_PREFIX) :]
             if path.startswith(SOCKET_PREFIX) and show_id and "/" not in show_id:
-                await serve(WebSocket(scope, receive, send), show_id, self.services)
+                ws = WebSocket(scope, receive, send)
+                await serve(ws, show_id, self.services, self.snapshots)
                 return
         await self.app(scope, receive, send)
 
 
-async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
+async def serve(ws: WebSocket, show_id: str, services: Services, snapshots: Snapshots) -> None:
     realtime = services.realtime
     await ws.accept()
     if realtime.hub.full():
@@ -204,13 +208,15 @@ async def serve(ws: WebSocket, show_id: str, services: Services) -> None:
         return
     detached = False
     try:
-        detached = await _serve(ws, show_id, services, ip)
+        detached = await _serve(ws, show_id, services, snapshots, ip)
     finally:
         if not detached:  # a detached socket releases it when it ends (_end)
             realtime.ip_sockets.release(ip)
 
 
-async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> bool:
+async def _serve(
+    ws: WebSocket, show_id: str, services: Services, snapshots: Snapshots, ip: str
+) -> bool:
     """Serve the socket; True when it was detached (it lives on in callbacks)."""
     realtime = services.realtime
     async with services.db.read() as db:
@@ -245,7 +251,7 @@ async def _serve(ws: WebSocket, show_id: str, services: Services, ip: str) -> bo
             await ws.close(CLOSE_FORBIDDEN, "you are banned from this show")
             return False
 
-    session = Session(ws, services, realtime, vendor.id, show_id, who, ip)
+    session = Session(ws, services, snapshots, realtime, vendor.id, show_id, who, ip)
     state = show.state
     # The socket lives for hours: keep no ORM rows (the show with its line-up,
     # the vendor) nor the closed DB session; they cost ~15 kB per idle viewer.
@@ -326,21 +332,16 @@ async def _first_frames(session: Session, since_text: str | None, state: str) ->
             if events:
                 await session.send([env for _, env in events])
             return Position(since.epoch, events[-1][0] if events else since.offset)
-    position = await broker.position(session.show_id)
-    snapshot = await _snapshot(session, state, position)
-    await session.send([e for e in (reset, snapshot) if e is not None])
-    return position
+    shared, missed = await session.snapshots.as_of(session.vendor_id, session.show_id)
+    snapshot = await _snapshot(session, state, shared)
+    await session.send([e for e in (reset, snapshot) if e is not None] + [e for _, e in missed])
+    return Position(shared.position.epoch, missed[-1][0] if missed else shared.position.offset)
 
 
-async def _snapshot(session: Session, state: str, position: Position) -> bytes:
-    rt, show_id, vendor_id = session.realtime, session.show_id, session.vendor_id
-    standing = await session.services.chat.standings.one(vendor_id, show_id)
-    async with session.services.db.read() as db:
-        messages = await chat.recent_messages(db, vendor_id, show_id)
-        pinned = await chat.pinned_message(db, vendor_id, show_id)
-        poll = await polls.open_poll(db, vendor_id, show_id)
-        poll_counts = await polls.poll_counts(db, poll) if poll else []
-        shop = await session.services.commerce.on_screen(db, show_id, session.services.storage)
+async def _snapshot(session: Session, state: str, shared: Shared) -> bytes:
+    """The shared part, with what is the joiner's own or changes without an event."""
+    rt, show_id = session.realtime, session.show_id
+    standing = await session.services.chat.standings.one(session.vendor_id, show_id)
     likes = (await rt.broker.likes([show_id]))[show_id]
     viewers = (await rt.broker.viewers([show_id]))[show_id] + rt.hub.viewers_here(show_id)
     who = session.who
@@ -348,15 +349,12 @@ async def _snapshot(session: Session, state: str, position: Position) -> bytes:
         "show_id": show_id,
         "state": state,
         "me": {"id": who.id, "name": who.name, "role": who.role, "guest_token": who.guest_token},
-        "chat": [chat.message_data(m) for m in messages],
-        "pinned_message": chat.message_data(pinned) if pinned else None,
-        "pinned_products": shop.pinned_products,
-        "deals": shop.deals,
-        "poll": polls.poll_data(poll, poll_counts) if poll else None,
+        **shared.data,
         "viewers": viewers,
         "likes": likes,
         "slow_mode_seconds": standing.slow_mode_seconds,
     }
+    position = shared.position
     return envelope("snapshot", dumps(data), position.epoch, position.offset)
 
 
