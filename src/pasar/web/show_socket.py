@@ -18,6 +18,8 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -52,10 +54,11 @@ from pasar.realtime.limits import (
 )
 from pasar.realtime.wire import RAW_EXTENSION
 from pasar.services import Services
-from pasar.shows.service import public_show
+from pasar.shows.models import Show
 from pasar.vendors import origins
 from pasar.vendors import service as vendors
 from pasar.vendors.errors import VendorError
+from pasar.vendors.models import Vendor
 from pasar.web.show_snapshot import Shared, Snapshots
 
 log = structlog.get_logger()
@@ -135,6 +138,20 @@ class Session:
 
 def _client_ip(ws: WebSocket) -> str:
     return client_key(ws.client.host if ws.client else None)
+
+
+async def _show_and_vendor(db: AsyncSession, show_id: str) -> Any:
+    """The show's state and what the socket needs of its vendor (``id``,
+    ``allowed_origins``, ``shopper_secret_encrypted``), in one query and no ORM
+    rows (the show's would load its line-up); None for no such show."""
+    if not 1 <= len(show_id) <= 40:
+        return None
+    query = (
+        select(Show.state, Vendor.id, Vendor.allowed_origins, Vendor.shopper_secret_encrypted)
+        .join(Vendor, Vendor.id == Show.vendor_id)
+        .where(Show.id == show_id)
+    )
+    return (await db.execute(query)).one_or_none()
 
 
 async def _identify(ws: WebSocket, services: Services, vendor: Any, auth: Auth) -> ids.Identity:
@@ -220,9 +237,8 @@ async def _serve(
     """Serve the socket; True when it was detached (it lives on in callbacks)."""
     realtime = services.realtime
     async with services.db.read() as db:
-        show = await public_show(db, show_id)
-        vendor = await vendors.get_vendor(db, show.vendor_id) if show else None
-    if show is None or vendor is None:
+        vendor = await _show_and_vendor(db, show_id)
+    if vendor is None:
         await ws.close(CLOSE_NOT_FOUND, "no such show")
         return False
     if CREDENTIALS_IN_URL & ws.query_params.keys():
@@ -252,10 +268,9 @@ async def _serve(
             return False
 
     session = Session(ws, services, snapshots, realtime, vendor.id, show_id, who, ip)
-    state = show.state
-    # The socket lives for hours: keep no ORM rows (the show with its line-up,
-    # the vendor) nor the closed DB session; they cost ~15 kB per idle viewer.
-    del show, vendor, db
+    state = vendor.state
+    # The socket lives for hours: keep nothing it does not need.
+    del vendor, db
     raw = ws.scope.get("extensions", {}).get(RAW_EXTENSION)
     conn = Conn(
         show_id, who.id, ip, session.send_payload, session.close, raw["writer"] if raw else None
