@@ -57,7 +57,11 @@ What it does, for each backend:
   latency percentiles and the send → ack part of it (the senders time the
   server's ``ack``, sent once the message is stored and published), server and
   generator CPU, what else kept the machine busy, and with ``--profile FILE`` a
-  py-spy summary of the server during the window.
+  py-spy summary of the server during the window;
+* with ``--storm K``, then lets K more viewers join at once (``--concurrency``
+  handshakes in flight) while the load goes on, and prints ``fanout: storm …``:
+  their join rate, how many failed, and the p50/p99 of the probes already
+  watching while they joined.
 
 At the end it prints the result lines: one per backend, with the bare server's
 just before the embedded one, so that the embedded line is the last::
@@ -94,7 +98,14 @@ from typing import Any
 import _proc
 import _servers
 from _fanout.load import Plan
-from _fanout.report import bare_line, profile_lines, result_line, say, window_lines
+from _fanout.report import (
+    bare_line,
+    profile_lines,
+    result_line,
+    say,
+    storm_line,
+    window_lines,
+)
 from _fanout.setup import (
     Run,
     expect,
@@ -145,6 +156,8 @@ def measure(run: Run, plan: Plan) -> dict[str, Any]:
     profile = start_profiler(run, pid) if run.backend != "bare" else None
     r = expect(run, pipe, "result")
     window_lines(r, a.warmup, a.drain, _proc.rss_kb(pid))
+    if "storm" in r:
+        say(storm_line(run.backend, r["storm"]))
     if profile is not None and run.profiler is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             run.profiler.wait(15)
@@ -197,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain", type=float, default=15.0, help="max wait for the probes after")
     p.add_argument("--tick-ms", type=int, default=0, help="PASAR_WS_TICK_MS (0: default)")
     p.add_argument("--concurrency", type=int, default=200, help="handshakes in flight")
+    p.add_argument(
+        "--storm",
+        type=int,
+        default=0,
+        help="after the window, this many more viewers join at once under the same load "
+        "(a join storm): their join rate and failures, and the watchers' latency meanwhile",
+    )
     p.add_argument("--port", type=int, default=0, help="server port (0: a free one)")
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many s")
     p.add_argument(

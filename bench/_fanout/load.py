@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 import _proc
 import _servers
@@ -41,6 +42,7 @@ class Plan:
     concurrency: int
     nofile: int
     deadline: float  # time.time() by which the generator gives up
+    storm: int = 0  # viewers joining at once after the window, while the load goes on
 
 
 def raise_nofile(want: int) -> int:
@@ -251,9 +253,38 @@ async def _generator(plan: Plan, pipe: Connection) -> None:
         "closed_by_server": dict(closes),
         "probes_gone": sum(p.gone for p in probes),
     }
+    if plan.storm:
+        result["storm"] = await _storm(plan, senders)
     pipe.send(("result", result))
     for v in [*viewers, *senders]:
         v.abort()
+
+
+async def _storm(plan: Plan, senders: list[Sender]) -> dict[str, Any]:
+    """``plan.storm`` more viewers join at once (``plan.concurrency`` handshakes in
+    flight) while the chat load goes on: how fast they join, whether any fails,
+    and the latency of the probes already watching meanwhile."""
+    loop = asyncio.get_running_loop()
+    Window.latencies_ms = []
+    Window.start_ns, Window.end_ns = time.time_ns(), 1 << 62
+    driver = asyncio.create_task(
+        _drive(senders, plan.chat_rate, plan.like_rate, loop.time() + 3600)
+    )
+    joined, failures, took = await _connect(plan, [Viewer] * plan.storm, [None] * plan.storm)
+    Window.end_ns = time.time_ns()
+    driver.cancel()
+    await asyncio.sleep(plan.drain / 2)  # the last messages sent during the storm arrive
+    lat = sorted(Window.latencies_ms)
+    for v in joined:
+        v.abort()
+    return {
+        "joined": len(joined),
+        "failed": sum(failures.values()),
+        "s": took,
+        "p50_ms": quantile(lat, 0.50),
+        "p99_ms": quantile(lat, 0.99),
+        "latencies": len(lat),
+    }
 
 
 def generator_main(plan: Plan, pipe: Connection) -> None:

@@ -127,6 +127,16 @@ def result_line(backend: str, viewers: int, r: dict[str, Any], kb_per_conn: floa
     )
 
 
+def storm_line(backend: str, st: dict[str, Any]) -> str:
+    """The join storm's figures (informative: the result line stays the window's)."""
+    return (
+        f"storm ({backend}): {st['joined']} viewers joined in {st['s']:.1f} s "
+        f"({st['joined'] / max(st['s'], 1e-9):.0f}/s), {st['failed']} failed; meanwhile "
+        f"the watchers' send → receipt p50 {st['p50_ms']:.1f} ms, p99 {st['p99_ms']:.1f} "
+        f"over {st['latencies']} receipts"
+    )
+
+
 def bare_line(r: dict[str, Any]) -> str:
     """The bare broadcast server's result line."""
     return f"fanout_bare: deliveries_per_s={r['deliveries_per_s']:.0f} p99_ms={r['p99_ms']:.1f}"

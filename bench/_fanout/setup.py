@@ -83,8 +83,8 @@ def _limits(run: Run) -> tuple[int, int, int]:
     """(senders, their source addresses, the open-files limit), raised above N."""
     a = run.args
     senders, sender_ips = senders_for(a.chat_rate, a.like_rate)
-    nofile = raise_nofile(a.viewers + senders + 4096)
-    if nofile < a.viewers + senders + 256:
+    nofile = raise_nofile(a.viewers + a.storm + senders + 4096)
+    if nofile < a.viewers + a.storm + senders + 256:
         raise RuntimeError(f"open-files limit {nofile} is too low for {a.viewers} viewers")
     return senders, sender_ips, nofile
 
@@ -117,6 +117,7 @@ def _plan(run: Run, port: int, show_id: str, pid: int) -> Plan:
         seconds=a.seconds,
         drain=a.drain,
         concurrency=a.concurrency,
+        storm=a.storm if run.backend != "bare" else 0,
         nofile=nofile,
         deadline=run.deadline,
     )
@@ -171,7 +172,7 @@ def start_server(run: Run) -> Plan:
     senders, _, nofile = _limits(run)
     server = run.server
     server.extra_env.update(
-        PASAR_WS_MAX_CONNECTIONS=str(a.viewers + senders + 1000),
+        PASAR_WS_MAX_CONNECTIONS=str(a.viewers + a.storm + senders + 1000),
         PASAR_WS_MAX_CONNECTIONS_PER_IP="0",  # the generator's viewers share few addresses
     )
     if a.tick_ms:
