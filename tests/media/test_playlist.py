@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pasar.media.packager import PackagerOptions
 from pasar.media.playlist import (
     LiveOptions,
     Part,
@@ -18,6 +19,7 @@ from pasar.media.playlist import (
     render_multivariant,
     render_vod,
 )
+from pasar.settings import Settings
 
 T0 = datetime(2026, 11, 11, 11, 11, 11, tzinfo=UTC)
 OPTIONS = LiveOptions(target_duration=2, part_target=0.334, window=3)
@@ -49,6 +51,27 @@ def test_live_playlist_has_the_low_latency_tags() -> None:
     assert lines[-1] == '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="s2.6.m4s"'
     assert '#EXT-X-PART:DURATION=0.33333,URI="s2.0.m4s",INDEPENDENT=YES' in lines
     assert "#EXTINF:2," in lines and "s1.m4s" in lines and "s2.m4s" not in lines
+
+
+def _tags(text: str, name: str) -> dict[str, float]:
+    line = next(x for x in text.splitlines() if x.startswith(f"#EXT-X-{name}:"))
+    return {k: float(v) for k, v in re.findall(r"([A-Z-]+)=([\d.]+)", line)}
+
+
+def test_default_low_latency_budget() -> None:
+    """The default part target puts the player's hold-back (most of the
+    glass-to-glass latency) at 0.6 s, and PART-HOLD-BACK stays at least three
+    part targets (RFC 8216bis §4.4.3.8: SHOULD be 3x, MUST be 2x)."""
+    default = Settings.model_fields["hls_part_seconds"].default
+    assert PackagerOptions().part_seconds == default  # the packager and the setting agree
+    options = LiveOptions(target_duration=2, part_target=default, window=3)
+    text = render_live(runs((0, True), (0, True), (0, False)), options)
+    target = _tags(text, "PART-INF")["PART-TARGET"]
+    control = _tags(text, "SERVER-CONTROL")
+    assert target == default <= 0.2
+    assert control["PART-HOLD-BACK"] >= 3 * target - 1e-9
+    assert control["PART-HOLD-BACK"] <= 0.6 + 1e-9  # the sub-second budget
+    assert control["HOLD-BACK"] >= 3 * options.target_duration
 
 
 def test_hint_points_at_the_next_segment_when_the_last_is_complete() -> None:

@@ -38,6 +38,13 @@ async def test_publish_goes_live_plays_as_ll_hls_and_replays(media: Media) -> No
         assert '#EXT-X-MAP:URI="init0.mp4"' in playlist
         assert "INDEPENDENT=YES" in playlist and "#EXT-X-PRELOAD-HINT:TYPE=PART" in playlist
         assert "#EXT-X-PROGRAM-DATE-TIME:" in playlist
+        # the parts the packager really cuts fit the target it announces, and
+        # players are told to stay three targets behind (RFC 8216bis §4.4.3.8)
+        target = float(re.search(r"PART-TARGET=([\d.]+)", playlist)[1])  # type: ignore[index]
+        hold = float(re.search(r"PART-HOLD-BACK=([\d.]+)", playlist)[1])  # type: ignore[index]
+        assert hold >= 3 * target - 1e-9
+        durations = [float(d) for d in re.findall(r"#EXT-X-PART:DURATION=([\d.]+)", playlist)]
+        assert durations and max(durations) <= target + 1e-6
 
         index = await client.get(f"/hls/{show_id}/index.m3u8")
         assert "RESOLUTION=640x360" in index.text and "live.m3u8" in index.text

@@ -43,7 +43,7 @@ Writer = Callable[[str, bytes], Coroutine[Any, Any, None]]
 @dataclass(frozen=True)
 class PackagerOptions:
     segment_seconds: float = 2.0  # keyframes are asked for at this interval
-    part_seconds: float = 0.334  # announced PART-TARGET
+    part_seconds: float = 0.2  # announced PART-TARGET (Settings.hls_part_seconds)
     window: int = 6  # segments in the live playlist
     poster_seconds: float = 10.0
 
