@@ -13,6 +13,7 @@ from pasar.media.packager import PackagerOptions
 from pasar.media.playlist import (
     LiveOptions,
     Part,
+    RenditionReport,
     Segment,
     Variant,
     render_live,
@@ -74,6 +75,19 @@ def test_default_low_latency_budget() -> None:
     assert control["HOLD-BACK"] >= 3 * options.target_duration
 
 
+def test_rendition_reports_follow_the_hint_in_low_latency_playlists_only() -> None:
+    reports = [RenditionReport("../live.m3u8", 7, 3), RenditionReport("../audio/live.m3u8", 7, 0)]
+    segs = runs((0, True), (0, True), (0, False))
+    lines = render_live(segs, OPTIONS, reports).splitlines()
+    assert lines[-3].startswith("#EXT-X-PRELOAD-HINT:")
+    assert lines[-2:] == [
+        '#EXT-X-RENDITION-REPORT:URI="../live.m3u8",LAST-MSN=7,LAST-PART=3',
+        '#EXT-X-RENDITION-REPORT:URI="../audio/live.m3u8",LAST-MSN=7,LAST-PART=0',
+    ]
+    legacy = LiveOptions(target_duration=2, part_target=0.2, window=3, low_latency=False)
+    assert "RENDITION-REPORT" not in render_live(segs, legacy, reports)
+
+
 def test_hint_points_at_the_next_segment_when_the_last_is_complete() -> None:
     text = render_live(runs((0, True), (0, True)), OPTIONS)
     assert text.endswith('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="s2.0.m4s"\n')
@@ -122,11 +136,16 @@ def test_vod_lists_every_segment_from_the_start_and_ends() -> None:
 
 def test_multivariant() -> None:
     text = render_multivariant(
-        [Variant("live.m3u8", 3_000_000, "avc1.42e01f,mp4a.40.2", (1280, 720))]
+        [
+            Variant("live.m3u8", 3_000_000, "avc1.42e01f,mp4a.40.2", (1280, 720)),
+            Variant("audio/live.m3u8", 110_000, "mp4a.40.2", None),
+        ]
     )
-    assert text.splitlines()[-2:] == [
+    assert text.splitlines()[-4:] == [
         '#EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS="avc1.42e01f,mp4a.40.2",RESOLUTION=1280x720',
         "live.m3u8",
+        '#EXT-X-STREAM-INF:BANDWIDTH=110000,CODECS="mp4a.40.2"',  # audio only: no resolution
+        "audio/live.m3u8",
     ]
 
 
