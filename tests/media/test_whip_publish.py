@@ -48,6 +48,8 @@ async def test_publish_goes_live_plays_as_ll_hls_and_replays(media: Media) -> No
 
         index = await client.get(f"/hls/{show_id}/index.m3u8")
         assert "RESOLUTION=640x360" in index.text and "live.m3u8" in index.text
+        # the default ladder: no 360p rung for a 360p source, the audio-only rendition
+        assert "360p/" not in index.text and "audio/live.m3u8" in index.text
         assert re.search(r'CODECS="avc1\.42[0-9a-f]{4},mp4a\.40\.2"', index.text)  # from the SPS
         assert index.headers["access-control-allow-origin"] == "*"
 
