@@ -159,6 +159,7 @@ class ShowPackager:
         self.video: VideoInfo | None = None
         self.runs = 0
         self._changed = asyncio.Event()
+        self._legacy_written = b""
         self._writer = StorageWriter(storage, show_id, rendition)
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._worker = threading.Thread(
@@ -316,7 +317,12 @@ class ShowPackager:
         event.set()
         if self.segments and not self.finished:
             self._write("live.m3u8", self.live_playlist(True).encode())
-            self._write("legacy.m3u8", self.live_playlist(False).encode())
+            # the legacy playlist lists whole segments only: it changes once a
+            # segment, not with every part (a third of the writes otherwise)
+            legacy = self.live_playlist(False).encode()
+            if legacy != self._legacy_written:
+                self._legacy_written = legacy
+                self._write("legacy.m3u8", legacy)
 
     def _write(self, name: str, data: bytes | None) -> None:
         self._writer.put(name, data)
