@@ -36,7 +36,10 @@ The last line is::
 
 ``cores`` is the server's CPU seconds per second of the window; ``transcode``
 is whether the server transcodes the *video* (it remuxes H.264; the audio is
-always Opus → AAC and is included in ``cores``). The server and the
+always Opus → AAC and is included in ``cores``). Without ``--ladder`` the server
+runs with no ladder (``PASAR_HLS_LADDER`` empty: the source alone); ``--ladder
+360p`` measures the default ladder (the source, a 360p rung and the audio-only
+rendition). The server and the
 publisher are stopped on every exit (and die with this process if it is killed).
 """
 
@@ -263,8 +266,10 @@ def bench(
             say(f"profile: collapsed stacks in {profile}")
         else:
             say("profile: py-spy wrote nothing (may it ptrace this process?)")
-    # transcoding: the source itself (VP8 in) or the ladder's rungs (PASAR_HLS_LADDER)
-    transcode = "yes" if p.get("transcoding") or p.get("renditions") else "no"
+    # transcoding: the source itself (VP8 in) or the ladder's video rungs (the
+    # audio-only rendition transcodes nothing)
+    rungs = [r for r in p.get("renditions") or [] if r != "audio"]
+    transcode = "yes" if p.get("transcoding") or rungs else "no"
     print(f"ingest_cpu: cores={cores:.3f} transcode={transcode}", flush=True)
 
 
@@ -285,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=10.0, help="publish this long before it")
     _media.add_publish_arguments(p)
     p.add_argument(
-        "--ladder", default="", help="PASAR_HLS_LADDER for the server, e.g. 360p (transcodes)"
+        "--ladder",
+        default="",
+        help="the ladder's video rungs, e.g. 360p (transcodes): PASAR_HLS_LADDER for the "
+        "server is these plus the audio-only rendition, like the default ladder (360p,audio); "
+        "without it, the source alone (PASAR_HLS_LADDER empty)",
     )
     p.add_argument(
         "--profile", help="write a py-spy profile of the server's window here (pip install py-spy)"
@@ -299,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--seconds must be positive")
     _servers.stop_on_signals()
     server = _servers.PasarServer("ingest", keep=args.keep)
-    if args.ladder:
-        server.extra_env["PASAR_HLS_LADDER"] = args.ladder
+    # the server's default ladder is on: say which one is measured
+    server.extra_env["PASAR_HLS_LADDER"] = f"{args.ladder},audio" if args.ladder else ""
     pub: list[_media.Publisher] = []
     profilers: list[subprocess.Popen[bytes]] = []
 

@@ -49,7 +49,10 @@ and the screen (≈ 1–3 frames), a camera's own capture delay, and any network
 beyond loopback. It also prints the time from capture to *decoded* (no
 hold-back) and where the time goes. The last line is::
 
-    latency: p50_s=<a> p95_s=<b> mode=<hls|llhls>
+    latency: p50_s=<a> p95_s=<b> mode=<hls|llhls> requests_per_min=<r>
+
+(``requests_per_min``: HTTP requests one viewer makes per minute of watching,
+playlists included: the price of the lower latency.)
 
 Both processes share this machine's clock. The server and the publisher are
 stopped on every exit (and die with this process if it is killed).
@@ -226,6 +229,7 @@ class Session:
     live_decoded: list[float] = field(default_factory=list)  # capture → decoded, live chunks
     fetches: int = 0
     not_found: int = 0
+    watched: float = 0.0  # seconds this viewer was there (for requests per minute)
 
     def play(
         self,
@@ -337,6 +341,7 @@ class Viewer:
         await queue.put(None)
         await decoder
         end = joined + seconds
+        session.watched = seconds
         session.shown = [s for s in session.shown if s.shown <= end]
         return session
 
@@ -450,7 +455,14 @@ def _ms(values: list[float]) -> str:
     return f"p50 {1000 * _media.quantile(v, 0.5):.0f} ms, p95 {1000 * _media.quantile(v, 0.95):.0f}"
 
 
-def report(result: Result) -> tuple[float, float]:
+def requests_per_min(sessions: list[Session]) -> float:
+    """Requests one viewer makes per minute of watching: playlists (blocking
+    reloads included), parts or segments, init segments, and the join's catch-up."""
+    watched = sum(s.watched for s in sessions)
+    return 60 * sum(s.fetches for s in sessions) / watched if watched > 0 else 0.0
+
+
+def report(result: Result) -> tuple[float, float, float]:
     shown = result.shown()
     if not shown:
         raise RuntimeError(f"{result.mode}: the player showed no frame")
@@ -471,7 +483,8 @@ def report(result: Result) -> tuple[float, float]:
         f"(unreadable stamps {sum(s.unreadable for s in sessions)}, frames missing from the "
         f"counter {sum(s.missing for s in sessions)}), stalls {sum(s.stalls for s in sessions)} "
         f"({sum(s.shift for s in sessions):.2f} s), hinted parts that ended up 404 "
-        f"{sum(s.not_found for s in sessions)}, requests {sum(s.fetches for s in sessions)}"
+        f"{sum(s.not_found for s in sessions)}, requests {sum(s.fetches for s in sessions)} "
+        f"({requests_per_min(sessions):.0f} per viewer per minute)"
     )
     say(
         f"{result.mode}: capture → shown p50 {_media.quantile(display, 0.5):.3f} s, p95 "
@@ -489,7 +502,11 @@ def report(result: Result) -> tuple[float, float]:
         f"{result.mode}: the player's buffer (decoded → shown) {_ms(buffer)}; hold-back "
         f"{sessions[0].hold_back:.3f} s; join → playing {_ms(startup)}"
     )
-    return _media.quantile(display, 0.5), _media.quantile(display, 0.95)
+    return (
+        _media.quantile(display, 0.5),
+        _media.quantile(display, 0.95),
+        requests_per_min(sessions),
+    )
 
 
 async def play(
@@ -535,7 +552,7 @@ def bench(
     asyncio.run(wait_for_segments(base, 4, 40))
     time.sleep(args.warmup)
     modes = ["hls", "llhls"] if args.mode == "both" else [args.mode]
-    figures: list[tuple[str, float, float]] = []
+    figures: list[tuple[str, float, float, float]] = []
     for mode in modes:
         say(
             f"{mode}: playing {args.seconds:g} s in sessions of {args.session:g} s, "
@@ -544,21 +561,24 @@ def bench(
         busy = _proc.Busy({server.pid, publisher.process.pid})
         result = asyncio.run(play(base, mode, args.seconds, args.session, origin, args.hold_back))
         share, others = busy.report()
-        p50, p95 = report(result)
+        p50, p95, rpm = report(result)
         top = ", ".join(f"{name} {100 * used:.0f} %" for name, used in others)
         say(
             f"{mode}: machine {100 * share:.0f} % busy (all {os.cpu_count()} cores); "
             f"other processes: {top or 'none'}"
         )
-        figures.append((mode, p50, p95))
+        figures.append((mode, p50, p95, rpm))
     stats = publisher.finish()
     say(
         f"publisher: {stats['fps']:.1f} fps, {stats['kbps']:.0f} kb/s sent, encode "
         f"{stats['encode_ms']:.1f} ms/frame, stamp {stats['stamp_ms']:.2f} ms/frame, "
         f"{100 * stats['cpu']:.0f} % of a core"
     )
-    for mode, p50, p95 in figures:
-        print(f"latency: p50_s={p50:.3f} p95_s={p95:.3f} mode={mode}", flush=True)
+    for mode, p50, p95, rpm in figures:
+        print(
+            f"latency: p50_s={p50:.3f} p95_s={p95:.3f} mode={mode} requests_per_min={rpm:.0f}",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -120,6 +120,9 @@ export class Playback {
       return this.set({ phase: "unplayable" });
     }
     // Low latency on live; the ABR picks a rung when the show has a ladder.
+    // No liveSyncDuration*: in lowLatencyMode hls.js sits the playlist's
+    // PART-HOLD-BACK behind live (3 part targets, PASAR_HLS_PART_SECONDS), so the
+    // server's setting is the one latency knob.
     const h = new HlsClass({ lowLatencyMode: true, backBufferLength: 30, capLevelToPlayerSize: true });
     this.hls = h;
     this.recoveries = 0;

@@ -18,17 +18,30 @@ from pasar import url_templates
 
 DEFAULT_DATA_DIR = Path("data")
 LADDER_RUNG = re.compile(r"^(\d{3,4})p$")
+LADDER_AUDIO = "audio"  # the audio-only rendition's name in PASAR_HLS_LADDER
+
+
+def _ladder_items(value: str) -> list[str]:
+    return [item for item in (part.strip().lower() for part in value.split(",")) if item]
 
 
 def parse_ladder(value: str) -> list[int]:
-    """``"720p,360p"`` → ``[720, 360]``; raises ValueError on anything else."""
+    """``"720p,360p,audio"`` → ``[720, 360]`` (the video rungs); raises ValueError
+    on anything but heights and ``audio``."""
     heights = []
-    for item in filter(None, (part.strip().lower() for part in value.split(","))):
+    for item in _ladder_items(value):
+        if item == LADDER_AUDIO:
+            continue
         m = LADDER_RUNG.match(item)
         if m is None or not 144 <= int(m[1]) <= 2160:
-            raise ValueError(f"ladder rung {item!r}: use heights like 720p, 360p")
+            raise ValueError(f"ladder rung {item!r}: use heights like 720p, 360p, or audio")
         heights.append(int(m[1]))
     return sorted(set(heights), reverse=True)
+
+
+def ladder_has_audio(value: str) -> bool:
+    """Whether the ladder has the audio-only rendition."""
+    return LADDER_AUDIO in _ladder_items(value)
 
 
 class Settings(BaseSettings):
@@ -315,10 +328,14 @@ class Settings(BaseSettings):
         description="HLS segment length: keyframes are requested at this interval.",
     )
     hls_part_seconds: float = Field(
-        default=0.334,
+        default=0.2,
         ge=0.1,
         le=1.0,
-        description="Low-Latency HLS part target; players stay about three parts behind live.",
+        description=(
+            "Low-Latency HLS part target: players stay three of it behind live "
+            "(`PART-HOLD-BACK`), so it sets most of the glass-to-glass latency (0.2: ≈ 0.9 s), "
+            "and each viewer makes two requests per part."
+        ),
     )
     hls_window_segments: int = Field(
         default=6, ge=3, le=60, description="Segments listed in the live playlist."
@@ -365,11 +382,13 @@ class Settings(BaseSettings):
         ),
     )
     hls_ladder: str = Field(
-        default="",
+        default="360p,audio",
         description=(
-            "Extra renditions transcoded from the publisher's video for weak networks, e.g. "
-            "`720p,360p` (only those below the source's height are made; the source is always "
-            "served as is). Empty: no transcoding unless the publisher sends VP8."
+            "Extra renditions for weak networks, next to the source (always served as is): "
+            "video rungs transcoded from the publisher's video, e.g. `720p,360p` (only those "
+            "below the source's height are made), and `audio` for an audio-only rendition "
+            "(no transcoding). Empty: one rendition, no transcoding unless the publisher "
+            "sends VP8."
         ),
     )
     recording_retention_days: int = Field(
@@ -433,7 +452,8 @@ class Settings(BaseSettings):
     @field_validator("hls_ladder")
     @classmethod
     def _ladder(cls, v: str) -> str:
-        return ",".join(f"{h}p" for h in parse_ladder(v))
+        rungs = [f"{h}p" for h in parse_ladder(v)]
+        return ",".join(rungs + ([LADDER_AUDIO] if ladder_has_audio(v) else []))
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -508,6 +528,11 @@ class Settings(BaseSettings):
     def hls_ladder_heights(self) -> list[int]:
         """The ladder's rung heights, tallest first."""
         return parse_ladder(self.hls_ladder)
+
+    @property
+    def hls_ladder_audio(self) -> bool:
+        """Whether shows get the audio-only rendition."""
+        return ladder_has_audio(self.hls_ladder)
 
     @property
     def trusted_proxy_list(self) -> list[str]:

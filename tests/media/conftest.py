@@ -125,20 +125,22 @@ class Decoded:
     video_frames: int
     audio_frames: int
     size: tuple[int, int]
+    keyframes: int = 0
 
 
 def decode(data: bytes) -> Decoded:
     """Decode init segment + media bytes the way a player would."""
-    video = audio = 0
+    video = audio = keyframes = 0
     size = (0, 0)
     with av.open(io.BytesIO(data)) as container:
         for frame in container.decode(*container.streams):
             if isinstance(frame, av.VideoFrame):
                 video += 1
+                keyframes += frame.key_frame
                 size = (frame.width, frame.height)
             else:
                 audio += 1
-    return Decoded(video, audio, size)
+    return Decoded(video, audio, size, keyframes)
 
 
 # -- a real server on a loopback port (for publishers in other processes) ----

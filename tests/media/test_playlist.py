@@ -9,15 +9,18 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pasar.media.packager import PackagerOptions
 from pasar.media.playlist import (
     LiveOptions,
     Part,
+    RenditionReport,
     Segment,
     Variant,
     render_live,
     render_multivariant,
     render_vod,
 )
+from pasar.settings import Settings
 
 T0 = datetime(2026, 11, 11, 11, 11, 11, tzinfo=UTC)
 OPTIONS = LiveOptions(target_duration=2, part_target=0.334, window=3)
@@ -49,6 +52,40 @@ def test_live_playlist_has_the_low_latency_tags() -> None:
     assert lines[-1] == '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="s2.6.m4s"'
     assert '#EXT-X-PART:DURATION=0.33333,URI="s2.0.m4s",INDEPENDENT=YES' in lines
     assert "#EXTINF:2," in lines and "s1.m4s" in lines and "s2.m4s" not in lines
+
+
+def _tags(text: str, name: str) -> dict[str, float]:
+    line = next(x for x in text.splitlines() if x.startswith(f"#EXT-X-{name}:"))
+    return {k: float(v) for k, v in re.findall(r"([A-Z-]+)=([\d.]+)", line)}
+
+
+def test_default_low_latency_budget() -> None:
+    """The default part target puts the player's hold-back (most of the
+    glass-to-glass latency) at 0.6 s, and PART-HOLD-BACK stays at least three
+    part targets (RFC 8216bis §4.4.3.8: SHOULD be 3x, MUST be 2x)."""
+    default = Settings.model_fields["hls_part_seconds"].default
+    assert PackagerOptions().part_seconds == default  # the packager and the setting agree
+    options = LiveOptions(target_duration=2, part_target=default, window=3)
+    text = render_live(runs((0, True), (0, True), (0, False)), options)
+    target = _tags(text, "PART-INF")["PART-TARGET"]
+    control = _tags(text, "SERVER-CONTROL")
+    assert target == default <= 0.2
+    assert control["PART-HOLD-BACK"] >= 3 * target - 1e-9
+    assert control["PART-HOLD-BACK"] <= 0.6 + 1e-9  # the sub-second budget
+    assert control["HOLD-BACK"] >= 3 * options.target_duration
+
+
+def test_rendition_reports_follow_the_hint_in_low_latency_playlists_only() -> None:
+    reports = [RenditionReport("../live.m3u8", 7, 3), RenditionReport("../audio/live.m3u8", 7, 0)]
+    segs = runs((0, True), (0, True), (0, False))
+    lines = render_live(segs, OPTIONS, reports).splitlines()
+    assert lines[-3].startswith("#EXT-X-PRELOAD-HINT:")
+    assert lines[-2:] == [
+        '#EXT-X-RENDITION-REPORT:URI="../live.m3u8",LAST-MSN=7,LAST-PART=3',
+        '#EXT-X-RENDITION-REPORT:URI="../audio/live.m3u8",LAST-MSN=7,LAST-PART=0',
+    ]
+    legacy = LiveOptions(target_duration=2, part_target=0.2, window=3, low_latency=False)
+    assert "RENDITION-REPORT" not in render_live(segs, legacy, reports)
 
 
 def test_hint_points_at_the_next_segment_when_the_last_is_complete() -> None:
@@ -99,11 +136,16 @@ def test_vod_lists_every_segment_from_the_start_and_ends() -> None:
 
 def test_multivariant() -> None:
     text = render_multivariant(
-        [Variant("live.m3u8", 3_000_000, "avc1.42e01f,mp4a.40.2", (1280, 720))]
+        [
+            Variant("live.m3u8", 3_000_000, "avc1.42e01f,mp4a.40.2", (1280, 720)),
+            Variant("audio/live.m3u8", 110_000, "mp4a.40.2", None),
+        ]
     )
-    assert text.splitlines()[-2:] == [
+    assert text.splitlines()[-4:] == [
         '#EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS="avc1.42e01f,mp4a.40.2",RESOLUTION=1280x720',
         "live.m3u8",
+        '#EXT-X-STREAM-INF:BANDWIDTH=110000,CODECS="mp4a.40.2"',  # audio only: no resolution
+        "audio/live.m3u8",
     ]
 
 

@@ -38,9 +38,18 @@ async def test_publish_goes_live_plays_as_ll_hls_and_replays(media: Media) -> No
         assert '#EXT-X-MAP:URI="init0.mp4"' in playlist
         assert "INDEPENDENT=YES" in playlist and "#EXT-X-PRELOAD-HINT:TYPE=PART" in playlist
         assert "#EXT-X-PROGRAM-DATE-TIME:" in playlist
+        # the parts the packager really cuts fit the target it announces, and
+        # players are told to stay three targets behind (RFC 8216bis §4.4.3.8)
+        target = float(re.search(r"PART-TARGET=([\d.]+)", playlist)[1])  # type: ignore[index]
+        hold = float(re.search(r"PART-HOLD-BACK=([\d.]+)", playlist)[1])  # type: ignore[index]
+        assert hold >= 3 * target - 1e-9
+        durations = [float(d) for d in re.findall(r"#EXT-X-PART:DURATION=([\d.]+)", playlist)]
+        assert durations and max(durations) <= target + 1e-6
 
         index = await client.get(f"/hls/{show_id}/index.m3u8")
         assert "RESOLUTION=640x360" in index.text and "live.m3u8" in index.text
+        # the default ladder: no 360p rung for a 360p source, the audio-only rendition
+        assert "360p/" not in index.text and "audio/live.m3u8" in index.text
         assert re.search(r'CODECS="avc1\.42[0-9a-f]{4},mp4a\.40\.2"', index.text)  # from the SPS
         assert index.headers["access-control-allow-origin"] == "*"
 

@@ -1,10 +1,20 @@
-"""An optional adaptive-bitrate ladder: lower renditions (e.g. 360p) encoded
+"""The adaptive-bitrate ladder: lower renditions (360p by default) encoded
 from the publisher's video, each packaged like the source, so shoppers on weak
-mobile networks keep watching. Off by default (``PASAR_HLS_LADDER``): the
-source is always served as is, and only rungs below its height are made.
+mobile networks keep watching, and an audio-only rendition (no transcoding:
+the sound of the source, for players that fall back to it). On by default
+(``PASAR_HLS_LADDER=360p,audio``): the source is always served as is, and only
+rungs below its height are made.
 
 One decoder thread turns the source into pictures; each rung has its own
-encoder thread and its own packager (``hls/{show_id}/{rung}/…``).
+encoder thread and its own packager (``hls/{show_id}/{rung}/…``); the
+audio-only rendition is one more packager (``hls/{show_id}/audio/…``). The
+sound is encoded to AAC once, by the source's packager, and every rendition
+muxes those frames (``aac_frame``). What
+keeps a rung cheap (measured in docs/benchmarks.md, Ingest CPU): the decoder
+skips the deblocking filter (the picture is about to be scaled down anyway)
+and uses no frame threads (each would hold a picture back), the scaler is
+swscale's area averaging (as cheap as fast bilinear, and right for halving),
+and x264 runs ``superfast`` on one thread, opened once per picture size.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from typing import Any
 
 import av
 
+from pasar.media.muxer import is_keyframe, sps
 from pasar.media.packager import PackagerOptions, ShowPackager
 from pasar.media.transcode import H264Encoder
 from pasar.storage import Storage
@@ -27,10 +38,21 @@ log = logging.getLogger(__name__)
 
 # a rung's bitrate cap (kb/s) by height; about what the big platforms use
 MAXRATE = {1080: 4500, 720: 2500, 540: 1600, 480: 1200, 360: 800, 240: 400}
+AUDIO = "audio"  # the audio-only rendition's directory
+# x264 for a rung: see the module's docstring
+RUNG_PRESET = "superfast"
+RUNG_THREADS = 1
+RUNG_SCALER = "AREA"
+DECODER_OPTIONS = {"skip_loop_filter": "all"}
 
 
 def rung_name(height: int) -> str:
     return f"{height}p"
+
+
+def rung_height(name: str) -> int:
+    """Sort key of a rendition: its height (the audio-only one is the lowest)."""
+    return int(name[:-1]) if name.endswith("p") and name[:-1].isdigit() else 0
 
 
 def maxrate(height: int) -> int:
@@ -39,30 +61,54 @@ def maxrate(height: int) -> int:
 
 class Ladder:
     def __init__(
-        self, show_id: str, storage: Storage, options: PackagerOptions, heights: list[int]
+        self,
+        show_id: str,
+        storage: Storage,
+        options: PackagerOptions,
+        heights: list[int],
+        *,
+        audio_only: bool = False,
+        group: list[ShowPackager] | None = None,
     ) -> None:
         self.show_id = show_id
         self._storage = storage
         self._options = options
         self._heights = heights
         self._loop = asyncio.get_running_loop()
+        # the show's renditions, the source's packager first (rendition reports)
+        self._group: list[ShowPackager] = group if group is not None else []
         self.packagers: dict[str, ShowPackager] = {}
         self._encoders: dict[str, H264Encoder] = {}
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._audio = True
-        self._thread = threading.Thread(target=self._decode, name=f"ladder-{show_id}", daemon=True)
-        self._thread.start()
+        self._audio_only = self._packager(AUDIO, audio_only=True) if audio_only else None
+        self._thread: threading.Thread | None = None
+        if heights:
+            self._thread = threading.Thread(
+                target=self._decode, name=f"ladder-{show_id}", daemon=True
+            )
+            self._thread.start()
 
     async def resume(self) -> None:
         for height in self._heights:
             packager = self._packager(rung_name(height))
             await packager.resume()
+        if self._audio_only is not None:
+            await self._audio_only.resume()
 
-    def _packager(self, name: str) -> ShowPackager:
+    def _packager(self, name: str, audio_only: bool = False) -> ShowPackager:
         if name not in self.packagers:
-            self.packagers[name] = ShowPackager(
-                self.show_id, self._storage, self._options, rendition=name
+            packager = ShowPackager(
+                self.show_id,
+                self._storage,
+                self._options,
+                rendition=name,
+                audio_only=audio_only,
+                shared_audio=True,  # the source's AAC (aac_frame), not encoded again
             )
+            self._group.append(packager)
+            packager.group = self._group
+            self.packagers[name] = packager
         return self.packagers[name]
 
     # -- from the publisher (event loop) --------------------------------------
@@ -77,16 +123,22 @@ class Ladder:
             packager.end_session()
 
     def video_frame(self, annexb: bytes, wall: float) -> None:
-        if self._inbox.qsize() < 60:  # a slow machine drops rung pictures, not the source
+        if self._audio_only is not None and is_keyframe(annexb):
+            self._audio_only.keyframe(wall)  # its segments start where the video's do
+        if self._thread is not None and self._inbox.qsize() < 60:
+            # a slow machine drops rung pictures, not the source
             self._inbox.put((annexb, wall))
 
-    def audio_frame(self, opus: bytes, wall: float) -> None:
-        for packager in self.packagers.values():
-            packager.audio_frame(opus, wall)
+    def aac_frame(self, aac: bytes, wall: float) -> None:
+        """The source's sound, encoded once (the source packager's ``on_aac``, on
+        its worker thread): every rendition of the ladder muxes the same AAC."""
+        for packager in tuple(self.packagers.values()):  # one C call: no Python in between
+            packager.aac_frame(aac, wall)
 
     async def finish(self) -> None:
-        self._inbox.put(None)
-        await asyncio.to_thread(self._thread.join)
+        if self._thread is not None:
+            self._inbox.put(None)
+            await asyncio.to_thread(self._thread.join)
         for encoder in self._encoders.values():
             encoder.close()
         for packager in self.packagers.values():
@@ -96,8 +148,17 @@ class Ladder:
 
     def _decode(self) -> None:
         decoder = av.CodecContext.create("h264", "r")
+        decoder.options = DECODER_OPTIONS
+        decoder.thread_count = 1
+        params: bytes | None = None  # the stream's SPS, from its last keyframe
+        # the SPS of a stream with no rung below its height (a 360p publisher with
+        # a 360p ladder): nothing to make, so nothing to decode until it changes
+        nothing_below: bytes | None = None
         while (item := self._inbox.get()) is not None:
             annexb, wall = item
+            params = sps(annexb) or params
+            if params is not None and params == nothing_below:
+                continue
             packet = av.Packet(annexb)
             packet.pts = round(wall * 90_000)
             packet.time_base = Fraction(1, 90_000)
@@ -106,6 +167,9 @@ class Ladder:
             except av.FFmpegError:
                 continue  # until the next keyframe
             for frame in frames:
+                if not any(height < frame.height for height in self._heights):
+                    nothing_below = params
+                    continue
                 frame.pts = packet.pts
                 self._feed(frame)
 
@@ -122,6 +186,9 @@ class Ladder:
                     gop_seconds=self._options.segment_seconds,
                     height=height,
                     maxrate_kbps=maxrate(height),
+                    preset=RUNG_PRESET,
+                    threads=RUNG_THREADS,
+                    scaler=RUNG_SCALER,
                 )
                 self._encoders[name] = encoder
             encoder.encode(frame)

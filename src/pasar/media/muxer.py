@@ -23,9 +23,12 @@ from pasar.media.fmp4 import Box, BoxReader, FragmentTiming, InitInfo, fragment_
 VIDEO_TIME_BASE = Fraction(1, 90_000)
 AUDIO_RATE = 48_000
 AAC_BITRATE = 96_000
+AAC_FRAME = 1024  # samples per AAC frame
 
 OnInit = Callable[[bytes], None]
 OnFragment = Callable[[bytes, FragmentTiming], None]
+# an encoded AAC frame and its pts (samples, on this run's clock)
+OnAac = Callable[[bytes, int], None]
 
 
 def nal_types(annexb: bytes) -> list[int]:
@@ -85,7 +88,14 @@ class FragmentMuxer:
         fragment_seconds: float,
         on_init: OnInit,
         on_fragment: OnFragment,
+        video: bool = True,
+        aac_input: bool = False,
+        on_aac: OnAac | None = None,
     ) -> None:
+        """``aac_input``: the sound comes encoded (``aac``: the source's AAC, shared by
+        the ladder's renditions so it is encoded once per show), not as Opus;
+        ``on_aac``: hands out each AAC frame this muxer encodes."""
+        self._on_aac = on_aac
         self._on_init = on_init
         self._on_fragment = on_fragment
         self._pending: list[Box] = []
@@ -102,23 +112,28 @@ class FragmentMuxer:
                 "max_interleave_delta": "300000",
             },
         )
-        self._video = self._container.add_mux_stream("h264", width=width, height=height)
-        self._video.time_base = VIDEO_TIME_BASE
+        self._video: Any = None
+        if video:  # without it: the audio-only rendition
+            self._video = self._container.add_mux_stream("h264", width=width, height=height)
+            self._video.time_base = VIDEO_TIME_BASE
         self._audio: Any = None
         self._decoder: Any = None
         self._resampler: AudioResampler | None = None
         self._audio_next: int | None = None  # pts (samples) of the next AAC frame
         if audio:
             self._audio = self._container.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
-            self._audio.bit_rate = AAC_BITRATE
-            self._decoder = av.CodecContext.create("opus", "r")
-            self._resampler = AudioResampler(
-                format="fltp", layout="stereo", rate=AUDIO_RATE, frame_size=1024
-            )
+            self._audio.bit_rate = AAC_BITRATE  # its encoder also gives the stream's header
+            if not aac_input:
+                self._decoder = av.CodecContext.create("opus", "r")
+                self._resampler = AudioResampler(
+                    format="fltp", layout="stereo", rate=AUDIO_RATE, frame_size=1024
+                )
 
     # -- input ----------------------------------------------------------------
 
     def video(self, annexb: bytes, seconds: float, keyframe: bool) -> None:
+        if self._video is None:
+            return
         packet = av.Packet(annexb)
         packet.stream = self._video
         packet.time_base = VIDEO_TIME_BASE
@@ -146,12 +161,29 @@ class FragmentMuxer:
             for out in self._resampler.resample(frame):
                 self._encode_audio(out)
 
+    def aac(self, data: bytes, seconds: float) -> None:
+        """An AAC frame (1024 samples) encoded elsewhere, starting at ``seconds``."""
+        if self._audio is None or self._decoder is not None or seconds < 0:
+            return
+        start = round(seconds * AUDIO_RATE)
+        if self._audio_next is None or abs(start - self._audio_next) > AUDIO_RATE // 10:
+            self._audio_next = start  # as in audio(): follow the source across jumps
+        packet = av.Packet(data)
+        packet.stream = self._audio
+        packet.time_base = Fraction(1, AUDIO_RATE)
+        packet.pts = packet.dts = self._audio_next
+        packet.duration = AAC_FRAME
+        self._audio_next += AAC_FRAME
+        self._container.mux_one(packet)
+
     def _encode_audio(self, frame: av.AudioFrame) -> None:
         assert self._audio_next is not None
         frame.pts = self._audio_next
         frame.time_base = Fraction(1, AUDIO_RATE)
         self._audio_next += frame.samples
         for packet in self._audio.encode(frame):
+            if self._on_aac is not None and packet.pts is not None:
+                self._on_aac(bytes(packet), packet.pts)
             self._container.mux_one(packet)
 
     def close(self) -> None:
@@ -177,7 +209,10 @@ class FragmentMuxer:
             self._moof = box
         elif box.kind == "mdat" and self._moof is not None:
             moof, self._moof = self._moof, None
+            # parts are timed by the video; an audio-only stream by its sound
             track = self._init.video_track
+            if self._video is None:
+                track = next(iter(self._init.tracks), None)
             timing = fragment_timing(moof, self._init, track) if track is not None else None
             if timing is None:  # an audio-only fragment: ride along, no keyframe
                 timing = FragmentTiming(0.0, 0.0, False)

@@ -31,8 +31,16 @@ from typing import Any
 import av
 
 from pasar.media.fmp4 import FragmentTiming
-from pasar.media.muxer import FragmentMuxer, is_keyframe, sps
-from pasar.media.playlist import LiveOptions, Part, Segment, init_uri, render_live, render_vod
+from pasar.media.muxer import AUDIO_RATE, FragmentMuxer, is_keyframe, sps
+from pasar.media.playlist import (
+    LiveOptions,
+    Part,
+    RenditionReport,
+    Segment,
+    init_uri,
+    render_live,
+    render_vod,
+)
 from pasar.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -43,7 +51,7 @@ Writer = Callable[[str, bytes], Coroutine[Any, Any, None]]
 @dataclass(frozen=True)
 class PackagerOptions:
     segment_seconds: float = 2.0  # keyframes are asked for at this interval
-    part_seconds: float = 0.334  # announced PART-TARGET
+    part_seconds: float = 0.2  # announced PART-TARGET (Settings.hls_part_seconds)
     window: int = 6  # segments in the live playlist
     poster_seconds: float = 10.0
 
@@ -120,9 +128,22 @@ class ShowPackager:
         *,
         rendition: str = "",
         on_poster: Callable[[bytes], None] | None = None,
+        audio_only: bool = False,
+        shared_audio: bool = False,
     ) -> None:
         self.show_id = show_id
         self.rendition = rendition  # "" for the source; "360p" etc. for a ladder rung
+        # the audio-only rendition: sound only, cut into segments at the source's keyframes
+        self.audio_only = audio_only
+        # every rendition of the show, this one included (one list, shared): each live
+        # playlist reports where the others are (EXT-X-RENDITION-REPORT)
+        self.group: list[ShowPackager] = [self]
+        self.has_media = False  # a run has started: there is something to play
+        # the sound: Opus from the publisher, encoded to AAC here (the source), or
+        # that AAC, handed over frame by frame (``shared_audio``: a ladder rendition)
+        self.shared_audio = shared_audio
+        # who gets this packager's AAC frames (the ladder); called on the worker thread
+        self.on_aac: Callable[[bytes, float], None] | None = None
         self.options = options or PackagerOptions()
         self._storage = storage
         self._on_poster = on_poster
@@ -138,6 +159,7 @@ class ShowPackager:
         self.video: VideoInfo | None = None
         self.runs = 0
         self._changed = asyncio.Event()
+        self._legacy_written = b""
         self._writer = StorageWriter(storage, show_id, rendition)
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._worker = threading.Thread(
@@ -185,6 +207,15 @@ class ShowPackager:
     def audio_frame(self, opus: bytes, wall: float) -> None:
         self._inbox.put(("audio", opus, wall))
 
+    def aac_frame(self, aac: bytes, wall: float) -> None:
+        """An AAC frame of the source's sound (``shared_audio``; any thread)."""
+        self._inbox.put(("aac", aac, wall))
+
+    def keyframe(self, wall: float) -> None:
+        """The source has a keyframe at ``wall``: where an audio-only rendition
+        starts its runs and segments, so its segments line up with the video's."""
+        self._inbox.put(("key", wall))
+
     async def finish(self) -> str:
         """Close the last run, write the recording's VOD playlist; returns it
         ("" when nothing was recorded)."""
@@ -222,8 +253,23 @@ class ShowPackager:
                     window=self.options.window,
                     low_latency=low_latency,
                 ),
+                self.rendition_reports() if low_latency else (),
             )
         return self._rendered[low_latency]
+
+    def rendition_reports(self) -> list[RenditionReport]:
+        """Where the show's other renditions are, as of now (they move on with
+        every part of theirs; this playlist is re-rendered with every part of its
+        own, so a report is at most about one part behind)."""
+        up = "../" if self.rendition else ""
+        reports = []
+        for other in self.group:
+            if other is self or other.finished or not other.has_media or not other.segments:
+                continue
+            last = other.segments[-1]
+            name = f"{other.rendition}/live.m3u8" if other.rendition else "live.m3u8"
+            reports.append(RenditionReport(up + name, last.msn, len(last.parts) - 1))
+        return reports
 
     def has(self, msn: int, part: int | None) -> bool:
         """Whether segment ``msn`` (or its part ``part``) is available."""
@@ -271,26 +317,40 @@ class ShowPackager:
         event.set()
         if self.segments and not self.finished:
             self._write("live.m3u8", self.live_playlist(True).encode())
-            self._write("legacy.m3u8", self.live_playlist(False).encode())
+            # the legacy playlist lists whole segments only: it changes once a
+            # segment, not with every part (a third of the writes otherwise)
+            legacy = self.live_playlist(False).encode()
+            if legacy != self._legacy_written:
+                self._legacy_written = legacy
+                self._write("legacy.m3u8", legacy)
 
     def _write(self, name: str, data: bytes | None) -> None:
         self._writer.put(name, data)
 
-    def _on_run(self, run: int, init: bytes, video: VideoInfo) -> None:
+    def _on_run(self, run: int, init: bytes, video: VideoInfo | None) -> None:
         self.runs = run + 1
-        self.video = video
+        self.has_media = True
+        if video is not None:
+            self.video = video
         self._write(init_uri(run), init)
         if self.segments and not self.segments[-1].complete:
             self._complete(self.segments[-1])
             self._notify()
 
-    def _on_fragment(self, run: int, run_start: float, data: bytes, t: FragmentTiming) -> None:
+    def _on_fragment(
+        self, run: int, run_start: float, data: bytes, t: FragmentTiming, cut: bool
+    ) -> None:
+        """A part; ``cut``: it may start a segment (a keyframe, or for the
+        audio-only rendition the part nearest the source's keyframe)."""
         current = self.segments[-1] if self.segments else None
+        seconds = self.options.segment_seconds
         new_segment = (
             current is None
             or current.complete
             or current.run != run
-            or (t.independent and current.duration >= self.options.segment_seconds * 0.5)
+            or (cut and current.duration >= seconds * 0.5)
+            # sound alone never waits for a keyframe that is not coming
+            or (self.audio_only and current.duration + t.duration > seconds * 1.25)
         )
         if new_segment:
             if current is not None and not current.complete:
@@ -362,6 +422,7 @@ class _Worker:
         self.decoder: Any = None
         self.last_poster = 0.0
         self.audio = True
+        self.cuts: list[float] = []  # audio-only: the source's keyframes to come (run time)
 
     def call(self, fn: Callable[..., None], *args: Any) -> None:
         self.loop.call_soon_threadsafe(fn, *args)
@@ -372,7 +433,13 @@ class _Worker:
             kind = item[0]
             try:
                 if kind == "video":
-                    self.video(item[1], item[2])
+                    if not self.p.audio_only:
+                        self.video(item[1], item[2])
+                elif kind == "key":
+                    self.key(item[1])
+                elif kind == "aac":
+                    if self.muxer is not None:
+                        self.muxer.aac(item[1], item[2] - self.run_start)
                 elif kind == "audio":
                     if self.muxer is not None:
                         self.muxer.audio(item[1], item[2] - self.run_start)
@@ -389,6 +456,46 @@ class _Worker:
                     return
             except Exception:  # one bad frame must not stop the show
                 log.exception("packager %s: %s frame failed", self.p.show_id, kind)
+
+    def key(self, wall: float) -> None:
+        """Audio-only: a source keyframe starts the run, or marks a segment start."""
+        if not self.p.audio_only or not self.audio:
+            return
+        if self.muxer is None or self.force_new_run:
+            self.start_audio_run(wall)
+        else:
+            self.cuts.append(wall - self.run_start)
+
+    def start_audio_run(self, wall: float) -> None:
+        self.close_run()
+        self.run_index += 1
+        self.run_start = wall
+        self.force_new_run = False
+        self.cuts.clear()
+        run = self.run_index
+
+        def on_init(init: bytes) -> None:
+            self.call(self.p._on_run, run, init, None)
+
+        def on_fragment(data: bytes, timing: FragmentTiming) -> None:
+            # the part nearest a source keyframe starts a segment
+            middle = timing.start + timing.duration / 2
+            cut = bool(self.cuts) and self.cuts[0] <= middle
+            self.cuts = [c for c in self.cuts if c > middle]
+            # every part of sound alone is independent (AAC needs no earlier frame)
+            timing = FragmentTiming(timing.start, timing.duration, True)
+            self.call(self.p._on_fragment, run, wall, data, timing, cut)
+
+        self.muxer = FragmentMuxer(
+            width=0,
+            height=0,
+            audio=True,
+            video=False,
+            fragment_seconds=self.p.options.part_seconds * 0.75,
+            on_init=on_init,
+            on_fragment=on_fragment,
+            aac_input=self.p.shared_audio,
+        )
 
     def close_run(self) -> None:
         if self.muxer is not None:
@@ -439,7 +546,11 @@ class _Worker:
             self.call(self.p._on_run, run, init, info)
 
         def on_fragment(data: bytes, timing: FragmentTiming) -> None:
-            self.call(self.p._on_fragment, run, start, data, timing)
+            self.call(self.p._on_fragment, run, start, data, timing, timing.independent)
+
+        def on_aac(aac: bytes, pts: int) -> None:
+            if (hook := self.p.on_aac) is not None:
+                hook(aac, start + pts / AUDIO_RATE)
 
         self.muxer = FragmentMuxer(
             width=info.width,
@@ -448,6 +559,8 @@ class _Worker:
             fragment_seconds=self.p.options.part_seconds * 0.75,
             on_init=on_init,
             on_fragment=on_fragment,
+            aac_input=self.p.shared_audio,
+            on_aac=on_aac,
         )
         return frame
 

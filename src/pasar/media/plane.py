@@ -30,7 +30,7 @@ from pasar.ids import new_id
 from pasar.media import rtc_adapter
 from pasar.media.errors import MediaError
 from pasar.media.grace import GraceTimers
-from pasar.media.ladder import Ladder
+from pasar.media.ladder import Ladder, rung_height
 from pasar.media.muxer import is_keyframe
 from pasar.media.packager import PackagerOptions, ShowPackager
 from pasar.media.transcode import H264Encoder
@@ -247,9 +247,7 @@ class Publisher:
         elif mime == "audio/opus":
             self.meter.audio(len(data))
             wall = self._audio_clock.wall(ts)
-            self.packager.audio_frame(data, wall)
-            if self.ladder is not None:
-                self.ladder.audio_frame(data, wall)
+            self.packager.audio_frame(data, wall)  # the ladder gets it as AAC from there
 
     async def close(self) -> None:
         if self.closed:
@@ -289,7 +287,8 @@ class Publisher:
             "packet_loss_pct": loss,
             "transcoding": self.encoder is not None,
             "renditions": sorted(
-                (n for n, p in self.ladder.packagers.items() if p.video), key=lambda n: -int(n[:-1])
+                (n for n, p in self.ladder.packagers.items() if p.has_media),
+                key=lambda n: -rung_height(n),
             )
             if self.ladder
             else [],
@@ -340,6 +339,7 @@ class MediaPlane:
         self.packagers: dict[str, ShowPackager] = {}
         self.ladders: dict[str, Ladder] = {}
         self.ladder_heights = settings.hls_ladder_heights
+        self.ladder_audio = settings.hls_ladder_audio
         # the grace running out without the publisher coming back ends the show
         self._grace = GraceTimers(settings.publish_grace_seconds, self.end)
         self._watch: dict[str, asyncio.Task[None]] = {}
@@ -371,8 +371,16 @@ class MediaPlane:
             packager = ShowPackager(show_id, self.storage, self.options())
             await packager.resume()
             self.packagers[show_id] = packager
-            if self.ladder_heights:
-                ladder = Ladder(show_id, self.storage, self.options(), self.ladder_heights)
+            if self.ladder_heights or self.ladder_audio:
+                ladder = Ladder(
+                    show_id,
+                    self.storage,
+                    self.options(),
+                    self.ladder_heights,
+                    audio_only=self.ladder_audio,
+                    group=packager.group,
+                )
+                packager.on_aac = ladder.aac_frame
                 await ladder.resume()
                 self.ladders[show_id] = ladder
         publisher = Publisher(self, show_id, packager, self.ladders.get(show_id))

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from pasar.media.errors import MediaError
-from pasar.media.ladder import maxrate, rung_name
+from pasar.media.ladder import AUDIO, maxrate, rung_height, rung_name
 from pasar.media.packager import ShowPackager, hls_key
 from pasar.media.plane import MediaPlane
 from pasar.media.playlist import Variant, render_multivariant
@@ -23,6 +23,8 @@ from pasar.storage import Storage
 CODECS = "avc1.42e01f,mp4a.40.2"  # when the stream is not at hand (another node)
 AAC = "mp4a.40.2"
 SOURCE_BANDWIDTH = 3_000_000  # what the publisher sends is not known up front; a ceiling
+# the audio-only rendition: AAC at muxer.AAC_BITRATE plus the fMP4 around it
+AUDIO_BANDWIDTH = 110_000
 POLL_SECONDS = 0.1
 PART_NAME = re.compile(r"^s(\d{1,9})\.(\d{1,4})\.m4s$")
 
@@ -62,7 +64,9 @@ class Playback:
         return await self.storage.get(key)
 
     async def multivariant(self, show_id: str) -> Playlist:
-        """The source first, then each ladder rung that exists, highest first."""
+        """The source first, then each ladder rung that exists, highest first, then
+        the audio-only rendition (no RESOLUTION, CODECS of sound alone: hls.js leaves
+        it out when there is video, Safari falls back to it on a very weak network)."""
         packager = self._local(show_id)
         if packager is not None and packager.video is not None:
             size = (packager.video.width, packager.video.height)
@@ -70,10 +74,14 @@ class Playback:
             variants = [Variant("live.m3u8", SOURCE_BANDWIDTH, codecs, size)]
             ladder = self.plane.ladders.get(show_id)
             rungs = sorted(
-                ladder.packagers.items() if ladder else [], key=lambda r: -int(r[0][:-1])
+                ladder.packagers.items() if ladder else [], key=lambda r: -rung_height(r[0])
             )
             for name, rung in rungs:
-                if rung.video is not None and not rung.finished:
+                if rung.finished or not rung.has_media:
+                    continue
+                if rung.audio_only:
+                    variants.append(Variant(f"{name}/live.m3u8", AUDIO_BANDWIDTH, AAC, None))
+                elif rung.video is not None:
                     size = (rung.video.width, rung.video.height)
                     rate = maxrate(size[1]) * 1000
                     codecs = f"{rung.video.codec},{AAC}"
@@ -87,6 +95,10 @@ class Playback:
             name = rung_name(height)
             if await self.storage.exists(hls_key(show_id, f"{name}/init0.mp4")):
                 variants.append(Variant(f"{name}/live.m3u8", maxrate(height) * 1000, CODECS, None))
+        if self.plane.ladder_audio and await self.storage.exists(
+            hls_key(show_id, f"{AUDIO}/init0.mp4")
+        ):
+            variants.append(Variant(f"{AUDIO}/live.m3u8", AUDIO_BANDWIDTH, AAC, None))
         return Playlist(render_multivariant(variants), vod is not None)
 
     async def media(

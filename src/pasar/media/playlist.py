@@ -8,6 +8,7 @@ Pure functions over a small model, so every rule is tested without video.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -53,6 +54,16 @@ class LiveOptions:
     low_latency: bool = True
 
 
+@dataclass(frozen=True)
+class RenditionReport:
+    """Where another rendition of the show is (RFC 8216bis §4.4.5.4), so a
+    player switching to it can ask for its next part straight away."""
+
+    uri: str  # relative to the playlist that carries the report
+    last_msn: int
+    last_part: int
+
+
 def _pdt(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -61,10 +72,13 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:.5f}".rstrip("0").rstrip(".") or "0"
 
 
-def render_live(segments: list[Segment], options: LiveOptions) -> str:
+def render_live(
+    segments: list[Segment], options: LiveOptions, reports: Sequence[RenditionReport] = ()
+) -> str:
     """The live media playlist over ``segments`` (complete ones plus the one
     being written last). Old segments beyond the window are left out and
-    counted in the media and discontinuity sequences."""
+    counted in the media and discontinuity sequences. ``reports``: the other
+    renditions (Low-Latency only)."""
     complete = [s for s in segments if s.complete]
     current = segments[-1] if segments and not segments[-1].complete else None
     shown = complete[-options.window :]
@@ -115,6 +129,10 @@ def render_live(segments: list[Segment], options: LiveOptions) -> str:
         nxt = (last.msn + 1, 0) if last.complete else (last.msn, len(last.parts))
         hint = f"s{nxt[0]}.{nxt[1]}.m4s"
         lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{hint}"')
+    if options.low_latency:
+        for r in reports:
+            last_part = f",LAST-PART={r.last_part}" if r.last_part >= 0 else ""
+            lines.append(f'#EXT-X-RENDITION-REPORT:URI="{r.uri}",LAST-MSN={r.last_msn}{last_part}')
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 import av
+from av.video.frame import PictureType
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,16 @@ class H264Encoder:
         fps: int = 30,
         height: int | None = None,
         maxrate_kbps: int = 3000,
+        preset: str = "veryfast",
+        threads: int = 0,
+        scaler: str | None = None,
     ) -> None:
         self._on_encoded = on_encoded
         self._height = height  # scale down to this height (a ladder rung); None: as is
         self._maxrate = maxrate_kbps
+        self._preset = preset
+        self._threads = threads  # x264's threads; 0: its own choice (one per core and more)
+        self._scaler = scaler  # swscale's interpolation; None: PyAV's default (bilinear)
         self._gop = max(1, round(gop_seconds * fps))
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._codec: Any = None
@@ -53,6 +60,8 @@ class H264Encoder:
         self._inbox.put(None)
 
     def _open(self, width: int, height: int) -> None:
+        # the size of the pictures coming in: a new one (only) opens a new encoder
+        self._size = (width, height)
         codec = av.CodecContext.create("libx264", "w")
         if self._height is not None and self._height < height:
             width, height = round(width * self._height / height / 2) * 2, self._height
@@ -60,7 +69,7 @@ class H264Encoder:
         codec.pix_fmt = "yuv420p"
         codec.time_base = Fraction(1, 90_000)
         codec.options = {
-            "preset": "veryfast",
+            "preset": self._preset,
             "tune": "zerolatency",
             "profile": "baseline",
             "g": str(self._gop),
@@ -71,8 +80,8 @@ class H264Encoder:
             "bufsize": f"{self._maxrate}k",
             "x264-params": "repeat-headers=1:annexb=1",
         }
+        codec.thread_count = self._threads
         self._codec = codec
-        self._size = (width, height)
 
     def _run(self) -> None:
         while (frame := self._inbox.get()) is not None:
@@ -80,9 +89,15 @@ class H264Encoder:
                 if self._size != (frame.width, frame.height):
                     self._open(frame.width, frame.height)
                 picture = frame.reformat(
-                    width=self._codec.width, height=self._codec.height, format="yuv420p"
+                    width=self._codec.width,
+                    height=self._codec.height,
+                    format="yuv420p",
+                    interpolation=self._scaler,
                 )
                 picture.pts = frame.pts
+                # a keyframe where the input has one: a rung's segments line up
+                # with the source's (the GOP above is the fallback)
+                picture.pict_type = PictureType.I if frame.key_frame else PictureType.NONE
                 picture.time_base = Fraction(1, 90_000)
                 for packet in self._codec.encode(picture):
                     self._on_encoded(bytes(packet), int(packet.pts or 0))

@@ -158,7 +158,10 @@ class PublisherHealth(BaseModel):
     keyframe_interval_s: float | None
     packet_loss_pct: float | None
     transcoding: bool
-    renditions: list[str] = Field(description="Ladder rungs being made, e.g. ['360p'].")
+    renditions: list[str] = Field(
+        description="Renditions made besides the source: ladder rungs and the audio-only "
+        "one, e.g. ['360p', 'audio']."
+    )
 
 
 class StreamHealth(BaseModel):
@@ -270,7 +273,7 @@ async def hls_index(show_id: str, services: ServicesDep) -> Response:
     return _playlist(playlist.text, VOD_CACHE if playlist.final else PLAYLIST_CACHE)
 
 
-RENDITION = re.compile(r"^\d{3,4}p$")
+RENDITION = re.compile(r"^(\d{3,4}p|audio)$")
 
 
 def _rendition(name: str) -> str:
