@@ -117,3 +117,25 @@ async def test_a_batch_that_fails_to_commit_answers_no_claim_with_a_reservation(
 
 def _shoppers(answers: list[Any]) -> list[str]:
     return [r.json()["shopper_id"] for r in answers]
+
+
+async def test_the_dispatcher_is_woken_only_for_batches_that_queued_messages(
+    app: FastAPI, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No webhook endpoint: claims queue nothing and wake nobody (a query per batch
+    saved); the reservations are still announced to viewers."""
+    commerce = app.state.services.commerce
+    nudges: list[int] = []
+    monkeypatch.setattr(commerce, "nudge_webhooks", lambda: nudges.append(1))
+    deal = await shop.deal(quantity=5, per_shopper_limit=1, variant_ids=[shop.variant_ids[0]])
+    terms = await commerce.terms(deal["id"])
+    reserved = [Outcome(reservation={"id": "rsv_x"})]
+    commerce._dirty.clear()
+    await commerce._after_batch(terms, [], reserved, 0)
+    assert nudges == [] and deal["id"] in commerce._dirty
+    await commerce._after_batch(terms, [], reserved, 2)
+    assert nudges == [1]
+    r = await shop.claim(deal["id"], await shop.guest())
+    assert r.status_code == 201
+    async with app.state.services.db.session() as db:
+        assert await commerce._record_events(db, terms, [Outcome(reservation=r.json())]) == 0
