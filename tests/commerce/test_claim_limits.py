@@ -133,26 +133,25 @@ async def test_guests_may_get_a_shorter_hold(shop: Shop) -> None:
 
 
 @pytest.mark.redis
-async def test_hits_arriving_together_share_one_script_call_and_count_in_order() -> None:
-    """A burst of claims costs one Redis call per batch, and each hit is judged as
-    if alone: the first ``limit`` hits of a key pass, the rest wait the window out."""
+async def test_hits_arriving_together_share_one_round_trip_and_count_in_order() -> None:
+    """A burst of claims costs one Redis round trip per batch, and each hit is judged
+    as if alone: the first ``limit`` hits of a key pass, the rest wait the window out."""
     await _forget_counts()
     limits = Throttle(REDIS_URL)
     try:
-        calls = 0
-        script = limits._hits
+        batches: list[int] = []
+        real = limits._take_batch
 
-        async def counting(**kw: Any) -> Any:
-            nonlocal calls
-            calls += 1
-            return await script(**kw)
+        async def counting(key: str, hits: list[tuple[str, int]]) -> list[float]:
+            batches.append(len(hits))
+            return await real(key, hits)
 
-        limits._hits = counting  # type: ignore[assignment]
+        limits._batcher.handle = counting
         keys = ["claim:ip:a"] * 5 + ["claim:ip:b"] * 2
         waits = await asyncio.gather(*(limits._take(k, 3) for k in keys))
         assert [w == 0 for w in waits] == [True] * 3 + [False] * 2 + [True] * 2
         assert all(50 <= w <= 60 for w in waits[3:5])
-        assert calls <= 2  # the first hit alone, then the rest together
+        assert batches == [7]  # submitted together: one pipeline
     finally:
         await limits.close()
 

@@ -4,7 +4,7 @@ Each limit is a count per minute for a key (``claim:ip:<address>``,
 ``claim:shopper:<id>``, ``guest:ip:<address>``). With Redis configured the count
 is one fixed-window counter per key shared by every node (``INCR`` and, on the
 first hit, ``PEXPIRE``), so a bot spreading its calls over nodes gets no more;
-the hits arriving together are judged by one script call (``batching.Batcher``);
+the hits arriving together go to Redis in one pipeline (``batching.Batcher``);
 without Redis it is a per-node token bucket (``realtime.limits.Bucket``, as chat
 and likes use). A refused call is not counted, and says how long to wait.
 
@@ -33,26 +33,16 @@ WINDOW_SECONDS = 60.0
 PREFIX = "throttle:"
 SWEEP_SECONDS = 60.0
 
-# Count one hit per key unless the key is at its limit, in order (a key named twice
-# counts twice). ARGV[1]: the window in ms; then each key's limit. Returns per key:
-# allowed, ms left in the window.
-_HITS = """
-local out = {}
-for i = 1, #KEYS do
-  local n = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if n >= tonumber(ARGV[i + 1]) then
-    out[#out + 1] = 0
-    out[#out + 1] = redis.call('PTTL', KEYS[i])
-  else
-    n = redis.call('INCR', KEYS[i])
-    if n == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-    out[#out + 1] = 1
-    out[#out + 1] = 0
-  end
-end
-return out
+# Count one hit unless the key is at the limit; returns {allowed, ms left in window}.
+# One key per call, so the keys of a batch may live on different Redis Cluster shards.
+_HIT = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return {0, redis.call('PTTL', KEYS[1])} end
+n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return {1, 0}
 """
-MAX_BATCH = 200  # hits judged by one script call
+MAX_BATCH = 200  # hits sent in one pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +63,9 @@ class Throttle:
             self.redis = redis_clients.pooled(
                 redis_url, connections=16, wait=5, command_timeout=5, connect_timeout=2
             )
-            self._hits = self.redis.register_script(_HITS)
-        # Hits arriving together (a flash sale's claims) share one script call:
-        # a round trip per batch instead of one per claim and rule.
+            self._hit = self.redis.register_script(_HIT)
+        # Hits arriving together (a flash sale's claims) go in one pipeline: a
+        # round trip per batch instead of one per claim and rule.
         self._batcher: Batcher[tuple[str, int], float] = Batcher(
             self._take_batch, max_batch=MAX_BATCH, name="pasar-throttle"
         )
@@ -104,20 +94,20 @@ class Throttle:
         return bucket.take()
 
     async def _take_batch(self, _: str, hits: list[tuple[str, int]]) -> list[float]:
-        """Seconds to wait per hit (0: counted), from one script call."""
+        """Seconds to wait per hit (0: counted), the batch's scripts in one pipeline
+        (each one atomic for its key, run in the order of the hits)."""
+        assert self.redis is not None
+        window_ms = int(WINDOW_SECONDS * 1000)
         try:
-            found = await self._hits(
-                keys=[PREFIX + key for key, _ in hits],
-                args=[int(WINDOW_SECONDS * 1000), *(limit for _, limit in hits)],
-            )
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, limit in hits:
+                    await self._hit(keys=[PREFIX + key], args=[limit, window_ms], client=pipe)
+                found = await pipe.execute()
         except (RedisError, OSError) as exc:
             keys = [key for key, _ in hits[:3]]
             log.warning("rate limit skipped: redis unavailable", keys=keys, error=repr(exc))
             return [0.0] * len(hits)
-        return [
-            0.0 if int(found[i]) else max(int(found[i + 1]), 1000) / 1000
-            for i in range(0, len(found), 2)
-        ]
+        return [0.0 if int(allowed) else max(int(ttl_ms), 1000) / 1000 for allowed, ttl_ms in found]
 
     def _sweep(self) -> None:
         """Forget idle buckets (full again by now) so the map stays small."""
