@@ -40,7 +40,6 @@ from typing import Any, Literal, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pasar.commerce import ledger_pg
 from pasar.commerce.models import DealShopper, DealStock, Reservation
 from pasar.db.upsert import upsert
 from pasar.ids import new_id
@@ -122,8 +121,6 @@ async def lock_stock(db: AsyncSession, deal_id: str) -> DealStock | None:
 
 
 async def holdings(db: AsyncSession, deal_id: str, shoppers: Sequence[str]) -> dict[str, int]:
-    if ledger_pg.is_postgres(db):
-        return await ledger_pg.holdings(db, deal_id, shoppers)
     rows = await db.execute(
         select(DealShopper.shopper_id, DealShopper.units).where(
             DealShopper.deal_id == deal_id, DealShopper.shopper_id.in_(set(shoppers))
@@ -156,8 +153,6 @@ async def _existing(
     db: AsyncSession, deal_id: str, claims: Sequence[Claim]
 ) -> dict[str, dict[str, Any]]:
     """The batch's claims already recorded (retries), by claim key."""
-    if ledger_pg.is_postgres(db):
-        return await ledger_pg.existing(db, deal_id, {c.claim_key for c in claims})
     rows = await db.execute(
         select(*Reservation.__table__.columns).where(
             Reservation.deal_id == deal_id,
@@ -309,43 +304,28 @@ async def try_reserve_batch(
     if taken is None:
         return None
     added = {s: units - held_by.get(s, 0) for s, units in decided.holdings.items()}
-    if any(units > terms.per_shopper_limit for units in await _raise(db, terms.id, added)):
-        return None  # a shopper's holding grew meanwhile (a claim on another node)
-    # A retry of one of these claims recorded meanwhile (another node) conflicts;
-    # under the lock, so the conflict is with a committed row, never a wait.
-    if await _insert_new(db, _by_key(decided.new_rows)) != len(decided.new_rows):
-        return None
-    _counted(decided.outcomes, terms, taken[0], taken[1])
-    return decided.outcomes
-
-
-async def _raise(db: AsyncSession, deal_id: str, added: dict[str, int]) -> list[int]:
-    """Raise each shopper's holding by ``added`` (in shopper order); the new totals."""
-    if ledger_pg.is_postgres(db):
-        return await ledger_pg.raise_holdings(db, deal_id, added)
     stmt = upsert(db, DealShopper.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["deal_id", "shopper_id"],
         set_={"units": DealShopper.__table__.c.units + stmt.excluded.units},
     ).returning(DealShopper.__table__.c.units)
     raised = await db.execute(
-        stmt, [{"deal_id": deal_id, "shopper_id": s, "units": added[s]} for s in sorted(added)]
+        stmt, [{"deal_id": terms.id, "shopper_id": s, "units": added[s]} for s in sorted(added)]
     )
-    return [units for (units,) in raised.all()]
-
-
-async def _insert_new(db: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Insert the reservations in the order given, skipping claim keys recorded
-    meanwhile; how many were inserted."""
-    if ledger_pg.is_postgres(db):
-        return await ledger_pg.insert_reservations(db, rows)
+    if any(units > terms.per_shopper_limit for (units,) in raised.all()):
+        return None  # a shopper's holding grew meanwhile (a claim on another node)
+    # A retry of one of these claims recorded meanwhile (another node) conflicts;
+    # under the lock, so the conflict is with a committed row, never a wait.
     inserted = await db.execute(
         upsert(db, _RESERVATIONS)
         .on_conflict_do_nothing(index_elements=["deal_id", "claim_key"])
         .returning(_RESERVATIONS.c.id),
-        rows,
+        _by_key(decided.new_rows),
     )
-    return len(inserted.all())
+    if len(inserted.all()) != len(decided.new_rows):
+        return None
+    _counted(decided.outcomes, terms, taken[0], taken[1])
+    return decided.outcomes
 
 
 def _by_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
