@@ -5,6 +5,7 @@ Redis's counter equal to the record's."""
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -126,13 +127,35 @@ def check_answers(run: Run, tag: str, load: Load, expect: set[str], wanted: int 
         run.problem(f"{tag}: socket errors or timeouts {socket_errors}")
 
 
-async def check_redis(run: Run, shop: Shop, deal_id: str, rec: dict[str, Any], tag: str) -> None:
+# The engine's reconciler runs every 5 s on each worker and sets a counter from the
+# record once it has seen the same disagreement on two passes (commerce/stock_redis.py):
+# a counter below the record after a failed give-back is right again within this.
+RECONCILE_WAIT_S = 12.0
+
+
+async def check_redis(run: Run, shop: Shop, deal_id: str, rec: dict[str, Any], tag: str) -> float:
+    """Redis's counter against the record, once a reconcile pass could have put it
+    right (waits until they agree, at most ``RECONCILE_WAIT_S``); the seconds waited."""
     if shop.engine != "redis":
-        return
+        return 0.0
+    started = time.monotonic()
     left = await redis_left(run, deal_id)
+    first = left
+    while left is not None and left != rec["remaining"]:
+        if time.monotonic() - started >= RECONCILE_WAIT_S:
+            break
+        await asyncio.sleep(0.5)
+        left = await redis_left(run, deal_id)
+    waited = time.monotonic() - started
+    if first != left:
+        say(f"{tag}: redis counter {first} right after the run, {left} after {waited:.1f} s")
     say(f"{tag}: redis counter {left}, record remaining {rec['remaining']}")
     if left is not None and left != rec["remaining"]:
-        run.problem(f"{tag}: Redis says {left} units left, the record {rec['remaining']}")
+        run.problem(
+            f"{tag}: Redis says {left} units left, the record {rec['remaining']} "
+            f"(after {waited:.0f} s of reconcile passes)"
+        )
+    return waited
 
 
 async def check_ids(run: Run, shop: Shop, deal_id: str, load: Load, tag: str) -> None:

@@ -23,6 +23,7 @@ from pasar.web import apidocs, errors, pages
 from pasar.web.cors import StorefrontCors
 from pasar.web.edge import Edge
 from pasar.web.errors import ErrorResponse
+from pasar.web.fast_claims import FastClaims
 from pasar.web.idempotency import purge_expired
 from pasar.web.limits import MAX_JSON_BODY_BYTES, JsonTooLarge
 from pasar.web.routes import (
@@ -144,6 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/media", StaticFiles(directory=settings.resolved_media_dir, check_dir=False), name="media"
     )
 
+    # Claims skip FastAPI's routing (web/fast_claims.py); inside Edge, so they are
+    # checked, counted and labelled as every request is.
+    app.add_middleware(FastClaims, fastapi=app)
     app.add_middleware(Edge, metrics=services.metrics)
 
     def openapi() -> dict[str, Any]:

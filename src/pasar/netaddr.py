@@ -9,8 +9,12 @@ each limit by changing address; an IPv4-mapped IPv6 address is the IPv4 one.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 
+# Cached: every claim and chat message asks, parsing an address costs more than the
+# claim's own checks (docs/benchmarks.md, flash sale), and clients repeat.
+@lru_cache(maxsize=8192)
 def client_key(host: str | None) -> str:
     """``203.0.113.7`` → itself; ``2001:db8:1:2::9`` → ``2001:db8:1:2::/64``."""
     if not host:

@@ -4,6 +4,7 @@ it; and a deal may hold guests' claims for less time than signed-in shoppers'.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from pasar.app import create_app
-from pasar.commerce.throttle import PREFIX
+from pasar.commerce.throttle import CLAIMS_PER_IP, PREFIX, Throttle
 from tests.commerce.conftest import Shop
 from tests.conftest import REDIS_URL, _truncate, make_settings, service_missing
 
@@ -129,3 +130,35 @@ async def test_guests_may_get_a_shorter_hold(shop: Shop) -> None:
     plain = await shop.deal(variant_ids=[shop.variant_ids[1]], hold_seconds=300)
     assert plain["guest_hold_seconds"] == 300  # not set: the deal's hold
     assert held_for(await shop.claim(plain["id"], await shop.guest())) == 300
+
+
+@pytest.mark.redis
+async def test_hits_arriving_together_share_one_round_trip_and_count_in_order() -> None:
+    """A burst of claims costs one Redis round trip per batch, and each hit is judged
+    as if alone: the first ``limit`` hits of a key pass, the rest wait the window out."""
+    await _forget_counts()
+    limits = Throttle(REDIS_URL)
+    try:
+        batches: list[int] = []
+        real = limits._take_batch
+
+        async def counting(key: str, hits: list[tuple[str, int]]) -> list[float]:
+            batches.append(len(hits))
+            return await real(key, hits)
+
+        limits._batcher.handle = counting
+        keys = ["claim:ip:a"] * 5 + ["claim:ip:b"] * 2
+        waits = await asyncio.gather(*(limits._take(k, 3) for k in keys))
+        assert [w == 0 for w in waits] == [True] * 3 + [False] * 2 + [True] * 2
+        assert all(50 <= w <= 60 for w in waits[3:5])
+        assert batches == [7]  # submitted together: one pipeline
+    finally:
+        await limits.close()
+
+
+async def test_a_redis_outage_skips_the_limit_never_refuses() -> None:
+    limits = Throttle("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        await asyncio.gather(*(limits.check(CLAIMS_PER_IP, "claim:ip:x", 1) for _ in range(3)))
+    finally:
+        await limits.close()

@@ -34,11 +34,13 @@ def _retryable(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-# Called after each committed batch (outside the transaction): engines update
-# their counters, the ticker schedules ``deal.updated``, webhooks are nudged.
-AfterCommit = Callable[[DealTerms, Sequence[Claim], Sequence[Outcome]], Awaitable[None]]
-# Called inside the transaction with the new reservations (the webhook outbox).
-InTransaction = Callable[[AsyncSession, DealTerms, list[Outcome]], Awaitable[None]]
+# Called after each committed batch (outside the transaction) with what the
+# in-transaction hook returned: the ticker schedules ``deal.updated``, webhooks
+# are nudged when messages were queued.
+AfterCommit = Callable[[DealTerms, Sequence[Claim], Sequence[Outcome], int], Awaitable[None]]
+# Called inside the transaction with the new reservations (the webhook outbox);
+# returns the number of webhook messages it queued.
+InTransaction = Callable[[AsyncSession, DealTerms, list[Outcome]], Awaitable[int | None]]
 
 
 class GroupCommit:
@@ -77,7 +79,7 @@ class GroupCommit:
         while True:
             attempt += 1
             try:
-                outcomes = await self._attempt(terms, claims, locked_first=attempt > 1)
+                outcomes, queued = await self._attempt(terms, claims, locked_first=attempt > 1)
                 break
             except DBAPIError as exc:
                 # Every writer takes the deal's locks in one order (ledger.py), so
@@ -97,14 +99,16 @@ class GroupCommit:
                 raise
         if self.after_commit is not None:
             try:
-                await self.after_commit(terms, claims, outcomes)
+                await self.after_commit(terms, claims, outcomes, queued)
             except Exception:
                 log.exception("after-commit hook failed", deal_id=terms.id)
         return outcomes
 
     async def _attempt(
         self, terms: DealTerms, claims: list[Claim], *, locked_first: bool
-    ) -> list[Outcome]:
+    ) -> tuple[list[Outcome], int]:
+        """The batch's outcomes, and the webhook messages queued with them (-1:
+        unknown, as from a hook that does not say)."""
         async with self.db.session() as db:
             now = utcnow()
             found = None if locked_first else await try_reserve_batch(db, terms, claims, now)
@@ -112,10 +116,12 @@ class GroupCommit:
                 await db.rollback()
                 self.redone += 1
                 found = await reserve_batch(db, terms, claims, now)
+            queued = 0
             if self.in_transaction is not None:
-                await self.in_transaction(db, terms, found)
+                said = await self.in_transaction(db, terms, found)
+                queued = -1 if said is None else said
             await db.commit()
-            return found
+            return found, queued
 
     async def close(self) -> None:
         await self._batcher.close()

@@ -312,10 +312,11 @@ class Commerce:
 
     async def _record_events(
         self, db: AsyncSession, terms: DealTerms, outcomes: list[Outcome]
-    ) -> None:
-        """In the batch's transaction: the outbox rows for what it reserved."""
+    ) -> int:
+        """In the batch's transaction: the outbox rows for what it reserved; how
+        many messages were queued."""
         new = [o.reservation for o in outcomes if o.reservation is not None and not o.replayed]
-        await enqueue_many(
+        queued = await enqueue_many(
             db,
             terms.vendor_id,
             [("reservation.created", reservation_webhook(row)) for row in new if row is not None],
@@ -327,18 +328,22 @@ class Commerce:
                 .values(sold_out_announced=True)
             )
             if getattr(won, "rowcount", 0):
-                await enqueue(
+                queued += await enqueue(
                     db,
                     terms.vendor_id,
                     "deal.sold_out",
                     {"deal_id": terms.id, "show_id": terms.show_id, "quantity": terms.quantity},
                 )
+        return queued
 
     async def _after_batch(
-        self, terms: DealTerms, claims: Sequence[Claim], outcomes: Sequence[Outcome]
+        self, terms: DealTerms, claims: Sequence[Claim], outcomes: Sequence[Outcome], queued: int
     ) -> None:
         if any(o.reservation is not None and not o.replayed for o in outcomes):
             self.touch(terms.id, terms.show_id)
+        # Only when the batch queued messages: a shop without webhook endpoints
+        # (or a batch of refusals) would wake the dispatcher for a query per batch.
+        if queued:
             self.nudge_webhooks()
 
     # -- deal.updated ---------------------------------------------------------

@@ -105,7 +105,9 @@ class Reservation(TenantMixin, Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     deal_id: Mapped[str] = parent_id("deals.id", nullable=False)
-    show_id: Mapped[str] = mapped_column(String(40), index=True, nullable=False)
+    # Not indexed: nothing looks reservations up by show, and every claim would
+    # write the index (migration 0009 dropped it).
+    show_id: Mapped[str] = mapped_column(String(40), nullable=False)
     shopper_id: Mapped[str] = mapped_column(String(80), index=True, nullable=False)
     product_id: Mapped[str] = mapped_column(String(40), nullable=False)
     variant_id: Mapped[str] = mapped_column(String(40), nullable=False)

@@ -89,23 +89,24 @@ async def _add_messages(
 
 async def enqueue(
     db: AsyncSession, vendor_id: str, event_type: str, data: Mapping[str, Any]
-) -> None:
+) -> int:
     """Emit ``event_type`` to every enabled endpoint of the vendor subscribed to it, in
-    the caller's transaction (no commit). A vendor without such endpoints costs one
-    indexed SELECT and writes nothing."""
-    await enqueue_many(db, vendor_id, [(event_type, data)])
+    the caller's transaction (no commit); the messages queued (0 or 1). A vendor without
+    such endpoints costs one indexed SELECT and writes nothing."""
+    return await enqueue_many(db, vendor_id, [(event_type, data)])
 
 
 async def enqueue_many(
     db: AsyncSession, vendor_id: str, events: Sequence[tuple[str, Mapping[str, Any]]]
-) -> None:
+) -> int:
     """``enqueue`` for several events of one vendor with one look at its endpoints
-    (a flash sale's group commit records hundreds of reservations at once)."""
+    (a flash sale's group commit records hundreds of reservations at once); the
+    messages queued (0: nothing for the dispatcher to send)."""
     for event_type, _ in events:
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown webhook event type {event_type!r}")  # a typo in the caller
     if not events:
-        return
+        return 0
     rows = await db.execute(
         select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
             WebhookEndpoint.vendor_id == vendor_id, WebhookEndpoint.enabled.is_(True)
@@ -119,6 +120,7 @@ async def enqueue_many(
     ]
     if messages:
         await _add_messages(db, vendor_id, messages)
+    return len(messages)
 
 
 async def message_bodies(db: AsyncSession, message_ids: set[str]) -> dict[str, str]:
