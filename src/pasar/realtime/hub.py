@@ -71,6 +71,9 @@ class Channel:
     likes_batch: int = 0
     likes_sent: int = -1
     viewers_sent: int = -1
+    # As of the last count refresh: the broker's like total, viewers on other nodes.
+    likes_total: int = -1
+    elsewhere: int = -1
     repairing: bool = False
     initializing: bool = False
     initialized: asyncio.Event = field(default_factory=asyncio.Event)
@@ -375,12 +378,24 @@ class Hub:
             channel = self.channels.get(show_id)
             if channel is None:
                 continue
+            channel.likes_total, channel.elsewhere = likes[show_id], elsewhere[show_id]
             if likes[show_id] != channel.likes_sent:
                 channel.likes_sent = likes[show_id]
                 self.state_event(show_id, "like.count", {"count": likes[show_id]})
             if viewers[show_id] != channel.viewers_sent:
                 channel.viewers_sent = viewers[show_id]
                 self.state_event(show_id, "viewers.count", {"count": viewers[show_id]})
+
+    async def counts(self, show_id: str) -> tuple[int, int]:
+        """(likes, viewers) for a joiner's snapshot: this node's own viewers and
+        likes now, the rest as of the last refresh (a tick or two ago), so a crowd
+        of joiners costs the broker nothing; asked of the broker before the first."""
+        channel = self.channels.get(show_id)
+        if channel is not None and channel.likes_total >= 0 and channel.elsewhere >= 0:
+            likes = channel.likes_total + channel.likes_batch
+            return likes, channel.elsewhere + len(channel.conns)
+        likes = (await self.broker.likes([show_id]))[show_id]
+        return likes, (await self.broker.viewers([show_id]))[show_id] + self.viewers_here(show_id)
 
     async def report_presence(self) -> None:
         await self.broker.report_presence({s: len(c.conns) for s, c in self.channels.items()})

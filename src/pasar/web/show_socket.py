@@ -357,8 +357,7 @@ async def _snapshot(session: Session, state: str, shared: Shared) -> bytes:
     """The shared part, with what is the joiner's own or changes without an event."""
     rt, show_id = session.realtime, session.show_id
     standing = await session.services.chat.standings.one(session.vendor_id, show_id)
-    likes = (await rt.broker.likes([show_id]))[show_id]
-    viewers = (await rt.broker.viewers([show_id]))[show_id] + rt.hub.viewers_here(show_id)
+    likes, viewers = await rt.hub.counts(show_id)
     who = session.who
     data = {
         "show_id": show_id,
