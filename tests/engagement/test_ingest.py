@@ -71,15 +71,15 @@ async def test_a_message_is_published_only_once_it_is_stored(
     services: Services = app.state.services
     show_id = await _show(client, vendor)
     seen_stored: list[bool] = []
-    publish = services.realtime.publish
+    publish_many = services.realtime.publish_many
 
-    async def checking(show: str, type_: str, data: dict[str, Any]) -> Position:
-        if type_ == "chat.message":
-            async with services.db.read() as db:  # another connection: committed rows only
+    async def checking(events: list[tuple[str, str, dict[str, Any]]]) -> list[Position]:
+        async with services.db.read() as db:  # another connection: committed rows only
+            for _, _, data in events:
                 seen_stored.append(await db.get(ChatMessageRow, data["id"]) is not None)
-        return await publish(show, type_, data)
+        return await publish_many(events)
 
-    monkeypatch.setattr(services.realtime, "publish", checking)
+    monkeypatch.setattr(services.realtime, "publish_many", checking)
     guests = [new_guest(services.server_secret) for _ in range(5)]
     await asyncio.gather(*(services.chat.send(vendor.id, show_id, g, None, "hi") for g in guests))
     assert seen_stored == [True] * 5

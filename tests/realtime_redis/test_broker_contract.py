@@ -107,6 +107,24 @@ async def test_history_after_a_position_is_exactly_the_later_events(brokers: Bro
     assert await broker.history(S1, Position(epoch, 30)) == []
 
 
+async def test_publish_many_numbers_in_the_order_given(brokers: Brokers) -> None:
+    """A chat batch's messages, several shows mixed: each show's in order, after
+    what was published before, and delivered as numbered."""
+    broker, seen = await brokers.make()
+    await broker.follow(S2)
+    first = await broker.publish(S2, "chat.message", chat(0))
+    events = [(S2 if n % 3 else S3, "chat.message", chat(n)) for n in range(1, 13)]
+    positions = await broker.publish_many(events)
+    s2 = [p.offset for (show, _, _), p in zip(events, positions, strict=True) if show == S2]
+    s3 = [p.offset for (show, _, _), p in zip(events, positions, strict=True) if show == S3]
+    assert s2 == list(range(first.offset + 1, first.offset + 1 + len(s2)))
+    assert s3 == list(range(1, 1 + len(s3)))
+    history = await broker.history(S2, first)
+    assert [parsed(env)["data"]["n"] for _, env in history] == [n for n in range(1, 13) if n % 3]
+    await eventually(lambda: seen.offsets(S2) == [first.offset, *s2], what="S2 delivered")
+    assert await broker.publish_many([]) == []
+
+
 async def test_history_gaps_are_explicit(brokers: Brokers) -> None:
     broker, _ = await brokers.make(min_events=5, min_seconds=0, max_events=10)
     for i in range(300):

@@ -146,15 +146,16 @@ class ChatIngest:
                 else:
                     stored.append(item)
             decided = stored
+        visible = [(w, p) for w, p in decided if p.status == "visible"]
+        try:
+            if visible:
+                await self.realtime.publish_many(
+                    [(w.show_id, "chat.message", chat.message_data(p.row)) for w, p in visible]
+                )
+        except Exception as exc:  # stored, not published: their senders hear of it
+            for w, _ in visible:
+                _fail(w, exc)
         for w, posted in decided:
-            if posted.status == "visible":
-                try:
-                    await self.realtime.publish(
-                        w.show_id, "chat.message", chat.message_data(posted.row)
-                    )
-                except Exception as exc:
-                    _fail(w, exc)
-                    continue
             if not w.answer.done():
                 w.answer.set_result(posted)
 

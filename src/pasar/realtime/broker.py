@@ -64,6 +64,10 @@ class Broker(Protocol):
     async def publish(self, show_id: str, type_: str, data_json: str) -> Position:
         """Number the event, keep it in history and deliver it to every node."""
 
+    async def publish_many(self, events: list[tuple[str, str, str]]) -> list[Position]:
+        """``publish`` for each ``(show_id, type, data_json)``, in order, in one
+        round trip to the broker."""
+
     async def publish_direct(self, show_id: str, target: str, envelope: bytes) -> None:
         """Deliver an un-numbered event to one shopper's connections on every node."""
 

@@ -73,6 +73,13 @@ class Realtime:
         """Number, keep and deliver a history event to every viewer of the show."""
         return await self.broker.publish(show_id, type_, _validated(type_, data, ("history",)))
 
+    async def publish_many(self, events: list[tuple[str, str, dict[str, Any]]]) -> list[Position]:
+        """``publish`` for each ``(show_id, type, data)``, in order, in one broker
+        round trip (a chat batch's messages)."""
+        return await self.broker.publish_many(
+            [(show, type_, _validated(type_, data, ("history",))) for show, type_, data in events]
+        )
+
     async def send_to(self, show_id: str, target: str, type_: str, data: dict[str, Any]) -> None:
         """Deliver a direct event to one shopper's connections on every node."""
         body = _validated(type_, data, ("direct",))

@@ -64,6 +64,9 @@ class MemoryBroker:
             self._listener.on_event(show_id, show.offset, env)
         return Position(show.epoch, show.offset)
 
+    async def publish_many(self, events: list[tuple[str, str, str]]) -> list[Position]:
+        return [await self.publish(show_id, type_, data) for show_id, type_, data in events]
+
     async def publish_direct(self, show_id: str, target: str, envelope: bytes) -> None:
         if self._listener is not None:
             self._listener.on_direct(show_id, target, envelope)

@@ -265,7 +265,7 @@ class RedisBroker:
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
-    async def publish(self, show_id: str, type_: str, data_json: str) -> Position:
+    def _publish_call(self, show_id: str, type_: str, data_json: str) -> dict[str, Any]:
         keys = [_k(show_id, k) for k in ("epoch", "off", "hist", "live")]
         args: list[str | int] = [
             type_,
@@ -274,8 +274,18 @@ class RedisBroker:
             self.max_events,
             int(time.time() * 1000),
         ]
-        epoch, offset = await self._publish(keys=keys, args=args)
+        return {"keys": keys, "args": args}
+
+    async def publish(self, show_id: str, type_: str, data_json: str) -> Position:
+        epoch, offset = await self._publish(**self._publish_call(show_id, type_, data_json))
         return Position(epoch.decode(), int(offset))
+
+    async def publish_many(self, events: list[tuple[str, str, str]]) -> list[Position]:
+        # A pipeline keeps the order: each show's offsets are assigned as listed.
+        pipe = self.redis.pipeline(transaction=False)
+        for show_id, type_, data_json in events:
+            await self._publish(**self._publish_call(show_id, type_, data_json), client=pipe)
+        return [Position(e.decode(), int(o)) for e, o in await pipe.execute()]
 
     async def publish_direct(self, show_id: str, target: str, envelope: bytes) -> None:
         await self.redis.publish(_k(show_id, "direct"), target.encode() + b" " + envelope)
