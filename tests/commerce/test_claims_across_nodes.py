@@ -74,8 +74,8 @@ class Shoppers:
                 json={},
                 headers={"X-Pasar-Guest": self.guests[key][1], "Idempotency-Key": key},
             )
-        except httpx.HTTPError:
-            answer = Answer(self.round, node, 0, None, None)
+        except httpx.HTTPError as exc:  # named in a failure: which transport error
+            answer = Answer(self.round, node, 0, None, type(exc).__name__)
         else:
             body = r.json()
             answer = Answer(
