@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from datetime import datetime
 
@@ -27,10 +28,31 @@ def _b32(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_RANDOM_MAX = (1 << 80) - 1
+_last = (0, 0)  # this process's last id: (millisecond, random part)
+_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    millis = time.time_ns() // 1_000_000
-    body = _b32(millis, 10) + _b32(secrets.randbits(80), 16)
-    return f"{prefix}_{body}"
+    """A new id, greater than every id this process made before it.
+
+    Within one millisecond the random part counts up from the first id's (the
+    ULID spec's monotonic mode): a chat batch stores dozens of messages in a
+    millisecond, and ordering them by id must keep the order they arrived in.
+    A clock that steps back keeps the last millisecond until it catches up."""
+    global _last
+    with _lock:
+        millis = time.time_ns() // 1_000_000
+        last_millis, last_random = _last
+        if millis <= last_millis:
+            millis, random = last_millis, last_random + 1
+            if random > _RANDOM_MAX:  # 2^80 ids in a millisecond: borrow the next one
+                millis, random = millis + 1, secrets.randbits(79)
+        else:
+            # 79 bits: room for 2^79 more in the same millisecond
+            random = secrets.randbits(79)
+        _last = (millis, random)
+    return f"{prefix}_{_b32(millis, 10)}{_b32(random, 16)}"
 
 
 def id_at(prefix: str, when: datetime) -> str:

@@ -54,12 +54,13 @@ async def test_joiners_share_one_snapshot_and_get_what_happened_since(
     try:
         first = await clients.connect(server.url, show.show_id)
         await first.next("snapshot")
-        builds = snapshots.builds
+        builds, show_reads = snapshots.builds, snapshots.show_reads
         for n in range(3):
             await show.post_chat(f"since the snapshot {n}")
         late = await clients.connect(server.url, show.show_id)
         snapshot = await late.next("snapshot")
         assert snapshots.builds == builds, "the second joiner reused the first one's"
+        assert snapshots.show_reads == show_reads, "and the show's vendor, origins and secret"
         assert not [m for m in snapshot["data"]["chat"] if m["text"].startswith("since")]
         assert await late.messages(3) == [f"since the snapshot {n}" for n in range(3)]
         assert snapshot["data"]["me"]["id"] != first.seen("snapshot")[0]["data"]["me"]["id"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 from sqlalchemy import and_, or_, select
@@ -24,6 +25,7 @@ from pasar.db.engine import Database
 from pasar.engagement.models import BlockedTerm, ChatSettings, Sanction
 from pasar.engagement.rules import Rules
 from pasar.realtime.broker import Broker
+from pasar.shared_reads import SharedReads
 
 log = structlog.get_logger()
 
@@ -107,13 +109,27 @@ class Standings:
         self.broker = broker
         self.max_age = max_age
         self._shows: dict[str, tuple[str, ShowStanding]] = {}
+        # Concurrent callers share a read in flight (nothing is kept after it).
+        self._generations: SharedReads[tuple[str, ...], dict[str, int]] = SharedReads(0)
+        self._loads: SharedReads[tuple[str, str, int], ShowStanding] = SharedReads(0)
 
-    async def of(self, shows: dict[str, str]) -> dict[str, ShowStanding]:
+    async def of(
+        self, shows: dict[str, str], *, share_read: bool = False
+    ) -> dict[str, ShowStanding]:
         """The standing of each show (``{show_id: vendor_id}``), current as of
         the broker's generations: one broker round trip, and a database read
-        only for shows whose vendor changed something."""
-        vendors = sorted(set(shows.values()))
-        generations = await self.broker.generations([generation_key(v) for v in vendors])
+        only for shows whose vendor changed something.
+
+        ``share_read``: join a generations read already in flight rather than
+        make another (a crowd of joiners checking bans), which may miss a bump
+        made during that one round trip. Chat batches read their own."""
+        keys = tuple(generation_key(v) for v in sorted(set(shows.values())))
+        if share_read:
+            generations = await self._generations.get(
+                keys, lambda: self.broker.generations(list(keys))
+            )
+        else:
+            generations = await self.broker.generations(list(keys))
         out: dict[str, ShowStanding] = {}
         horizon = time.monotonic() - self.max_age
         for show_id, vendor_id in shows.items():
@@ -125,7 +141,10 @@ class Standings:
                 or held[1].generation != generation
                 or held[1].loaded_at < horizon
             ):
-                standing = await load(self.db, vendor_id, show_id, generation)
+                standing = await self._loads.get(
+                    (vendor_id, show_id, generation),
+                    partial(load, self.db, vendor_id, show_id, generation),
+                )
                 self._shows[show_id] = (vendor_id, standing)
                 held = (vendor_id, standing)
             out[show_id] = held[1]
@@ -133,8 +152,8 @@ class Standings:
             self._shows = {s: self._shows[s] for s in shows if s in self._shows}
         return out
 
-    async def one(self, vendor_id: str, show_id: str) -> ShowStanding:
-        return (await self.of({show_id: vendor_id}))[show_id]
+    async def one(self, vendor_id: str, show_id: str, *, share_read: bool = False) -> ShowStanding:
+        return (await self.of({show_id: vendor_id}, share_read=share_read))[show_id]
 
     async def changed(self, vendor_id: str) -> None:
         """A moderation change for ``vendor_id`` committed: every node reloads."""

@@ -18,14 +18,13 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pasar.engagement import actions, polls
 from pasar.engagement import identity as ids
 from pasar.engagement.errors import SlowModeWait
+from pasar.engagement.standing import ShowStanding
 from pasar.errors import DomainError
 from pasar.netaddr import client_key
 from pasar.realtime.broker import HistoryGap, Position, dumps, envelope
@@ -54,12 +53,10 @@ from pasar.realtime.limits import (
 )
 from pasar.realtime.wire import RAW_EXTENSION
 from pasar.services import Services
-from pasar.shows.models import Show
 from pasar.vendors import origins
 from pasar.vendors import service as vendors
 from pasar.vendors.errors import VendorError
-from pasar.vendors.models import Vendor
-from pasar.web.show_snapshot import Shared, Snapshots
+from pasar.web.show_snapshot import Shared, ShowFacts, Snapshots
 
 log = structlog.get_logger()
 
@@ -140,21 +137,9 @@ def _client_ip(ws: WebSocket) -> str:
     return client_key(ws.client.host if ws.client else None)
 
 
-async def _show_and_vendor(db: AsyncSession, show_id: str) -> Any:
-    """The show's state and what the socket needs of its vendor (``id``,
-    ``allowed_origins``, ``shopper_secret_encrypted``), in one query and no ORM
-    rows (the show's would load its line-up); None for no such show."""
-    if not 1 <= len(show_id) <= 40:
-        return None
-    query = (
-        select(Show.state, Vendor.id, Vendor.allowed_origins, Vendor.shopper_secret_encrypted)
-        .join(Vendor, Vendor.id == Show.vendor_id)
-        .where(Show.id == show_id)
-    )
-    return (await db.execute(query)).one_or_none()
-
-
-async def _identify(ws: WebSocket, services: Services, vendor: Any, auth: Auth) -> ids.Identity:
+async def _identify(
+    ws: WebSocket, services: Services, vendor: ShowFacts, auth: Auth
+) -> ids.Identity:
     secret = services.server_secret
     cookie = ws.cookies.get("pasar_session")
     if cookie:
@@ -165,8 +150,8 @@ async def _identify(ws: WebSocket, services: Services, vendor: Any, auth: Auth) 
                 )
             except VendorError:
                 principal = None
-            if principal is not None and principal.vendor_id == vendor.id:
-                user = await vendors.get_staff(db, vendor.id, principal.actor_id)
+            if principal is not None and principal.vendor_id == vendor.vendor_id:
+                user = await vendors.get_staff(db, vendor.vendor_id, principal.actor_id)
                 return ids.staff(user.id, user.display_name, user.role)
     lifetime = services.settings.guest_token_lifetime_s
     if auth.shopper:
@@ -178,7 +163,9 @@ async def _identify(ws: WebSocket, services: Services, vendor: Any, auth: Auth) 
     return ids.new_guest(secret, lifetime)
 
 
-def _origin_allowed(ws: WebSocket, services: Services, vendor: Any, who: ids.Identity) -> bool:
+def _origin_allowed(
+    ws: WebSocket, services: Services, vendor: ShowFacts, who: ids.Identity
+) -> bool:
     origin = ws.headers.get("origin")
     public = services.settings.resolved_public_url
     if origin is None:
@@ -236,8 +223,7 @@ async def _serve(
 ) -> bool:
     """Serve the socket; True when it was detached (it lives on in callbacks)."""
     realtime = services.realtime
-    async with services.db.read() as db:
-        vendor = await _show_and_vendor(db, show_id)
+    vendor = await snapshots.show(show_id)
     if vendor is None:
         await ws.close(CLOSE_NOT_FOUND, "no such show")
         return False
@@ -261,16 +247,14 @@ async def _serve(
     if not _origin_allowed(ws, services, vendor, who):
         await ws.close(CLOSE_FORBIDDEN, "this page's origin may not embed the show")
         return False
-    if not who.is_staff:
-        standing = await services.chat.standings.one(vendor.id, show_id)
-        if standing.sanction_for(who.id, ip, bans_only=True) is not None:
-            await ws.close(CLOSE_FORBIDDEN, "you are banned from this show")
-            return False
+    standing = await services.chat.standings.one(vendor.vendor_id, show_id, share_read=True)
+    if not who.is_staff and standing.sanction_for(who.id, ip, bans_only=True) is not None:
+        await ws.close(CLOSE_FORBIDDEN, "you are banned from this show")
+        return False
 
-    session = Session(ws, services, snapshots, realtime, vendor.id, show_id, who, ip)
-    state = vendor.state
+    session = Session(ws, services, snapshots, realtime, vendor.vendor_id, show_id, who, ip)
     # The socket lives for hours: keep nothing it does not need.
-    del vendor, db
+    del vendor
     raw = ws.scope.get("extensions", {}).get(RAW_EXTENSION)
     conn = Conn(
         show_id, who.id, ip, session.send_payload, session.close, raw["writer"] if raw else None
@@ -279,7 +263,7 @@ async def _serve(
     await realtime.hub.join(conn)
     detached = False
     try:
-        position = await _first_frames(session, ws.query_params.get("since"), state)
+        position = await _first_frames(session, ws.query_params.get("since"), standing)
         await realtime.hub.finish_join(conn, position)
         if raw is not None and "detach" in raw:
             # From here on the protocol calls us per frame: no task, no
@@ -332,7 +316,9 @@ async def _end(session: Session) -> None:
     session.realtime.ip_sockets.release(session.ip)
 
 
-async def _first_frames(session: Session, since_text: str | None, state: str) -> Position:
+async def _first_frames(
+    session: Session, since_text: str | None, standing: ShowStanding
+) -> Position:
     broker = session.realtime.broker
     reset: bytes | None = None
     if since_text:
@@ -348,20 +334,18 @@ async def _first_frames(session: Session, since_text: str | None, state: str) ->
                 await session.send([env for _, env in events])
             return Position(since.epoch, events[-1][0] if events else since.offset)
     shared, missed = await session.snapshots.as_of(session.vendor_id, session.show_id)
-    snapshot = await _snapshot(session, state, shared)
+    snapshot = await _snapshot(session, standing, shared)
     await session.send([e for e in (reset, snapshot) if e is not None] + [e for _, e in missed])
     return Position(shared.position.epoch, missed[-1][0] if missed else shared.position.offset)
 
 
-async def _snapshot(session: Session, state: str, shared: Shared) -> bytes:
+async def _snapshot(session: Session, standing: ShowStanding, shared: Shared) -> bytes:
     """The shared part, with what is the joiner's own or changes without an event."""
     rt, show_id = session.realtime, session.show_id
-    standing = await session.services.chat.standings.one(session.vendor_id, show_id)
     likes, viewers = await rt.hub.counts(show_id)
     who = session.who
     data = {
         "show_id": show_id,
-        "state": state,
         "me": {"id": who.id, "name": who.name, "role": who.role, "guest_token": who.guest_token},
         **shared.data,
         "viewers": viewers,
