@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ import structlog
 
 from pasar.loops import Loops
 from pasar.realtime.broker import Broker, HistoryGap, Position, dumps, envelope
+from pasar.realtime.join_gate import JoinGate
 from pasar.realtime.wire import RawWriter, text_frame
 
 log = structlog.get_logger()
@@ -99,6 +101,9 @@ class Hub:
         self.frames_written = 0
         self._loops = Loops()
         self._background: set[asyncio.Task[None]] = set()
+        # Joins wait here for the time the ticks leave (see join_gate).
+        self.joins = JoinGate()
+        self._flushed_at: float | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -304,6 +309,17 @@ class Hub:
     # -- the tick -------------------------------------------------------------
 
     def flush(self) -> None:
+        started = time.monotonic()
+        if self._flushed_at is not None:
+            # The tick sleeps tick_seconds after each flush: waking later than
+            # that means the loop had work queued ahead of it.
+            self.joins.tick(max(0.0, started - self._flushed_at - self.tick_seconds))
+        try:
+            self._flush()
+        finally:
+            self._flushed_at = time.monotonic()
+
+    def _flush(self) -> None:
         for show_id, channel in list(self.channels.items()):
             if not channel.pending or channel.repairing:
                 continue

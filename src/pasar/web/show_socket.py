@@ -202,6 +202,7 @@ class ShowSockets:
 
 async def serve(ws: WebSocket, show_id: str, services: Services, snapshots: Snapshots) -> None:
     realtime = services.realtime
+    await realtime.hub.joins.enter()  # in the time the ticks leave (join_gate)
     await ws.accept()
     if realtime.hub.full():
         await ws.close(CLOSE_TRY_LATER, "this node is full; try again shortly")
