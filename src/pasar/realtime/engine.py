@@ -55,6 +55,7 @@ class Realtime:
             tick_seconds=settings.ws_tick_ms / 1000,
             max_buffer_bytes=settings.ws_max_buffer_bytes,
             max_connections=settings.ws_max_connections,
+            recent_events=settings.ws_history_events,
         )
         self.ip_limits = IpLimits()
         self.ip_sockets = IpSockets(settings.ws_max_connections_per_ip)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -64,6 +66,10 @@ class Conn:
         self.backlog: list[tuple[int | None, bytes]] = []
 
 
+# Events kept per show for joiners' history: tens of seconds of a busy show's.
+RECENT_EVENTS = 4096
+
+
 @dataclass
 class Channel:
     conns: set[Conn] = field(default_factory=set)
@@ -79,6 +85,9 @@ class Channel:
     repairing: bool = False
     initializing: bool = False
     initialized: asyncio.Event = field(default_factory=asyncio.Event)
+    # The last events taken in order (offsets consecutive, up to last_seen): a
+    # joiner's history since its snapshot comes from here, not from the broker.
+    recent: deque[tuple[int, bytes]] = field(default_factory=deque)
     # The broker's offset at the last position check, while this node was behind.
     behind: int = 0
 
@@ -91,8 +100,12 @@ class Hub:
         tick_seconds: float,
         max_buffer_bytes: int,
         max_connections: int,
+        recent_events: int = RECENT_EVENTS,
     ) -> None:
         self.broker = broker
+        # Never more than the broker keeps at least: a position the broker has
+        # dropped is the broker's to refuse (a reset), on every node alike.
+        self.recent_events = min(RECENT_EVENTS, recent_events)
         self.tick_seconds = tick_seconds
         self.max_buffer_bytes = max_buffer_bytes
         self.max_connections = max_connections
@@ -129,7 +142,9 @@ class Hub:
         while True:
             channel = self.channels.get(conn.show_id)
             if channel is None:
-                channel = self.channels[conn.show_id] = Channel(initializing=True)
+                channel = self.channels[conn.show_id] = Channel(
+                    initializing=True, recent=deque(maxlen=self.recent_events)
+                )
                 await self._start_channel(conn.show_id, channel)
                 break
             if not channel.initializing:
@@ -219,6 +234,33 @@ class Hub:
         channel.pending.append((offset, env))
         if not channel.repairing:
             channel.last_seen = offset
+            recent = channel.recent
+            if recent and recent[-1][0] != offset - 1:
+                recent.clear()  # a repair filled a gap in between: start a new run
+            recent.append((offset, env))
+
+    def recent_since(self, show_id: str, since: Position) -> list[tuple[int, bytes]] | None:
+        """The show's events after ``since`` as this node took them, or None
+        when it cannot say (not watched here, mid-repair, another epoch, or
+        older than it keeps, or newer than it has seen): ask the broker then.
+
+        Events after the last one returned reach a joined socket through the
+        tick, so a joiner served from here misses nothing."""
+        channel = self.channels.get(show_id)
+        if (
+            channel is None
+            or channel.initializing
+            or channel.repairing
+            or channel.epoch != since.epoch
+            or since.offset > channel.last_seen
+        ):
+            return None
+        if since.offset == channel.last_seen:
+            return []
+        recent = channel.recent
+        if not recent or recent[-1][0] != channel.last_seen or since.offset < recent[0][0] - 1:
+            return None
+        return list(itertools.islice(recent, since.offset + 1 - recent[0][0], None))
 
     def on_direct(self, show_id: str, target: str, env: bytes) -> None:
         channel = self.channels.get(show_id)
@@ -282,6 +324,7 @@ class Hub:
         for conn in list(channel.conns):
             self._spawn(conn.close(4000, "resync: reconnect with since"))
         channel.epoch, channel.last_seen, channel.behind = pos.epoch, pos.offset, 0
+        channel.recent.clear()
         channel.pending = [e for e in channel.pending if e[0] is None]
         channel.repairing = False
 

@@ -99,14 +99,23 @@ class Snapshots:
 
     async def as_of(self, vendor_id: str, show_id: str) -> tuple[Shared, list[tuple[int, bytes]]]:
         """The shared part and the history events after its position."""
-        broker = self.services.realtime.broker
         shared = await self._current(vendor_id, show_id)
         try:
-            return shared, await broker.history(show_id, shared.position)
+            return shared, await self.history(show_id, shared.position)
         except HistoryGap:  # the broker's history started over (a Redis restart)
             self._shared.forget(show_id)
             shared = await self._current(vendor_id, show_id)
-            return shared, await broker.history(show_id, shared.position)
+            return shared, await self.history(show_id, shared.position)
+
+    async def history(self, show_id: str, since: Position) -> list[tuple[int, bytes]]:
+        """The show's events after ``since``: from the events this node's hub
+        took (a crowd of joiners, one broker read fewer each), else the broker's
+        history (which raises HistoryGap when it cannot serve ``since``)."""
+        realtime = self.services.realtime
+        recent = realtime.hub.recent_since(show_id, since)
+        if recent is not None:
+            return recent
+        return await realtime.broker.history(show_id, since)
 
     async def _current(self, vendor_id: str, show_id: str) -> Shared:
         return await self._shared.get(show_id, lambda: self._build(vendor_id, show_id))

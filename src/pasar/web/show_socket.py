@@ -320,12 +320,11 @@ async def _end(session: Session) -> None:
 async def _first_frames(
     session: Session, since_text: str | None, standing: ShowStanding
 ) -> Position:
-    broker = session.realtime.broker
     reset: bytes | None = None
     if since_text:
         try:
             since = Position.parse(since_text)
-            events = await broker.history(session.show_id, since)
+            events = await session.snapshots.history(session.show_id, since)
         except (ValueError, HistoryGap) as exc:
             reason = exc.reason if isinstance(exc, HistoryGap) else "bad_position"
             reset = envelope("reset", dumps({"reason": reason}))
