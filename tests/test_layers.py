@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
         "url_templates",
         "loops",
         "redis_clients",
+        "shared_reads",
     ),
 ]
 # Imports allowed within a layer: the entry points use each other (the CLI starts the

@@ -328,7 +328,7 @@ async def test_a_slow_consumer_is_dropped_and_resumes_without_loss(
 
 
 def test_frame_depth_counts_only_brackets_outside_strings() -> None:
-    from pasar.web.show_socket import MAX_FRAME_DEPTH, too_deep
+    from pasar.web.show_session import MAX_FRAME_DEPTH, too_deep
 
     text = json.dumps({"type": "chat.send", "text": "[" * 200 + '\\"{' * 50})
     assert not too_deep(text)
