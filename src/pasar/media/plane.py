@@ -378,7 +378,7 @@ class MediaPlane:
                     self.options(),
                     self.ladder_heights,
                     audio_only=self.ladder_audio,
-                    group=packager.group,
+                    source=packager,
                 )
                 packager.on_aac = ladder.aac_frame
                 await ladder.resume()
