@@ -305,6 +305,13 @@ class ShowPackager:
         return None
 
     @property
+    def segment_started_at(self) -> float | None:
+        """Wall clock of the start of the segment being made (None: none is)."""
+        if not self.segments or self.segments[-1].complete:
+            return None
+        return self.segments[-1].started_at.timestamp()
+
+    @property
     def next_msn(self) -> int:
         return self.segments[-1].msn + 1 if self.segments else 0
 
