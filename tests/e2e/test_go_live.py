@@ -24,6 +24,14 @@ PLAYING = """([t]) => {
   const v = document.querySelector('pasar-live')?.shadowRoot?.querySelector('video');
   return !!v && v.currentTime > t && v.readyState >= 2 && v.videoWidth > 0;
 }"""
+# where the video is: its position, length, what is buffered
+WHERE = f"""() => {{
+  const v = {VIDEO};
+  const b = v.buffered;
+  const buffered = Array.from({{ length: b.length }}, (_, i) => [b.start(i), b.end(i)]);
+  return {{ t: v.currentTime, duration: Number.isFinite(v.duration) ? v.duration : null,
+    ended: v.ended, paused: v.paused, readyState: v.readyState, buffered }};
+}}"""
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +66,27 @@ def wait_until(check: Callable[[], Any], seconds: float, what: str) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.25)
+
+
+def played_to_end(page: Any, stuck_seconds: float = 20) -> dict[str, Any]:
+    """Wait for the video to reach the end of the recording, for as long as it
+    keeps moving: on a loaded machine it stalls and catches up, and how long that
+    takes says nothing about the product; stuck in one place that long, it fails.
+    The end: ``ended``, or within 1.5 s of the duration (hls.js fires ``ended``
+    only when the last fragment buffers cleanly; a stall in the final second,
+    seen once in CI, is still the end for the viewer)."""
+    last: float | None = None
+    moved = time.monotonic()
+    while True:
+        where: dict[str, Any] = page.evaluate(WHERE)
+        duration = where["duration"]
+        if where["ended"] or (duration is not None and duration - where["t"] < 1.5):
+            return where
+        if where["t"] != last:
+            last, moved = where["t"], time.monotonic()
+        elif time.monotonic() - moved > stuck_seconds:
+            raise AssertionError(f"the video stopped short of the end: {where}")
         time.sleep(0.25)
 
 
@@ -160,11 +189,15 @@ def test_go_live_from_the_browser_watch_and_replay(
     size = watch.evaluate(f"() => {{ const v = {VIDEO}; return [v.videoWidth, v.videoHeight]; }}")
     assert size[0] >= 320 and size[1] >= 180
     debug = watch.locator("pasar-live #debug")
+
+    def latency() -> float:
+        return float(debug.get_attribute("data-latency") or "nan")
+
     wait_until(lambda: debug.get_attribute("data-latency"), 20, "a latency figure")
-    time.sleep(4)  # let the latency settle past the start-up
-    latency = float(debug.get_attribute("data-latency") or "nan")
+    # past the start-up (hls.js measures it from the first fragments), the player
+    # settles near the live edge: wait for that, however long a loaded machine takes
+    wait_until(lambda: 0 < latency() < 15, 60, f"a latency under 15 s (at {latency()} s)")
     print(f"\nwatch page: {debug.inner_text()}")
-    assert 0 < latency < 15, latency
     watch.screenshot(path=str(ARTIFACTS / "watch-live.png"))
     studio.locator("studio-go-live").screenshot(path=str(ARTIFACTS / "go-live-panel.png"))
     studio.screenshot(path=str(ARTIFACTS / "go-live.png"), full_page=True)
@@ -180,17 +213,10 @@ def test_go_live_from_the_browser_watch_and_replay(
     # The viewer who watched it live is told (the live playlist turned into the
     # recording's, with ENDLIST).
     watch.locator("pasar-live .badge.replay").wait_for(timeout=30_000)
-    # It plays out to the end of the recording. (hls.js fires `ended` only when the
-    # last fragment buffers cleanly; a stall in the final second — seen once in CI —
-    # is still "reached the end" for the viewer.)
-    watch.wait_for_function(
-        f"() => {{ const v = {VIDEO};"
-        " return v.ended || (Number.isFinite(v.duration) && v.duration - v.currentTime < 1.5); }",
-        timeout=30_000,
-    )
-    if watch.evaluate(f"() => {VIDEO}.ended"):
+    # It plays out to the end of the recording.
+    if played_to_end(watch)["ended"]:
         watch.locator("pasar-live .status", has_text="The show has ended.").wait_for()
-        assert watch.get_by_role("button", name="Watch from the start").is_visible()
+        watch.get_by_role("button", name="Watch from the start").wait_for()
 
     # A fresh watch page plays the recording.
     watch.goto(f"{live_server.url}/watch/{show_id}?locale=en")

@@ -68,15 +68,19 @@ class Ladder:
         heights: list[int],
         *,
         audio_only: bool = False,
-        group: list[ShowPackager] | None = None,
+        source: ShowPackager | None = None,
     ) -> None:
+        """``source``: the packager of the publisher's own stream, whose segments
+        the audio-only rendition follows, and whose rendition group the ladder's
+        packagers join."""
         self.show_id = show_id
         self._storage = storage
         self._options = options
         self._heights = heights
         self._loop = asyncio.get_running_loop()
         # the show's renditions, the source's packager first (rendition reports)
-        self._group: list[ShowPackager] = group if group is not None else []
+        self._source = source
+        self._group: list[ShowPackager] = source.group if source is not None else []
         self.packagers: dict[str, ShowPackager] = {}
         self._encoders: dict[str, H264Encoder] = {}
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -108,6 +112,8 @@ class Ladder:
             )
             self._group.append(packager)
             packager.group = self._group
+            if audio_only and self._source is not None:
+                packager.follow(self._source)  # same MSN, same stretch of the show
             self.packagers[name] = packager
         return self.packagers[name]
 
@@ -124,7 +130,7 @@ class Ladder:
 
     def video_frame(self, annexb: bytes, wall: float) -> None:
         if self._audio_only is not None and is_keyframe(annexb):
-            self._audio_only.keyframe(wall)  # its segments start where the video's do
+            self._audio_only.keyframe(wall)  # where its runs start
         if self._thread is not None and self._inbox.qsize() < 60:
             # a slow machine drops rung pictures, not the source
             self._inbox.put((annexb, wall))

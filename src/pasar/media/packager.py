@@ -26,10 +26,12 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import av
 
+from pasar.media.align import Aligner
 from pasar.media.fmp4 import FragmentTiming
 from pasar.media.muxer import AUDIO_RATE, FragmentMuxer, is_keyframe, sps
 from pasar.media.playlist import (
@@ -133,8 +135,11 @@ class ShowPackager:
     ) -> None:
         self.show_id = show_id
         self.rendition = rendition  # "" for the source; "360p" etc. for a ladder rung
-        # the audio-only rendition: sound only, cut into segments at the source's keyframes
+        # the audio-only rendition: sound only, cut into segments where the source's
+        # segments start, with their numbers (follow())
         self.audio_only = audio_only
+        self._aligner: Aligner | None = None
+        self._followers: list[ShowPackager] = []  # audio-only renditions following this one
         # every rendition of the show, this one included (one list, shared): each live
         # playlist reports where the others are (EXT-X-RENDITION-REPORT)
         self.group: list[ShowPackager] = [self]
@@ -168,6 +173,15 @@ class ShowPackager:
         self._worker.start()
         self.finished = False
         self.last_frame_at = 0.0
+
+    def follow(self, source: ShowPackager) -> None:
+        """Audio-only: take segment boundaries and numbers from ``source``'s
+        segments (pasar.media.align), so that segments with the same MSN hold the
+        same stretch of the show in both renditions."""
+        assert self.audio_only
+        # sound waits at most a segment's worth for the source to catch up
+        self._aligner = Aligner(patience=self.options.segment_seconds)
+        source._followers.append(self)
 
     async def resume(self) -> None:
         """Continue a recording this show already has (a node restarted, or the
@@ -213,7 +227,7 @@ class ShowPackager:
 
     def keyframe(self, wall: float) -> None:
         """The source has a keyframe at ``wall``: where an audio-only rendition
-        starts its runs and segments, so its segments line up with the video's."""
+        starts its runs (its segments follow the source's: follow())."""
         self._inbox.put(("key", wall))
 
     async def finish(self) -> str:
@@ -225,6 +239,8 @@ class ShowPackager:
             await asyncio.to_thread(self._worker.join)
             # the worker's last callbacks are queued on the loop; let them run
             await asyncio.sleep(0)
+            if self._aligner is not None:
+                self._aligner.flush()  # the source may never get past the last parts
             if self.segments and not self.segments[-1].complete:
                 self._complete(self.segments[-1])
             self._notify()
@@ -289,6 +305,13 @@ class ShowPackager:
         return None
 
     @property
+    def segment_started_at(self) -> float | None:
+        """Wall clock of the start of the segment being made (None: none is)."""
+        if not self.segments or self.segments[-1].complete:
+            return None
+        return self.segments[-1].started_at.timestamp()
+
+    @property
     def next_msn(self) -> int:
         return self.segments[-1].msn + 1 if self.segments else 0
 
@@ -328,6 +351,12 @@ class ShowPackager:
         self._writer.put(name, data)
 
     def _on_run(self, run: int, init: bytes, video: VideoInfo | None) -> None:
+        if self._aligner is not None:  # after the last run's parts, which may be held
+            self._aligner.hold(lambda _: self._start_run(run, init, video))
+        else:
+            self._start_run(run, init, video)
+
+    def _start_run(self, run: int, init: bytes, video: VideoInfo | None) -> None:
         self.runs = run + 1
         self.has_media = True
         if video is not None:
@@ -340,33 +369,83 @@ class ShowPackager:
     def _on_fragment(
         self, run: int, run_start: float, data: bytes, t: FragmentTiming, cut: bool
     ) -> None:
-        """A part; ``cut``: it may start a segment (a keyframe, or for the
-        audio-only rendition the part nearest the source's keyframe)."""
+        """A part; ``cut``: it may start a segment (a keyframe; not used by the
+        audio-only rendition, whose segments follow the source's)."""
+        if self.audio_only:
+            place = partial(self._audio_part, run, run_start, data, t)
+            if self._aligner is None:
+                place(None)
+            else:
+                start = run_start + t.start
+                self._aligner.hold(place, start, start + t.duration)
+            return
         current = self.segments[-1] if self.segments else None
-        seconds = self.options.segment_seconds
         new_segment = (
             current is None
             or current.complete
             or current.run != run
-            or (cut and current.duration >= seconds * 0.5)
-            # sound alone never waits for a keyframe that is not coming
-            or (self.audio_only and current.duration + t.duration > seconds * 1.25)
+            or (cut and current.duration >= self.options.segment_seconds * 0.5)
         )
-        if new_segment:
+        current = self._add_part(run, run_start, data, t, new_segment)
+        segment_start = current.started_at.timestamp()
+        for follower in self._followers:
+            if follower._aligner is not None and not follower.finished:
+                follower._aligner.source_part(
+                    current.msn, segment_start, run_start + t.start + t.duration
+                )
+
+    def _audio_part(
+        self, run: int, run_start: float, data: bytes, t: FragmentTiming, source_msn: int | None
+    ) -> None:
+        """An audio-only part, in the source's segment ``source_msn`` (None: unknown)."""
+        current = self.segments[-1] if self.segments else None
+        new_segment = (
+            current is None
+            or current.complete
+            or current.run != run
+            # the source has moved on to a later segment (when this rendition is
+            # behind, each part starts a segment until it has caught up)
+            or (source_msn is not None and source_msn > current.msn)
+            # never past the target duration, whatever the source does (a
+            # keyframe late or not coming at all: sound alone does not wait)
+            or current.duration + t.duration >= self._longest_segment
+        )
+        first = source_msn if not self.segments and source_msn is not None else None
+        self._add_part(run, run_start, data, t, new_segment, first)
+
+    @property
+    def _longest_segment(self) -> float:
+        """Durations round to at most the target duration below this (RFC 8216bis
+        §4.4.3.1: EXTINF, rounded to the nearest integer, <= EXT-X-TARGETDURATION)."""
+        return max(1, round(self.options.segment_seconds)) + 0.5
+
+    def _add_part(
+        self,
+        run: int,
+        run_start: float,
+        data: bytes,
+        t: FragmentTiming,
+        new_segment: bool,
+        msn: int | None = None,
+    ) -> Segment:
+        """Add a part, in a new segment (numbered ``msn``, by default the next) or
+        the current one; returns the segment."""
+        current = self.segments[-1] if self.segments else None
+        if new_segment or current is None:
             if current is not None and not current.complete:
                 self._complete(current)
             current = Segment(
-                msn=self.next_msn,
+                msn=self.next_msn if msn is None else msn,
                 run=run,
                 started_at=datetime.fromtimestamp(run_start + t.start, UTC),
                 gap_before=bool(self.segments) and self.segments[-1].run != run,
             )
             self.segments.append(current)
-        assert current is not None
         part = Part(len(current.parts), t.duration, t.independent, data)
         current.parts.append(part)
         self._write(part.uri(current.msn), data)  # before the playlist that lists it
         self._notify()
+        return current
 
     def _complete(self, seg: Segment) -> None:
         seg.complete = True
@@ -422,7 +501,6 @@ class _Worker:
         self.decoder: Any = None
         self.last_poster = 0.0
         self.audio = True
-        self.cuts: list[float] = []  # audio-only: the source's keyframes to come (run time)
 
     def call(self, fn: Callable[..., None], *args: Any) -> None:
         self.loop.call_soon_threadsafe(fn, *args)
@@ -458,33 +536,27 @@ class _Worker:
                 log.exception("packager %s: %s frame failed", self.p.show_id, kind)
 
     def key(self, wall: float) -> None:
-        """Audio-only: a source keyframe starts the run, or marks a segment start."""
+        """Audio-only: the first source keyframe of a session starts the run."""
         if not self.p.audio_only or not self.audio:
             return
         if self.muxer is None or self.force_new_run:
             self.start_audio_run(wall)
-        else:
-            self.cuts.append(wall - self.run_start)
 
     def start_audio_run(self, wall: float) -> None:
         self.close_run()
         self.run_index += 1
         self.run_start = wall
         self.force_new_run = False
-        self.cuts.clear()
         run = self.run_index
 
         def on_init(init: bytes) -> None:
             self.call(self.p._on_run, run, init, None)
 
         def on_fragment(data: bytes, timing: FragmentTiming) -> None:
-            # the part nearest a source keyframe starts a segment
-            middle = timing.start + timing.duration / 2
-            cut = bool(self.cuts) and self.cuts[0] <= middle
-            self.cuts = [c for c in self.cuts if c > middle]
-            # every part of sound alone is independent (AAC needs no earlier frame)
+            # every part of sound alone is independent (AAC needs no earlier frame);
+            # where segments start is the loop's to say (ShowPackager._audio_part)
             timing = FragmentTiming(timing.start, timing.duration, True)
-            self.call(self.p._on_fragment, run, wall, data, timing, cut)
+            self.call(self.p._on_fragment, run, wall, data, timing, False)
 
         self.muxer = FragmentMuxer(
             width=0,

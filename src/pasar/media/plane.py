@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -93,6 +93,28 @@ class _Meter:
             "audio_kbps": sum(a for _, _, a in self._samples) * 8 / span / 1000,
             "fps": frames / span,
         }
+
+
+def segment_started(
+    packaged: float | None, keyframes: Iterable[float], segment: float
+) -> float | None:
+    """When (wall clock) the source's segment being made started: the next
+    keyframe is due a segment after it. ``packaged``: the start of the packager's
+    open segment (None: none yet); ``keyframes``: the latest ones received, the
+    packager may not have seen them yet.
+
+    Only a keyframe that starts a segment counts (the packager ignores those less
+    than half a segment into one): timing the next request from any keyframe,
+    e.g. one answering a request sent again while the first answer was still on
+    its way, made a segment last almost a segment and a half."""
+    started = packaged
+    # a little over the packager's half segment: when unsure, a keyframe too many
+    # (ignored) rather than one too late (a segment longer than the target)
+    least = segment * 0.5 + 0.05
+    for key in keyframes:
+        if started is None or key >= started + least:
+            started = key
+    return started
 
 
 class Publisher:
@@ -378,7 +400,7 @@ class MediaPlane:
                     self.options(),
                     self.ladder_heights,
                     audio_only=self.ladder_audio,
-                    group=packager.group,
+                    source=packager,
                 )
                 packager.on_aac = ladder.aac_frame
                 await ladder.resume()
@@ -422,8 +444,10 @@ class MediaPlane:
             while not publisher.closed:
                 await asyncio.sleep(0.1)
                 now = time.monotonic()
-                keys = publisher.meter.keyframes
-                since_key = time.time() - keys[-1] if keys else segment
+                started = segment_started(
+                    publisher.packager.segment_started_at, publisher.meter.keyframes, segment
+                )
+                since_key = time.time() - started if started is not None else segment
                 # Ask ~0.2 s early: the keyframe takes a round trip and an
                 # encode to arrive, and segments must not outgrow the target.
                 if (

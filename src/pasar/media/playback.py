@@ -42,7 +42,10 @@ def _not_found(what: str) -> MediaError:
 def _listed(text: str, msn: int, part: int | None) -> bool:
     if f"\ns{msn}.m4s\n" in text or "#EXT-X-ENDLIST" in text:
         return True
-    return part is not None and f'URI="s{msn}.{part}.m4s"' in text
+    # a part of its own, not the preload hint (which names the part to come)
+    if part is None:
+        return False
+    return re.search(rf'#EXT-X-PART:[^\n]*URI="s{msn}\.{part}\.m4s"', text) is not None
 
 
 class Playback:
@@ -119,13 +122,19 @@ class Playback:
                 lambda: bool(packager.segments), self.hold_seconds
             ):
                 raise _not_found("stream")  # published, but no keyframe came
+            ready = True
             if blocking:
                 assert msn is not None
                 if msn > packager.next_msn + 1:
                     raise MediaError("invalid", "bad_request", "_HLS_msn is too far ahead of live")
-                if not await packager.wait(lambda: packager.has(msn, part), self.hold_seconds):
-                    return None
-            return Playlist(packager.live_playlist(low_latency), False)
+                ready = await packager.wait(lambda: packager.has(msn, part), self.hold_seconds)
+            if not packager.finished:
+                return Playlist(packager.live_playlist(low_latency), False) if ready else None
+            # The show ended while the request waited: the answer is the recording's
+            # playlist (ENDLIST; RFC 8216bis §6.2.5.2), from storage as soon as the
+            # packager has written it. It was a 503 when the part asked for was never
+            # to come (a player at the live edge then went into its error retries at
+            # the very end), or a live playlist hinting at a part that never would.
         name = "live.m3u8" if low_latency else "legacy.m3u8"
         raw = await self._get(show_id, name, rendition)
         if raw is None:
