@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, ...]] = [
         "loops",
         "redis_clients",
         "shared_reads",
+        "heap",
     ),
 ]
 # Imports allowed within a layer: the entry points use each other (the CLI starts the

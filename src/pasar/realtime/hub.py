@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from pasar.heap import HeapSteward
 from pasar.loops import Loops
 from pasar.realtime.broker import Broker, HistoryGap, Position, dumps, envelope
 from pasar.realtime.join_gate import JoinGate
@@ -117,6 +118,7 @@ class Hub:
         # Joins wait here for the time the ticks leave (see join_gate).
         self.joins = JoinGate()
         self._flushed_at: float | None = None
+        self._heap = HeapSteward()  # short full GC passes with thousands of viewers
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -128,9 +130,12 @@ class Hub:
         self._loops.every(counts_every, self.refresh_counts, name="pasar-hub-counts")
         self._loops.every(2.0, self.report_presence, name="pasar-hub-presence", first=True)
         self._loops.every(1.0, self.check_positions, name="pasar-hub-check")
+        steward = self._heap
+        self._loops.every(1.0, lambda: steward.settle(self.connections), name="pasar-heap")
 
     async def close(self) -> None:
         await self._loops.stop()
+        self._heap.release()
         await self.broker.close()
 
     # -- membership ---------------------------------------------------------
