@@ -73,6 +73,12 @@ def worker_redis_url(base: str, worker: str) -> str:
 REDIS_URL = worker_redis_url(
     os.environ.get("PASAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), _worker()
 )
+# For every Redis client a test makes (and the brokers the broker contract starts):
+# redis-py 8 gives a client 5 s to connect and 5 s per command, which a loaded CI
+# machine (2 cores, several servers and test processes) has exceeded just getting
+# the test's event loop scheduled ("Timeout connecting to server" in the broker
+# contract). Safety nets, not speed checks.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 60.0, "socket_timeout": 120.0}
 
 
 # -- running in pytest-xdist workers (scripts/test.sh: -n auto --dist loadfile) ---------

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from typer.testing import CliRunner, Result
@@ -400,6 +401,41 @@ def test_settings_lists_every_variable(data_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     for name in Settings.model_fields:
         assert f"PASAR_{name.upper()} = " in result.output
+
+
+# -- serve ---------------------------------------------------------------------------
+
+# nginx's upstream ``keepalive_timeout`` and the usual load balancers' idle timeout
+# (docs/operations.md runs nginx with upstream keepalive in front of the nodes).
+PROXY_IDLE_SECONDS = 60
+
+
+def _served_config(monkeypatch: pytest.MonkeyPatch) -> uvicorn.Config:
+    """The uvicorn configuration ``pasar serve`` would run with (nothing is served)."""
+    from pasar import logging as pasar_logging
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options, app=app))
+    monkeypatch.setattr(pasar_logging, "configure", lambda settings: None)  # the suite's stays
+    result = run("serve")
+    assert result.exit_code == 0, result.output
+    return uvicorn.Config(**seen)
+
+
+def test_serve_keeps_an_idle_connection_open_longer_than_a_proxy_does(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever reuses a connection must be the one to close it: a claim sent on
+    a connection the node closes at that moment got no answer (uvicorn's own
+    5 s, the same as httpx's idle expiry, lost one in a loaded CI run; behind
+    nginx with upstream keepalive it is a 502)."""
+    config = _served_config(monkeypatch)
+    assert config.timeout_keep_alive == Settings().keep_alive_seconds
+    assert config.timeout_keep_alive > PROXY_IDLE_SECONDS
+    assert config.timeout_keep_alive > httpx.Limits().keepalive_expiry  # type: ignore[operator]
+
+    monkeypatch.setenv("PASAR_KEEP_ALIVE_SECONDS", "300")
+    assert _served_config(monkeypatch).timeout_keep_alive == 300
 
 
 # -- the stream key stays off command lines (issue 10, item 16d) -------------------

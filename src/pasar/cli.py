@@ -60,6 +60,10 @@ def _serve(settings: Settings, companions: Sequence[tuple[ASGIApp, socket.socket
         # proxies in PASAR_TRUSTED_PROXIES only (uvicorn's would trust 127.0.0.1).
         "proxy_headers": False,
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        # uvicorn's own 5 s is what clients and proxies keep an idle connection for
+        # (httpx: 5 s; nginx, load balancers: 60 s): one that sends a request just
+        # as uvicorn closes the connection gets no answer. Longer here, they close first.
+        "timeout_keep_alive": settings.keep_alive_seconds,
         "log_level": settings.log_level,
         "access_log": access_log,
     }

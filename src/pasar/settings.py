@@ -441,6 +441,17 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(
         default=15, ge=0, description="How long `pasar serve` lets requests finish on SIGTERM."
     )
+    keep_alive_seconds: int = Field(
+        default=75,
+        ge=1,
+        description=(
+            "How long `pasar serve` keeps an idle HTTP connection open for the next request. "
+            "Keep it longer than the idle timeout of whatever reuses connections to Pasar "
+            "(nginx's upstream `keepalive_timeout` and load balancers: 60 s by default), so "
+            "that side always closes first: a request sent as Pasar closes the connection "
+            "gets no answer (a 502, or an error in the client)."
+        ),
+    )
 
     @field_validator("metrics_token")
     @classmethod

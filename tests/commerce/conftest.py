@@ -20,6 +20,7 @@ from pasar.app import create_app
 from pasar.db.engine import Database
 from tests.conftest import (
     POSTGRES_ADMIN_URL,
+    REDIS_TIMEOUTS,
     REDIS_URL,
     VendorCtx,
     _report_left_behind,
@@ -40,7 +41,7 @@ async def app(database_url: str, tmp_path: Path, stock_engine: str) -> AsyncIter
     """The app on each database with each stock engine (the Redis one on the real server)."""
     extra: dict[str, Any] = {}
     if stock_engine == "redis":
-        redis = Redis.from_url(REDIS_URL)
+        redis = Redis.from_url(REDIS_URL, **REDIS_TIMEOUTS)
         try:
             await redis.ping()
         except Exception as exc:

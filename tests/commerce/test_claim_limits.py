@@ -18,14 +18,14 @@ from redis.asyncio import Redis
 from pasar.app import create_app
 from pasar.commerce.throttle import CLAIMS_PER_IP, PREFIX, Throttle
 from tests.commerce.conftest import Shop
-from tests.conftest import REDIS_URL, _truncate, make_settings, service_missing
+from tests.conftest import REDIS_TIMEOUTS, REDIS_URL, _truncate, make_settings, service_missing
 
 API = "/api/v1"
 LIMITS = {"guest_mints_per_ip": 4, "claims_per_ip": 6, "claims_per_shopper": 3}
 
 
 async def _forget_counts() -> None:
-    redis = Redis.from_url(REDIS_URL)
+    redis = Redis.from_url(REDIS_URL, **REDIS_TIMEOUTS)
     try:
         keys = [k async for k in redis.scan_iter(match=f"{PREFIX}*")]
         if keys:

@@ -137,6 +137,9 @@ async def test_the_same_keys_on_two_nodes_at_once_with_a_node_killed(
     api_key = await asyncio.to_thread(create_vendor, env, f"nodes-{uuid.uuid4().hex[:8]}")
     nodes = [await asyncio.to_thread(Node(env).start) for _ in range(3)]
     # A safety net, not a speed check: a loaded machine may queue a request long.
+    # httpx gives up an idle connection after 5 s, a node after 75 s
+    # (PASAR_KEEP_ALIVE_SECONDS): with uvicorn's own 5 s a claim was once sent
+    # on a connection node 1 was closing, and got no answer (test_cli.py).
     clients = [httpx.AsyncClient(base_url=n.url, timeout=180) for n in nodes]
     try:
         deal_id = await _open_deal(clients[0], api_key)

@@ -16,13 +16,13 @@ from pasar.commerce import groupcommit
 from pasar.commerce.ledger import Outcome
 from tests.commerce.conftest import Shop
 from tests.commerce.test_ledger_races import _record
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_TIMEOUTS, REDIS_URL
 
 N = 12
 
 
 async def _redis_left(deal_id: str) -> int | None:
-    redis = Redis.from_url(REDIS_URL)
+    redis = Redis.from_url(REDIS_URL, **REDIS_TIMEOUTS)
     try:
         value = await redis.get(f"stock:{{{deal_id}}}:left")
     finally:

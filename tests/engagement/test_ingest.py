@@ -25,7 +25,7 @@ from pasar.realtime.broker import Broker, Position
 from pasar.realtime.memory import MemoryBroker
 from pasar.realtime.redis import RedisBroker
 from pasar.services import Services
-from tests.conftest import REDIS_URL, VendorCtx, service_missing
+from tests.conftest import REDIS_TIMEOUTS, REDIS_URL, VendorCtx, service_missing
 
 
 async def _show(client: httpx.AsyncClient, vendor: VendorCtx) -> str:
@@ -120,7 +120,13 @@ async def broker(request: pytest.FixtureRequest) -> Any:
     if request.param == "memory":
         made = MemoryBroker(min_events=10, min_seconds=1, max_events=50)
     else:
-        made = RedisBroker(REDIS_URL, min_events=10, min_seconds=1, max_events=50)
+        made = RedisBroker(
+            REDIS_URL,
+            min_events=10,
+            min_seconds=1,
+            max_events=50,
+            connect_timeout=REDIS_TIMEOUTS["socket_connect_timeout"],
+        )
         try:
             await made.generations(["probe"])
         except Exception as exc:

@@ -121,6 +121,7 @@ def start_server(database_url: str, data_dir: Path, **overrides: Any) -> LiveSer
         ws=PasarWebSocketProtocol,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_level="warning",
         access_log=False,
     )

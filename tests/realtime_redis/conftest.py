@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from pasar.realtime.memory import MemoryBroker
 from pasar.realtime.redis import RedisBroker
-from tests.conftest import REDIS_URL, service_missing
+from tests.conftest import REDIS_TIMEOUTS, REDIS_URL, service_missing
 
 Broker = MemoryBroker | RedisBroker
 
@@ -52,7 +52,7 @@ async def eventually(
 
 async def redis_or_skip(url: str = REDIS_URL) -> Redis:
     """A client for the test database, flushed; skip (or fail in CI) without Redis."""
-    client: Redis = Redis.from_url(url)
+    client: Redis = Redis.from_url(url, **REDIS_TIMEOUTS)
     try:
         await client.ping()
     except Exception as exc:
@@ -120,6 +120,7 @@ class Brokers:
                 min_seconds=min_seconds,
                 max_events=max_events,
                 presence_ttl=presence_ttl,
+                connect_timeout=REDIS_TIMEOUTS["socket_connect_timeout"],
             )
         recorder = Recorder()
         await broker.start(recorder)

@@ -31,7 +31,7 @@ from pasar.settings import Settings
 from pasar.shows.schemas import ShowIn
 from pasar.shows.service import create_show
 from pasar.vendors import service as vendors
-from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, service_missing
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_TIMEOUTS, REDIS_URL, service_missing
 from tests.realtime_redis.conftest import kill_pubsub_connections
 from tests.realtime_redis.nodes import PRESENCE_TTL, Node, Viewer, contiguous, start_nodes
 
@@ -94,7 +94,7 @@ def cluster(
     if isinstance(postgres_url, Exception):
         service_missing("PostgreSQL", f"{POSTGRES_ADMIN_URL}: {postgres_url}")
     try:
-        client = redis.Redis.from_url(REDIS_URL)
+        client = redis.Redis.from_url(REDIS_URL, **REDIS_TIMEOUTS)
         client.ping()
         client.flushdb()
         client.close()
@@ -116,7 +116,7 @@ def cluster(
         for node in (a, b):
             node.stop()
         with contextlib.suppress(Exception):
-            client = redis.Redis.from_url(REDIS_URL)
+            client = redis.Redis.from_url(REDIS_URL, **REDIS_TIMEOUTS)
             client.flushdb()
             client.close()
 
@@ -208,7 +208,7 @@ async def test_events_lost_on_pubsub_are_repaired(cluster: Cluster, viewers: Any
     on_b = await viewers(cluster.b, show)
     watchers = (on_a, on_b)
     starts = {id(v): v.position() for v in watchers}
-    client: Redis = Redis.from_url(REDIS_URL)
+    client: Redis = Redis.from_url(REDIS_URL, **REDIS_TIMEOUTS)
     try:
         await staff.chat("first")
         for v in watchers:
@@ -259,7 +259,7 @@ async def test_redis_losing_its_data_resets_viewers(cluster: Cluster, viewers: A
         await v.until(lambda v=v: "before the restart" in v.texts(), "the first message")
     old = on_b.position()
 
-    client: Redis = Redis.from_url(REDIS_URL)
+    client: Redis = Redis.from_url(REDIS_URL, **REDIS_TIMEOUTS)
     try:
         await client.flushdb()
     finally:

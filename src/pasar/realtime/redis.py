@@ -95,6 +95,8 @@ IDLE_PING_SECONDS = 10.0
 SUBSCRIBE_WAIT_SECONDS = 5.0
 # Commands in flight at once per node; more wait for a free connection.
 MAX_CONNECTIONS = 64
+# An unreachable Redis is noticed this soon (tests on a loaded machine pass more).
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def _text(value: Any) -> str:
@@ -114,12 +116,13 @@ class RedisBroker:
         min_seconds: float,
         max_events: int,
         presence_ttl: float = 30.0,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
     ) -> None:
         self.node_id = f"node-{secrets.token_hex(6)}"
         # A dead connection fails a command after a while instead of hanging it;
         # a burst of commands (a thousand viewers joining) waits for a connection
         # instead of failing with "Too many connections".
-        timeouts: dict[str, Any] = {"socket_timeout": 15, "socket_connect_timeout": 5}
+        timeouts: dict[str, Any] = {"socket_timeout": 15, "socket_connect_timeout": connect_timeout}
         pool = BlockingConnectionPool.from_url(
             url, max_connections=MAX_CONNECTIONS, timeout=10, **timeouts
         )
