@@ -117,7 +117,7 @@ class Hub:
         self._background: set[asyncio.Task[None]] = set()
         # Joins wait here for the time the ticks leave (see join_gate).
         self.joins = JoinGate()
-        self._flushed_at: float | None = None
+        self._tick_started: float | None = None
         self._heap = HeapSteward()  # short full GC passes with thousands of viewers
 
     # -- lifecycle ----------------------------------------------------------
@@ -125,7 +125,7 @@ class Hub:
     async def start(self) -> None:
         await self.broker.start(self)
         # One bad pass must not stop delivery for good: the loops log and go on.
-        self._loops.every(self.tick_seconds, self.flush, name="pasar-hub-tick")
+        self._loops.every(self.tick_seconds, self.flush, name="pasar-hub-tick", on_the_beat=True)
         counts_every = max(self.tick_seconds, 0.05) * 2
         self._loops.every(counts_every, self.refresh_counts, name="pasar-hub-counts")
         self._loops.every(2.0, self.report_presence, name="pasar-hub-presence", first=True)
@@ -358,14 +358,12 @@ class Hub:
 
     def flush(self) -> None:
         started = time.monotonic()
-        if self._flushed_at is not None:
-            # The tick sleeps tick_seconds after each flush: waking later than
-            # that means the loop had work queued ahead of it.
-            self.joins.tick(max(0.0, started - self._flushed_at - self.tick_seconds))
-        try:
-            self._flush()
-        finally:
-            self._flushed_at = time.monotonic()
+        if self._tick_started is not None:
+            # Ticks are due tick_seconds apart: one that starts later had work
+            # queued ahead of it on the loop (or the last flush overran).
+            self.joins.tick(max(0.0, started - self._tick_started - self.tick_seconds))
+        self._tick_started = started
+        self._flush()
 
     def _flush(self) -> None:
         for show_id, channel in list(self.channels.items()):
