@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, make_url, text
+from sqlalchemy import event, exc, make_url, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -58,6 +59,40 @@ def _sqlite_begin_deferred(conn: Any) -> None:
 # busy_timeout's role before writers were queued in-process).
 SQLITE_WRITER_WAIT_S = 10.0
 
+# A pooled PostgreSQL connection idle this long is pinged before use.
+PING_AFTER_IDLE_S = 2.0
+
+
+def _ping_if_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection only if it sat idle, not on every checkout.
+
+    ``pool_pre_ping`` cost every transaction two more round trips (asyncpg's
+    ping is a BEGIN and a ROLLBACK). On a loop busy fanning out, each round
+    trip of a chat batch or a claim batch waits its turn; the ping bought
+    nothing for a connection used a moment ago. One idle for a while (the
+    database may have restarted since) is still pinged, and a dead one is
+    replaced before use. A restart under load fails the transactions already on
+    their way, as it did, and SQLAlchemy then invalidates the pool."""
+    dialect = engine.dialect
+    pool = engine.sync_engine.pool
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        record.info["pasar_idle_since"] = time.monotonic()
+
+    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("pasar_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # just connected, or just used
+        try:
+            alive = dialect.do_ping(dbapi)
+        except Exception as error:
+            raise exc.DisconnectionError() from error
+        if alive is False:
+            raise exc.DisconnectionError()
+
+    event.listen(pool, "checkin", checkin)
+    event.listen(pool, "checkout", checkout)
+
 
 class Database:
     """``session()`` for work that may write, ``read()`` for work that only reads.
@@ -75,11 +110,15 @@ class Database:
         database = make_url(url).database
         file_backed = self.is_sqlite and bool(database) and database != ":memory:"
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # LIFO: the hot connections are reused and the rest idle (and are
+            # pinged when next taken, see _ping_if_idle).
+            kwargs.update(pool_size=10, max_overflow=20, pool_use_lifo=True)
         elif file_backed:
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=SQLITE_WRITER_WAIT_S)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.reader: AsyncEngine = self.engine
+        if not self.is_sqlite:
+            _ping_if_idle(self.engine)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
