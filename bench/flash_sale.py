@@ -23,7 +23,9 @@ What it does, for each engine (``--engine``: ``sql`` then ``redis``):
 * over the API: a product, a show with it in its line-up, and the vendor's shopper
   secret, with which it signs one **HS256 shopper JWT** (``sub``, ``exp``: a shopper
   the vendor's site vouches for, ``X-Pasar-Shopper``) per shopper;
-* **warm-up**: claims on a separate deal for ``--warmup`` s (connection pools, caches);
+* **warm-up**: claims on a separate deal for ``--warmup`` s (connection pools, caches),
+  then ``ANALYZE``: the planner's statistics, which a database that has seen sales has
+  and a fresh one lacks until autovacuum's first pass;
 * **bare**: ``GET /healthz`` of the same server with the same wrk set-up (threads,
   connections, the same Lua response accounting) for ``--seconds``: ``bare_per_s``;
 * **sell-out**: a new deal of ``--quantity`` (500) units, one variant, limit 1 per
@@ -77,6 +79,7 @@ import httpx
 import _proc
 import _servers
 from _flash_sale.checks import (
+    analyze,
     check_answers,
     check_ids,
     check_redis,
@@ -229,6 +232,7 @@ async def _engine(run: Run, engine: str) -> None:
             )
             say(f"{engine} warm-up: {load.describe()}")
             await asyncio.sleep(2.0)
+        await analyze(run, shop)  # the statistics a database that has seen sales has
         load = await run_wrk(run, shop.target, "bare", "/healthz", None, a.seconds, "bare")
         say(f"{engine} bare: {load.describe()}")
         say(f"{engine} bare: {cpu_line(load.cpu, load.requests)}")

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.commerce.models import DealShopper, DealStock, Reservation
@@ -121,12 +121,17 @@ async def lock_stock(db: AsyncSession, deal_id: str) -> DealStock | None:
 
 
 async def holdings(db: AsyncSession, deal_id: str, shoppers: Sequence[str]) -> dict[str, int]:
-    rows = await db.execute(
-        select(DealShopper.shopper_id, DealShopper.units).where(
-            DealShopper.deal_id == deal_id, DealShopper.shopper_id.in_(set(shoppers))
-        )
+    # By shopper alone, the deal picked out here: with ``deal_id = $1`` in the
+    # query PostgreSQL planned a new deal (estimated at one row, not yet in the
+    # statistics) as a scan of all its holdings, 7 ms a batch at 30,000.
+    rows = await db.execute(holdings_query(shoppers))
+    return {shopper: units for deal, shopper, units in rows if deal == deal_id}
+
+
+def holdings_query(shoppers: Sequence[str]) -> Select[str, str, int]:
+    return select(DealShopper.deal_id, DealShopper.shopper_id, DealShopper.units).where(
+        DealShopper.shopper_id.in_(set(shoppers))
     )
-    return {shopper: units for shopper, units in rows}
 
 
 async def set_holdings(db: AsyncSession, deal_id: str, units: dict[str, int]) -> None:
@@ -152,14 +157,17 @@ class _Decision:
 async def _existing(
     db: AsyncSession, deal_id: str, claims: Sequence[Claim]
 ) -> dict[str, dict[str, Any]]:
-    """The batch's claims already recorded (retries), by claim key."""
-    rows = await db.execute(
-        select(*Reservation.__table__.columns).where(
-            Reservation.deal_id == deal_id,
-            Reservation.claim_key.in_({c.claim_key for c in claims}),
-        )
-    )
-    return {row.claim_key: dict(row._mapping) for row in rows}
+    """The batch's claims already recorded (retries), by claim key.
+
+    By key alone, the deal picked out here: with ``deal_id = $1`` in the query,
+    PostgreSQL planned a new deal (estimated at one row) as a scan of all its
+    reservations filtered by key, 20 ms a batch at 40,000 (migration 0010)."""
+    rows = await db.execute(existing_query([c.claim_key for c in claims]))
+    return {row.claim_key: dict(row._mapping) for row in rows if row.deal_id == deal_id}
+
+
+def existing_query(claim_keys: Sequence[str]) -> Select[Any]:
+    return select(*Reservation.__table__.columns).where(Reservation.claim_key.in_(set(claim_keys)))
 
 
 def _decide(

@@ -91,7 +91,9 @@ class DealShopper(Base):
     __tablename__ = "deal_shoppers"
 
     deal_id: Mapped[str] = parent_id("deals.id", primary_key=True)
-    shopper_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    # Indexed alone: a claim batch asks for its shoppers' holdings by shopper
+    # (ledger.holdings), which a new deal's row estimate cannot misplan.
+    shopper_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
     units: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
@@ -116,7 +118,8 @@ class Reservation(TenantMixin, Base):
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     # held → confirmed | released | expired
     status: Mapped[str] = mapped_column(String(12), nullable=False)
-    claim_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Indexed alone: a claim batch looks up its retries by key (ledger._existing).
+    claim_key: Mapped[str] = mapped_column(String(64), index=True, nullable=False)
     fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
     pin_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
