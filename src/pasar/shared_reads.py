@@ -46,19 +46,26 @@ class SharedReads(Generic[K, V]):
         try:
             value = await read()
         finally:
-            del self._flight[key]
-        if self.ttl > 0:
+            # Forgotten meanwhile (``forget``): its callers get it, no one else.
+            current = self._flight.get(key) is asyncio.current_task()
+            if current:
+                del self._flight[key]
+        if current and self.ttl > 0:
             if len(self._held) >= self.limit:
                 self._held.clear()
             self._held[key] = (time.monotonic(), value)
         return value
 
     def forget(self, key: K | None = None) -> None:
-        """Drop what is held for ``key`` (every key: None)."""
+        """The next read of ``key`` (every key: None) starts afresh: what is held
+        is dropped, and a read in flight (which may be stale: it started before
+        the change that made the caller forget) is left to its own callers."""
         if key is None:
             self._held.clear()
+            self._flight.clear()
         else:
             self._held.pop(key, None)
+            self._flight.pop(key, None)
 
 
 def _retrieve(task: asyncio.Task[object]) -> None:

@@ -1,4 +1,4 @@
-"""Natural batching and single-flight loads (pasar.commerce.batching)."""
+"""Natural batching (pasar.commerce.batching) and single-flight loads (pasar.shared_reads)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from pasar.commerce.batching import Batcher, SingleFlight
+from pasar.commerce.batching import Batcher
+from pasar.shared_reads import SharedReads
 
 
 async def settle() -> None:
@@ -73,14 +74,14 @@ async def test_concurrent_loads_of_one_key_make_one_call() -> None:
         await gate.wait()
         return f"value {calls}"
 
-    flight: SingleFlight[str] = SingleFlight()
-    waiters = [asyncio.ensure_future(flight.load("k", fetch)) for _ in range(50)]
+    flight: SharedReads[str, str] = SharedReads(0)
+    waiters = [asyncio.ensure_future(flight.get("k", fetch)) for _ in range(50)]
     await settle()
     waiters[0].cancel()  # one shopper gives up: the others still get the value
     gate.set()
     results = await asyncio.gather(*waiters[1:])
     assert results == ["value 1"] * 49 and calls == 1
-    assert await flight.load("k", fetch) == "value 2"  # done: the next load is fresh
+    assert await flight.get("k", fetch) == "value 2"  # done: the next load is fresh
 
 
 async def test_forget_starts_a_fresh_load() -> None:
@@ -95,11 +96,11 @@ async def test_forget_starts_a_fresh_load() -> None:
             await gate.wait()
         return mine
 
-    flight: SingleFlight[int] = SingleFlight()
-    stale = asyncio.ensure_future(flight.load("k", fetch))
+    flight: SharedReads[str, int] = SharedReads(0)
+    stale = asyncio.ensure_future(flight.get("k", fetch))
     await settle()
     flight.forget("k")  # e.g. a pin changed while the first load was reading
-    assert await flight.load("k", fetch) == 2
+    assert await flight.get("k", fetch) == 2
     gate.set()
     assert await stale == 1
-    assert await flight.load("k", fetch) == 3  # the stale call did not linger
+    assert await flight.get("k", fetch) == 3  # the stale call did not linger

@@ -81,29 +81,3 @@ class Batcher(Generic[T, R]):
         """Wait for the batches under way (nothing new should be submitted)."""
         for task in list(self._runners.values()):
             await asyncio.gather(task, return_exceptions=True)
-
-
-class SingleFlight(Generic[R]):
-    """Concurrent loads of one key share one call: when a cached entry runs out
-    under a burst of claims, one query refreshes it, not one per claim."""
-
-    def __init__(self) -> None:
-        self._calls: dict[str, asyncio.Future[R]] = {}
-
-    async def load(self, key: str, fetch: Callable[[], Awaitable[R]]) -> R:
-        call = self._calls.get(key)
-        if call is None:
-            call = asyncio.ensure_future(fetch())
-            self._calls[key] = call
-            call.add_done_callback(lambda done: self._forget_if(key, done))
-        # shielded: a waiter giving up (its client went away) must not cancel the
-        # load the others wait for
-        return await asyncio.shield(call)
-
-    def forget(self, key: str) -> None:
-        """The next load of ``key`` starts afresh (what is loading may be stale)."""
-        self._calls.pop(key, None)
-
-    def _forget_if(self, key: str, done: asyncio.Future[R]) -> None:
-        if self._calls.get(key) is done:
-            del self._calls[key]

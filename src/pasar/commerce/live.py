@@ -29,7 +29,6 @@ from pasar.commerce import checkout
 from pasar.commerce import deals as deal_service
 from pasar.commerce import pins as pin_service
 from pasar.commerce import reservations as rsv
-from pasar.commerce.batching import SingleFlight
 from pasar.commerce.checkout import Line
 from pasar.commerce.claims import Shopper, pick_variant
 from pasar.commerce.errors import CommerceError, reservation_state
@@ -45,6 +44,7 @@ from pasar.engagement import moderation
 from pasar.loops import Loops
 from pasar.realtime.engine import Realtime
 from pasar.settings import Settings
+from pasar.shared_reads import SharedReads
 from pasar.shows.models import Show
 from pasar.shows.states import ShowState
 from pasar.storage import Storage
@@ -121,9 +121,11 @@ class Commerce:
         self._terms: OrderedDict[str, DealTerms] = OrderedDict()
         self._vendors: dict[str, _VendorBits] = {}
         self._shows: dict[str, _ShowFacts] = {}
-        self._loading_terms: SingleFlight[DealTerms] = SingleFlight()
-        self._loading_vendor: SingleFlight[_VendorBits] = SingleFlight()
-        self._loading_show: SingleFlight[_ShowFacts] = SingleFlight()
+        # One load in flight per key (a burst of claims as an entry runs out);
+        # what is kept, and for how long, is the dicts above.
+        self._loading_terms: SharedReads[str, DealTerms] = SharedReads(0)
+        self._loading_vendor: SharedReads[str, _VendorBits] = SharedReads(0)
+        self._loading_show: SharedReads[str, _ShowFacts] = SharedReads(0)
         self._show_generation = 0  # bumped by show_changed()
         self._dirty: dict[str, str] = {}  # deal id → show id, awaiting deal.updated
         self._loops = Loops()
@@ -145,7 +147,7 @@ class Commerce:
         cached = self._terms.get(deal_id)
         if cached is not None:
             return cached
-        return await self._loading_terms.load(deal_id, lambda: self._load_terms(deal_id))
+        return await self._loading_terms.get(deal_id, lambda: self._load_terms(deal_id))
 
     async def _load_terms(self, deal_id: str) -> DealTerms:
         async with self.db.session() as db:
@@ -167,7 +169,7 @@ class Commerce:
         now = time.monotonic()
         if cached is not None and now - cached.fetched < VENDOR_CACHE_SECONDS:
             return cached
-        return await self._loading_vendor.load(vendor_id, lambda: self._load_vendor(vendor_id))
+        return await self._loading_vendor.get(vendor_id, lambda: self._load_vendor(vendor_id))
 
     async def _load_vendor(self, vendor_id: str) -> _VendorBits:
         now = time.monotonic()
@@ -189,7 +191,7 @@ class Commerce:
         now = time.monotonic()
         if cached is not None and now - cached.fetched < SHOW_CACHE_SECONDS:
             return cached
-        return await self._loading_show.load(show_id, lambda: self._load_show(vendor_id, show_id))
+        return await self._loading_show.get(show_id, lambda: self._load_show(vendor_id, show_id))
 
     async def _load_show(self, vendor_id: str, show_id: str) -> _ShowFacts:
         now = time.monotonic()
