@@ -117,7 +117,16 @@ def test_hls_js_plays_the_ladder_and_switches(on_air_480p: str, browser: Any) ->
         wait_until(playing_past(1.0), 40, "playback")
         assert page.evaluate("window.seen.errors") == []
         for _ in range(2):  # down to the other rung, then back: playback goes on
-            current = page.evaluate("window.hls.currentLevel")
+            # currentLevel is -1 while hls.js has no level playing (between
+            # fragments of a switch, or a stall): wait for the one it plays.
+            current = (
+                wait_until(
+                    lambda: (page.evaluate("window.hls.currentLevel") + 1) or None,
+                    30,
+                    "a level playing",
+                )
+                - 1
+            )
             other = 1 - current
             page.evaluate(f"window.hls.currentLevel = {other}")
             wait_until(
