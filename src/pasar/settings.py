@@ -134,6 +134,14 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = Field(
         default="console", description="`console` for people, `json` for log collectors."
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description=(
+            "FastAPI's native OpenTelemetry spans and metrics, sent to the global providers "
+            "your OpenTelemetry SDK set up. Off, a request does not look them up (3 % of a "
+            "claim's CPU); Prometheus metrics (`/metrics`) are on either way."
+        ),
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Upgrade the database schema at start-up (guarded by a lock on PostgreSQL).",
