@@ -84,11 +84,9 @@ def _ping_if_idle(engine: AsyncEngine) -> None:
         if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
             return  # just connected, or just used
         try:
-            alive = dialect.do_ping(dbapi)
+            dialect.do_ping(dbapi)  # raises on a dead connection
         except Exception as error:
             raise exc.DisconnectionError() from error
-        if alive is False:
-            raise exc.DisconnectionError()
 
     event.listen(pool, "checkin", checkin)
     event.listen(pool, "checkout", checkout)

@@ -130,8 +130,7 @@ class Hub:
         self._loops.every(counts_every, self.refresh_counts, name="pasar-hub-counts")
         self._loops.every(2.0, self.report_presence, name="pasar-hub-presence", first=True)
         self._loops.every(1.0, self.check_positions, name="pasar-hub-check")
-        steward = self._heap
-        self._loops.every(1.0, lambda: steward.settle(self.connections), name="pasar-heap")
+        self._loops.every(1.0, lambda: self._heap.settle(self.connections), name="pasar-heap")
 
     async def close(self) -> None:
         await self._loops.stop()

@@ -22,7 +22,6 @@ counts (the next ``poll.results`` brings them) and the deals' remaining stock
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +38,6 @@ from pasar.vendors.models import Vendor
 @dataclass(frozen=True, slots=True)
 class Shared:
     position: Position
-    made: float
     data: dict[str, Any]
 
 
@@ -139,4 +137,4 @@ class Snapshots:
             "deals": shop.deals,
             "poll": polls.poll_data(poll, poll_counts) if poll else None,
         }
-        return Shared(position, time.monotonic(), data)
+        return Shared(position, data)
