@@ -17,11 +17,27 @@ import av
 from PIL import Image
 
 
+def say(what: str) -> None:
+    """A timestamped line on stderr: where the publisher got to, for a failure."""
+    now = time.time()
+    print(
+        f"{time.strftime('%H:%M:%S', time.gmtime(now))}.{int(now * 1000) % 1000:03d} {what}",
+        file=sys.stderr,
+    )
+    sys.stderr.flush()
+
+
 def publish(url: str, key: str, seconds: float, cert: str = "", keyfile: str = "") -> None:
+    # FFmpeg's own log straight to stderr (its C callback, not Python's logging):
+    # the WHIP handshake's steps, for the test to show when it fails.
+    av.logging.restore_default_callback()
+    av.logging.set_libav_level(av.logging.VERBOSE)
+    say(f"opening {url}")
     options = {"authorization": key}
     if cert:
         options.update(cert_file=cert, key_file=keyfile)
     out = av.open(url, "w", format="whip", options=options)
+    say("opened")
     video = out.add_stream("libx264", rate=30)
     video.width, video.height, video.pix_fmt = 640, 360, "yuv420p"
     video.options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline", "g": "60"}
@@ -48,8 +64,12 @@ def publish(url: str, key: str, seconds: float, cert: str = "", keyfile: str = "
                 out.mux(packet)
             samples += 960
         frames += 1
+        if frames in (1, 30, 300):
+            say(f"{frames} frames")
         time.sleep(max(0.0, start + frames / 30 - time.time()))
+    say("closing")
     out.close()  # sends the WHIP DELETE
+    say("closed")
 
 
 if __name__ == "__main__":
