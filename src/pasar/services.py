@@ -84,6 +84,8 @@ class Services:
         )
         box = SecretBox(secret)
         commerce = Commerce(settings, db, realtime, box, nudge_webhooks=dispatcher.nudge)
+        standings = Standings(db, realtime.broker)
+        standings.listeners.append(commerce.moderation_changed)  # a ban stops claims at once
         lifecycle = ShowLifecycle(
             db, realtime.publish, dispatcher.nudge, on_ended=[commerce.show_ended]
         )
@@ -110,7 +112,7 @@ class Services:
             storage=storage,
             metrics=Metrics(),
             realtime=realtime,
-            chat=ChatIngest(db, realtime, Standings(db, realtime.broker)),
+            chat=ChatIngest(db, realtime, standings),
             polls=PollTender(db, realtime),
             media=plane,
             lifecycle=lifecycle,

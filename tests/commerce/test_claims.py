@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from fastapi import FastAPI
+
+from pasar.engagement import actions
+from pasar.realtime.events import UserMute
 from tests.commerce.conftest import Shop
 
 
@@ -151,6 +155,42 @@ async def test_a_banned_shopper_is_not_allowed(shop: Shop) -> None:
     )
     r = await shop.claim(deal["id"], who, quantity=1)
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_allowed"
+
+
+async def test_a_ban_from_the_staff_socket_stops_claims_at_once(app: FastAPI, shop: Shop) -> None:
+    """The staff socket's ban goes through ``actions.staff_action`` (as the socket
+    session calls it); it used to leave the show's cached bans for up to 2 s."""
+    services = app.state.services
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]])
+    who = await shop.shopper("troll-8")
+    assert (await shop.claim(deal["id"], who)).status_code == 201  # the show is now cached
+    ban = UserMute(type="user.mute", user_id="shopper:troll-8", ban=True, reason="spam")
+    await actions.staff_action(
+        services.db,
+        services.realtime,
+        shop.vendor.id,
+        shop.show_id,
+        "staff:host",
+        ban,
+        services.chat.standings,
+    )
+    r = await shop.claim(deal["id"], who, quantity=1)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_allowed"
+
+
+async def test_a_lifted_ban_lets_the_shopper_claim_at_once(shop: Shop) -> None:
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]], per_shopper_limit=3)
+    who = await shop.shopper("forgiven-1")
+    sanction = await shop.api(
+        "POST",
+        f"/api/v1/shows/{shop.show_id}/sanctions",
+        status=201,
+        json={"user_id": "shopper:forgiven-1", "ban": True, "reason": "spam"},
+    )
+    assert (await shop.claim(deal["id"], who)).status_code == 403  # the ban is now cached
+    await shop.api("DELETE", f"/api/v1/shows/{shop.show_id}/sanctions/{sanction['id']}", status=204)
+    r = await shop.claim(deal["id"], who)
+    assert r.status_code == 201, r.text
 
 
 async def test_a_claim_carries_the_vendors_checkout_url_when_it_can(shop: Shop) -> None:

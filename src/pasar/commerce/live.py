@@ -222,6 +222,15 @@ class Commerce:
         self._show_generation += 1
         self._loading_show.forget(show_id)
 
+    def moderation_changed(self, vendor_id: str) -> None:
+        """A sanction of ``vendor_id`` was made or lifted on this node (whichever
+        door it came in by: the API, the staff socket, vendor-wide): the next
+        claim on any show reads the bans afresh. Sanctions are rare, so every
+        show's facts go, and reads in flight are left to their own callers."""
+        self._shows.clear()
+        self._show_generation += 1
+        self._loading_show.forget()
+
     async def check_origin(self, vendor_id: str, origin: str | None) -> None:
         """Refuse a shopper action sent from a browser page that is neither Pasar's
         own nor among the vendor's allowed embed origins (as the show socket does).

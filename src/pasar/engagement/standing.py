@@ -14,6 +14,7 @@ damage if the bump itself failed (the broker was down at that moment).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -112,6 +113,8 @@ class Standings:
         # Concurrent callers share a read in flight (nothing is kept after it).
         self._generations: SharedReads[tuple[str, ...], dict[str, int]] = SharedReads(0)
         self._loads: SharedReads[tuple[str, str, int], ShowStanding] = SharedReads(0)
+        # Called with the vendor's id after each of its moderation changes made here.
+        self.listeners: list[Callable[[str], None]] = []
 
     async def of(
         self, shows: dict[str, str], *, share_read: bool = False
@@ -156,8 +159,11 @@ class Standings:
         return (await self.of({show_id: vendor_id}, share_read=share_read))[show_id]
 
     async def changed(self, vendor_id: str) -> None:
-        """A moderation change for ``vendor_id`` committed: every node reloads."""
+        """A moderation change for ``vendor_id`` committed: every node reloads,
+        and this node's listeners hear of it at once (commerce: bans refuse claims)."""
         self._shows = {s: h for s, h in self._shows.items() if h[0] != vendor_id}
+        for listener in self.listeners:
+            listener(vendor_id)
         try:
             await self.broker.bump(generation_key(vendor_id))
         except Exception as exc:  # the other nodes catch up within max_age

@@ -190,7 +190,6 @@ async def add_sanction(show_id: str, body: SanctionIn, ctx: Moderate) -> dict[st
     await ctx.db.commit()
     await ctx.services.chat.standings.changed(ctx.vendor_id)
     for target in shows:
-        ctx.services.commerce.show_changed(target)  # a ban also stops their claims
         await ctx.services.realtime.send_to(
             target,
             body.user_id,
