@@ -65,12 +65,17 @@ def _telemetry(on: bool) -> TelemetryConfig:
 class PasarAPI(FastAPI):
     trusted_proxies: tuple[str, ...] = ()
     show_sockets: ShowSockets | None = None  # once the stack is built (the first call)
+    fast_claims = True  # off with OpenTelemetry on: every claim is then traced
 
     def build_middleware_stack(self) -> ASGIApp:
         stack: ASGIApp = StorefrontCors(JsonTooLarge(super().build_middleware_stack()))
         # Ahead of the rest: a viewer's socket lives for hours, and every layer it
         # passes through keeps a frame per connection (see ShowSockets).
         stack = self.show_sockets = ShowSockets(stack, self.state.services)
+        if self.fast_claims:
+            # Outermost but for the proxy layer: a flash sale's claims skip the
+            # stack, doing what its layers would (see web/fast_claims.py).
+            stack = FastClaims(stack, fastapi=self)
         if self.trusted_proxies:
             # Outermost, so every route, limit and the show socket see the real
             # client in scope["client"]. Only these peers' X-Forwarded-For counts;
@@ -153,9 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/media", StaticFiles(directory=settings.resolved_media_dir, check_dir=False), name="media"
     )
 
-    # Claims skip FastAPI's routing (web/fast_claims.py); inside Edge, so they are
-    # checked, counted and labelled as every request is.
-    app.add_middleware(FastClaims, fastapi=app)
+    app.fast_claims = not settings.opentelemetry
     app.add_middleware(Edge, metrics=services.metrics)
 
     def openapi() -> dict[str, Any]:

@@ -131,3 +131,72 @@ async def test_a_body_that_validates_after_replay_is_claimed_by_the_route(shop: 
     )
     assert r.status_code == 201, r.text
     assert r.json()["quantity"] == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (RuntimeError("secret internal detail: password=hunter2"), 500, "internal_error"),
+        (ConnectionRefusedError(111, "Connection refused"), 503, "service_unavailable"),
+    ],
+)
+async def test_errors_are_answered_as_the_stack_would(
+    app: FastAPI,
+    shop: Shop,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    status: int,
+    code: str,
+) -> None:
+    """Ahead of the app's stack, the fast handler still answers a bug with the app's
+    500 (no internals, Edge's and CORS's headers, counted under the route) and a
+    backing service that is down with the 503 to retry; byte for byte as routed."""
+    from pasar.web import fast_claims
+
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]])
+    who = {**(await shop.guest()), "Idempotency-Key": "tap-9"}
+
+    async def fail(*_: Any, **__: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(fast_claims, "answer_claim", fail)
+    monkeypatch.setattr(storefront, "answer_claim", fail)
+    before = _served(app, status)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        path = f"/api/v1/storefront/deals/{deal['id']}/claims"
+        fast = await c.post(
+            path, content=b"{}", headers={**who, "Content-Type": "application/json"}
+        )
+        routed = await c.post(path, content=b"{}", headers={**who, "Content-Type": VIA_ROUTE})
+    assert fast.status_code == status, fast.text
+    assert fast.json()["error"]["code"] == code
+    assert "hunter2" not in fast.text
+    assert fast.headers["x-content-type-options"] == "nosniff"
+    _same(fast, routed)
+    assert _served(app, status) == before + 2
+
+
+async def test_a_nul_in_the_query_is_left_to_the_stack(
+    shop: Shop, route_refuses: list[int]
+) -> None:
+    deal = await shop.deal(variant_ids=[shop.variant_ids[0]])
+    who = {**(await shop.guest()), "Idempotency-Key": uuid.uuid4().hex}
+    r = await shop.client.post(
+        f"/api/v1/storefront/deals/{deal['id']}/claims?x=%00",
+        content=b"{}",
+        headers={**who, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["type"] == "nul"
+    assert not route_refuses
+
+
+async def test_with_opentelemetry_on_claims_go_through_the_stack(
+    database_url: str, tmp_path: Any
+) -> None:
+    from pasar.app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(database_url, tmp_path / "data", opentelemetry=True))
+    assert app.fast_claims is False  # type: ignore[attr-defined]
+    assert create_app(make_settings(database_url, tmp_path / "d2")).fast_claims  # type: ignore[attr-defined]

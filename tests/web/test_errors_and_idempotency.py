@@ -191,6 +191,7 @@ async def test_unexpected_errors_are_500_without_internals(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         r = await c.get(f"{PRODUCTS}/prod_x", headers=vendor.headers)
     body = envelope(r, 500, "internal_error")
+    assert r.headers["x-content-type-options"] == "nosniff"  # it comes from outside Edge
     assert "hunter2" not in r.text and "RuntimeError" not in r.text
     assert body["details"] is None
 

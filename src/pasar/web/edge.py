@@ -1,4 +1,5 @@
-"""What every HTTP request goes through: NUL refusal, metrics, ``nosniff``.
+"""What every HTTP request goes through: NUL refusal, metrics, ``nosniff``
+(a claim gets the same from ``fast_claims``, which answers it ahead of this).
 
 Plain ASGI on purpose: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``)
 runs the rest of the app in a task group behind memory streams, which cost more
@@ -38,7 +39,7 @@ class Edge:
             await send(message)
 
         try:
-            where = _nul_in(scope)
+            where = nul_in(scope)
             if where is not None:
                 # PostgreSQL can neither store nor compare NUL characters, and no id,
                 # search or filter needs one (bodies: pasar.validation).
@@ -52,11 +53,16 @@ class Edge:
             await self.app(scope, receive, send_with_headers)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.http_requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+            count(self.metrics, route, scope["method"], status, started)
 
 
-def _nul_in(scope: Scope) -> str | None:
+def count(metrics: Metrics, route: str, method: str, status: int, started: float) -> None:
+    """One answered request in the metrics (``started``: its ``perf_counter``)."""
+    metrics.http_requests.labels(route, method, str(status)).inc()
+    metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+
+
+def nul_in(scope: Scope) -> str | None:
     """Where a NUL is in the path or query (decoded), or None."""
     if NUL in scope["path"]:
         return "path"

@@ -125,7 +125,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
-        return error_response(500, "internal_error", "something went wrong on our side")
+        # Its own nosniff: this answer comes from outside Edge (Starlette's
+        # ServerErrorMiddleware calls it), which adds one to every other answer.
+        return error_response(
+            500,
+            "internal_error",
+            "something went wrong on our side",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
 
 
 def _backing_service_down(exc: BaseException) -> bool:

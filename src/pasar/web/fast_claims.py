@@ -1,27 +1,34 @@
-"""``POST /api/v1/storefront/deals/{deal_id}/claims`` without FastAPI's routing.
+"""``POST /api/v1/storefront/deals/{deal_id}/claims`` ahead of the app's stack.
 
-During a flash sale nearly every request is a claim, and FastAPI's machinery
+During a flash sale nearly every request is a claim. FastAPI's machinery
 (routing through included routers, three body-limit layers, dependency
 solving, ``Request`` objects, exception wrappers) cost more CPU per claim than
-the claim itself (docs/benchmarks.md, flash sale). This plain ASGI layer sits
-just inside ``Edge`` (so the NUL check, metrics under the route's own label and
-``nosniff`` still apply, and the Storefront's CORS and the app's body limit
-outside it) and answers a claim whose input it can read exactly as FastAPI
-would: a ``Content-Length`` body of JSON sent as ``application/json`` that
-``ClaimIn`` accepts, headers within the route's bounds. Everything else (bad
-JSON, a body that does not validate, an odd content type, a streamed body,
-another method) goes on to the declared route untouched, with the body read so
-far replayed, and is answered there; nothing is counted or looked up before
-that decision, so a request is answered by exactly one of the two.
+the claim itself, and after that was bypassed the eleven ASGI layers still
+around it (each wrapping ``send``) were a quarter of a recorded claim's server
+CPU (docs/benchmarks.md, flash sale). So this plain ASGI layer sits outermost
+(only the trusted-proxy layer, which sets the client's address, is outside it)
+and does for a claim what those layers would: the Storefront's CORS headers,
+``nosniff``, the request counted under the route's own label, the app's
+exception handlers, and for an error none handles the app's 500 (then raised
+on, as Starlette's ``ServerErrorMiddleware`` does).
 
-Both call ``pasar.web.claiming.answer_claim``; errors are answered by the app's
-own exception handlers, and anything they do not handle goes on up to
-``ServerErrorMiddleware`` (the 500), as from the route.
+It answers a claim whose input it can read exactly as FastAPI would: a
+``Content-Length`` body of JSON sent as ``application/json`` that ``ClaimIn``
+accepts, headers within the route's bounds, no NUL in the path or query.
+Everything else (bad JSON, a body that does not validate, an odd content type,
+a streamed body, another method) goes on to the app's stack untouched, with
+the body read so far replayed, and is answered there; nothing is counted or
+looked up before that decision, so a request is answered by exactly one of the
+two. Both call ``pasar.web.claiming.answer_claim``.
+
+With FastAPI's OpenTelemetry on (``PASAR_OPENTELEMETRY``) the app does not
+install this layer: every claim then goes through the stack and is traced.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +36,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette._utils import get_route_path
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +44,8 @@ from pasar.commerce.schemas import ClaimIn
 from pasar.netaddr import client_key
 from pasar.services import Services
 from pasar.web.claiming import Answer, answer_claim
+from pasar.web.cors import EXPOSE
+from pasar.web.edge import count, nul_in
 from pasar.web.shopper import ShopperCredentials
 
 # Bigger bodies go the declared route's way (a claim's body is a few dozen bytes):
@@ -50,6 +60,8 @@ HEADER_BOUNDS = {
 }
 _WANTED = frozenset((b"content-length", b"content-type", b"origin", *HEADER_BOUNDS))
 _JSON = b"application/json"
+# What Edge and StorefrontCors add to every claim's answer, in their order.
+_EDGE_HEADERS = [(b"x-content-type-options", b"nosniff"), *EXPOSE]
 
 
 def claim_route(app: FastAPI) -> APIRoute:
@@ -84,16 +96,17 @@ class FastClaims:
             return
         found = self.route.path_regex.match(get_route_path(scope))
         headers = _headers(scope) if found else None
-        if found is None or headers is None:
+        if found is None or headers is None or nul_in(scope) is not None:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         messages, body = await _read_body(receive)
         parsed = _parse(body) if body is not None else None
         if parsed is None:
             await self.app(scope, _replay(messages, receive), send)
             return
         deal_id = found.group("deal_id")
-        # What the router would have set: Edge labels the metrics with the route.
+        # What the router would have set, for the exception handlers' Request.
         scope["route"] = self.route
         scope["endpoint"] = self.route.endpoint
         scope["path_params"] = {"deal_id": deal_id}
@@ -104,6 +117,7 @@ class FastClaims:
             headers.get(b"x-pasar-shopper"),
             headers.get(b"origin"),
         )
+        status = 500  # what an exception escaping the handlers becomes
         try:
             answer = await answer_claim(
                 self.services,
@@ -114,13 +128,18 @@ class FastClaims:
                 headers.get(b"idempotency-key"),
             )
         except Exception as exc:
-            await self._handle(exc, scope, receive, send)
-            return
-        await _send_json(send, answer)
+            status = await self._handle(exc, scope, receive, send)
+        else:
+            status = answer.status
+            await _send_json(send, answer)
+        finally:
+            count(self.services.metrics, self.route.path, "POST", status, started)
 
-    async def _handle(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
-        """As Starlette's exception middleware: the app's handler for the error's
-        class answers; none (or a handler re-raising) goes on up as a 500."""
+    async def _handle(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> int:
+        """As the app's stack would: the app's handler for the error's class
+        answers; none (or a handler raising) gets the app's 500, then the error
+        goes on up (the server logs it, as after ``ServerErrorMiddleware``).
+        Returns the status sent."""
         if self._handlers is None:
             self._handlers = {
                 k: v
@@ -130,11 +149,29 @@ class FastClaims:
         handler = next(
             (self._handlers[cls] for cls in type(exc).__mro__ if cls in self._handlers), None
         )
-        if handler is None:
-            raise exc
-        response = await handler(Request(scope, receive), exc)
-        await response(scope, receive, send)
+        sent = [500]
+
+        async def send_as_edge(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent[0] = message["status"]
+                MutableHeaders(scope=message).setdefault("X-Content-Type-Options", "nosniff")
+                message["headers"] = [*message["headers"], *EXPOSE]
+            await send(message)
+
+        request = Request(scope, receive)
+        try:
+            if handler is None:
+                raise exc
+            response = await handler(request, exc)
+        except Exception as unhandled:
+            unexpected: Callable[..., Any] | None = self.fastapi.exception_handlers.get(Exception)
+            if unexpected is not None:
+                response = await unexpected(request, unhandled)
+                await response(scope, receive, send_as_edge)
+            raise
+        await response(scope, receive, send_as_edge)
         exc.__traceback__ = None  # as Starlette: a reused exception would accumulate them
+        return sent[0]
 
 
 def _headers(scope: Scope) -> dict[bytes, str] | None:
@@ -210,5 +247,6 @@ async def _send_json(send: Send, answer: Answer) -> None:
     ]
     raw.append((b"content-length", str(len(body)).encode("latin-1")))
     raw.append((b"content-type", b"application/json"))
+    raw.extend(_EDGE_HEADERS)
     await send({"type": "http.response.start", "status": answer.status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
