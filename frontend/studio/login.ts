@@ -13,7 +13,7 @@ export class StudioLogin extends StudioElement {
     shared,
     css`
       .wrap { min-height: 100vh; display: grid; place-items: center; padding: 20px; }
-      form { width: min(380px, 100%); display: grid; gap: 16px; }
+      form { width: min(380px, 100%); box-sizing: border-box; display: grid; gap: 16px; }
       .brand { font-weight: 800; font-size: 28px; }
       .brand span { color: #f0a63c; }
       .top { display: flex; align-items: center; gap: 12px; flex-wrap: wrap; justify-content: space-between; }

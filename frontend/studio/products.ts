@@ -39,6 +39,8 @@ export class StudioProducts extends StudioElement {
       .bar input { max-width: 320px; }
       img { width: 48px; height: 48px; object-fit: cover; border-radius: 8px; background: #eee; }
       .more { margin-top: 16px; }
+      /* a phone: the table scrolls inside its card */
+      .scroll { overflow-x: auto; }
     `,
   ];
   session!: Session;
@@ -82,7 +84,7 @@ export class StudioProducts extends StudioElement {
       </div>
       ${this.error ? html`<p class="error">${this.error}</p>` : ""}
       <div class="card">
-        <table>
+        <div class="scroll"><table>
           <thead><tr><th></th><th>${t("studio.products.product")}</th><th>${t("studio.products.variants")}</th>
             <th>${t("studio.products.price")}</th><th>${t("studio.products.stock")}</th>
             <th>${t("studio.products.status")}</th></tr></thead>
@@ -98,7 +100,7 @@ export class StudioProducts extends StudioElement {
               </tr>`,
             )}
           </tbody>
-        </table>
+        </table></div>
         ${this.products.length === 0 && !this.error
           ? html`<p class="muted">${withSlots(t("studio.products.empty"), {
               command: html`<code>${IMPORT_COMMAND} ${this.session.vendor.slug}</code>`,

@@ -23,6 +23,8 @@ export class StudioShows extends StudioElement {
     css`
       .grid { display: grid; grid-template-columns: 1fr 1.6fr; gap: 20px; align-items: start; }
       @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
+      /* a wide table scrolls in its panel rather than widening the page */
+      .grid > * { min-width: 0; }
       .show { display: grid; gap: 4px; padding: 12px; border-radius: 10px; cursor: pointer;
         border: 1px solid transparent; }
       .show:hover { background: #faf8f4; }

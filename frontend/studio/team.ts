@@ -28,6 +28,7 @@ export class StudioTeam extends StudioElement {
       .pill.disabled { background: #b3261e; color: #fff; }
       .ok { color: #2e7d32; font-size: 14px; }
       .scroll { overflow-x: auto; }
+      td.role, .actions button { white-space: nowrap; }
       /* a phone: the add form stacks, the table scrolls inside its card */
       @media (max-width: 640px) {
         form.add { grid-template-columns: 1fr; }
@@ -140,7 +141,7 @@ export class StudioTeam extends StudioElement {
     return html`<tr>
       <td>${u.display_name}${me ? html` <span class="muted">${t("studio.team.you")}</span>` : ""}</td>
       <td>${u.email}</td>
-      <td>${roleName(u.role)}</td>
+      <td class="role">${roleName(u.role)}</td>
       <td>${u.disabled_at
         ? html`<span class="pill disabled">${t("studio.team.status_disabled")}</span>`
         : html`<span class="pill">${t("studio.team.status_active")}</span>`}</td>

@@ -68,6 +68,8 @@ export class StudioDealsPanel extends StudioElement {
         margin-top: 6px; max-width: 220px; }
       .meter .sold { background: #1d1b18; }
       .meter .held { background: #f0a63c; }
+      /* a phone: the table scrolls inside the panel, the page does not */
+      .scroll { overflow-x: auto; }
     `,
   ];
 
@@ -166,12 +168,12 @@ export class StudioDealsPanel extends StudioElement {
       </div>
       ${this.loadError ? html`<p class="error" role="alert">${this.loadError}</p>` : nothing}
       ${this.deals.length
-        ? html`<table class="deals" aria-label=${t("studio.deals.title")}>
+        ? html`<div class="scroll"><table class="deals" aria-label=${t("studio.deals.title")}>
             <thead><tr><th>${t("studio.deals.deal")}</th><th>${t("studio.deals.status")}</th>
               <th class="num">${t("studio.deals.left")}</th><th class="num">${t("studio.deals.held")}</th>
               <th class="num">${t("studio.deals.sold")}</th><th></th></tr></thead>
             <tbody>${this.sortedDeals().map((d) => this.renderDeal(d))}</tbody>
-          </table>`
+          </table></div>`
         : html`<p class="muted">${t("studio.deals.empty")}</p>`}
       ${this.dealError ? html`<p class="error" role="alert">${this.dealError}</p>` : nothing}
       ${this.canRun && active
