@@ -36,6 +36,12 @@ const STORAGE_KEY = "pasar.studio.language";
 
 /** Told when the language changed: every studio element draws itself again. */
 export const languageChanges = new EventTarget();
+let loaded = false;
+
+/** The first language has loaded: until then the studio shows no words at all. */
+export function languageLoaded(): boolean {
+  return loaded;
+}
 
 /** The studio's text for `key` in the current language (see Catalogues.t). */
 export function t(key: string, params: Params = {}): string {
@@ -56,6 +62,7 @@ export function startingLanguage(): Lang {
 /** Load `lang`'s catalogue and show the studio in it; `remember` when a person picked it. */
 export async function useLanguage(lang: Lang, remember = false): Promise<void> {
   await studio.use(lang);
+  loaded = true;
   document.documentElement.lang = locale();
   document.title = t("studio.page_title");
   if (remember) {

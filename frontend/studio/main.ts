@@ -1,7 +1,7 @@
 import { css, html } from "lit";
 import { ApiError, api, setCsrf, type Session } from "../shared/api";
 import { StudioElement } from "./element";
-import { roleName, startingLanguage, t, useLanguage } from "./i18n";
+import { languageLoaded, roleName, startingLanguage, t, useLanguage } from "./i18n";
 import { properties } from "./properties";
 import { shared } from "./styles";
 import "./login";
@@ -71,7 +71,7 @@ export class PasarStudio extends StudioElement {
   }
 
   render() {
-    if (this.loading) return html`<main class="muted">${t("studio.loading")}</main>`;
+    if (this.loading) return html`<main class="muted">${languageLoaded() ? t("studio.loading") : ""}</main>`;
     if (!this.session) {
       return html`<studio-login
         @signed-in=${(e: CustomEvent<Session>) => {
