@@ -1,12 +1,12 @@
-"""The player's catalogues (frontend/shared/i18n/<lang>.json) are complete and
-consistent, and the shopper-facing front end puts no text on screen that bypasses
-them.
+"""The catalogues are complete and consistent, and the front end puts no text on
+screen that bypasses them: the player's (frontend/shared/i18n/<lang>.json, read by
+the embed and the watch page) and the studio's (frontend/studio/i18n/<lang>.json).
 
 Static checks, no JavaScript runtime: every language has exactly English's keys,
 the same placeholders, the plural forms its language has in Intl.PluralRules (CLDR)
-and no empty strings; every ``t("key")`` in the front end names a key that exists;
-and the watch page's and the embed's sources put no literal text into templates,
-``textContent`` or accessible names except through ``t()``.
+and no empty strings; every ``t("key")`` names a key that exists in its side's
+catalogue; and the embed's and the studio's sources put no literal text into
+templates, ``textContent`` or accessible names except through ``t()``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
-CATALOGUES = FRONTEND / "shared" / "i18n"
+# Each side's catalogues, and the sources that read them (their t() asks them).
+CATALOGUES = {
+    "player": FRONTEND / "shared" / "i18n",
+    "studio": FRONTEND / "studio" / "i18n",
+}
+T_SOURCES = {"player": ["embed", "shared"], "studio": ["studio", "studio/controlroom"]}
+SIDES = list(CATALOGUES)
 LANGUAGES = ["en", "id", "th", "vi", "fil", "ms", "zh-Hans"]
 # Intl.PluralRules(lang).resolvedOptions().pluralCategories (CLDR cardinal rules).
 PLURAL_CATEGORIES = {
@@ -33,8 +39,8 @@ PLURAL_CATEGORIES = {
 }
 KEY = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
-# Where shoppers read text: these folders must go through the catalogues.
-SHOPPER_SOURCES = ["embed"]
+# Where people read text: these folders must go through the catalogues.
+TEXT_SOURCES = ["embed", "studio", "studio/controlroom"]
 # Literals that look like words but are not text for people (CSS classes, states
 # used as data, attribute values): add to it sparingly.
 NOT_TEXT = {
@@ -54,15 +60,28 @@ NOT_TEXT = {
     "percent",
     "sold_out",
     "chat",
+    # HTTP words in the WHIP client (studio/whip.ts): a header name, an auth scheme
+    "Location",
+    "Bearer",
 }
 # Words that are the same in every language (brand names).
-BRAND_TEXT = {"pasar", "pasar."}
+BRAND_TEXT = {"pasar", "pasar.", "studio"}
+# The studio's language picker lists each language by its own name, in any language.
+LANGUAGE_NAMES = {
+    "English",
+    "Bahasa Indonesia",
+    "ไทย",
+    "Tiếng Việt",
+    "Filipino",
+    "Bahasa Melayu",
+    "简体中文",
+}
 
 Entry = str | dict[str, str]
 
 
-def load(lang: str) -> dict[str, Entry]:
-    data = json.loads((CATALOGUES / f"{lang}.json").read_text(encoding="utf-8"))
+def load(lang: str, side: str = "player") -> dict[str, Entry]:
+    data = json.loads((CATALOGUES[side] / f"{lang}.json").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
 
@@ -75,23 +94,28 @@ def placeholders(entry: Entry) -> set[str]:
     return {name for text in forms(entry) for name in PLACEHOLDER.findall(text)}
 
 
-def test_every_language_has_a_catalogue() -> None:
-    assert sorted(p.stem for p in CATALOGUES.glob("*.json")) == sorted(LANGUAGES)
+@pytest.mark.parametrize("side", SIDES)
+def test_every_language_has_a_catalogue(side: str) -> None:
+    assert sorted(p.stem for p in CATALOGUES[side].glob("*.json")) == sorted(LANGUAGES)
 
 
-def test_english_keys_are_well_formed() -> None:
-    en = load("en")
+@pytest.mark.parametrize("side", SIDES)
+def test_english_keys_are_well_formed(side: str) -> None:
+    en = load("en", side)
     assert len(en) > 100
     for key, entry in en.items():
         assert KEY.match(key), key
+        # one namespace per side: a key is never asked of the wrong catalogue unnoticed
+        assert key.startswith("studio.") == (side == "studio"), key
         if isinstance(entry, dict):
             assert set(entry) == PLURAL_CATEGORIES["en"], key
             assert "n" in placeholders(entry), f"{key}: plural forms are chosen by {{n}}"
 
 
+@pytest.mark.parametrize("side", SIDES)
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_catalogue_matches_english(lang: str) -> None:
-    en, cat = load("en"), load(lang)
+def test_catalogue_matches_english(side: str, lang: str) -> None:
+    en, cat = load("en", side), load(lang, side)
     assert sorted(set(en) - set(cat)) == [], f"{lang} lacks keys"
     assert sorted(set(cat) - set(en)) == [], f"{lang} has keys English does not"
     for key, source in en.items():
@@ -107,10 +131,11 @@ def test_catalogue_matches_english(lang: str) -> None:
         assert placeholders(entry) == placeholders(source), f"{lang} {key}: placeholders"
 
 
+@pytest.mark.parametrize("side", SIDES)
 @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
-def test_catalogue_is_translated(lang: str) -> None:
+def test_catalogue_is_translated(side: str, lang: str) -> None:
     """Brand words may stay English ("LIVE", "Flash Sale", "Checkout"), a copy may not."""
-    en, cat = load("en"), load(lang)
+    en, cat = load("en", side), load(lang, side)
     same = [key for key in en if cat[key] == en[key]]
     assert len(same) <= len(en) * 0.15, f"{lang}: {len(same)} strings are English: {same}"
 
@@ -125,16 +150,24 @@ def sources(folders: list[str], suffix: str = ".ts") -> list[Path]:
 T_CALL = re.compile(r"""\bt\(\s*(["'])([^"'`]*)\1""")
 
 
-def test_every_key_used_exists() -> None:
-    en = load("en")
+@pytest.mark.parametrize("side", SIDES)
+def test_every_key_used_exists(side: str) -> None:
+    en = load("en", side)
     used = {
         m.group(2): path.name
-        for path in sources(["embed", "shared", "studio"])
+        for path in sources(T_SOURCES[side])
         for m in T_CALL.finditer(path.read_text(encoding="utf-8"))
     }
     assert used, "no t() calls found: did the scan break?"
     missing = {key: where for key, where in used.items() if key not in en}
     assert missing == {}
+
+
+def test_the_studio_asks_its_own_catalogue() -> None:
+    """The studio's t() is studio/i18n.ts's: the player's would not know its keys."""
+    player_t = re.compile(r"import\s*\{[^}]*\bt\b[^}]*\}\s*from\s*[\"'][./]*shared/i18n[\"']")
+    for path in sources(T_SOURCES["studio"]):
+        assert not player_t.search(path.read_text(encoding="utf-8")), path.name
 
 
 LETTER = re.compile(r"[^\W\d_]")
@@ -287,7 +320,12 @@ def _is_text(text: str) -> bool:
     words = text.strip()
     if not LETTER.search(words) or SVG_PATH.match(words):
         return False
-    return words not in NOT_TEXT and words.lower() not in BRAND_TEXT and not KEY.match(words)
+    return (
+        words not in NOT_TEXT
+        and words not in LANGUAGE_NAMES
+        and words.lower() not in BRAND_TEXT
+        and not KEY.match(words)
+    )
 
 
 def test_the_scan_finds_bypasses() -> None:
@@ -316,9 +354,13 @@ def test_the_scan_finds_bypasses() -> None:
         assert visible_literals(code) == [], code
 
 
-@pytest.mark.parametrize(
-    "path", sources(SHOPPER_SOURCES), ids=lambda p: f"{p.parent.name}/{p.name}"
-)
+def test_the_studio_is_checked() -> None:
+    """The studio's views, the control room's panels included, are scanned."""
+    checked = {f"{p.parent.name}/{p.name}" for p in sources(TEXT_SOURCES)}
+    assert {"studio/main.ts", "studio/golive.ts", "controlroom/deals.ts"} <= checked
+
+
+@pytest.mark.parametrize("path", sources(TEXT_SOURCES), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_no_text_bypasses_the_catalogue(path: Path) -> None:
     src = path.read_text(encoding="utf-8")
     bypass = [
@@ -349,10 +391,10 @@ class _Text(HTMLParser):
 
 
 @pytest.mark.parametrize(
-    "path", sources(SHOPPER_SOURCES, ".html"), ids=lambda p: f"{p.parent.name}/{p.name}"
+    "path", sources(TEXT_SOURCES, ".html"), ids=lambda p: f"{p.parent.name}/{p.name}"
 )
 def test_pages_have_no_untranslated_text(path: Path) -> None:
-    """The page's own markup is filled in by its script, in the shopper's language."""
+    """The page's own markup is filled in by its script, in the reader's language."""
     parser = _Text()
     parser.feed(path.read_text(encoding="utf-8"))
     assert [text.strip() for text in parser.texts if _is_text(text)] == []

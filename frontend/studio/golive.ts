@@ -1,16 +1,34 @@
-import { LitElement, css, html, nothing } from "lit";
+import { css, html, nothing } from "lit";
 import { ApiError, api, type Ingest, type Session, type Show, type StreamHealth } from "../shared/api";
 import { staffMessage } from "../shared/errors";
+import { StudioElement } from "./element";
+import { t, withSlots } from "./i18n";
 import { properties } from "./properties";
 import { shared } from "./styles";
 import { WhipError, WhipPublisher, h264Codecs } from "./whip";
 
 const MAX_BITRATE = 2_500_000;
 const HEALTH_EVERY_MS = 2000;
-// The show goes live when the server receives the first video, a moment after
-// the WHIP answer.
-const CONNECTED = "Connected. The show goes live as soon as the first picture arrives…";
-const ON_AIR = "You are live.";
+// What the status line says, by name: kept as a name (not words) so it reads in
+// the language of the moment. The show goes live when the server receives the
+// first video, a moment after the WHIP answer: "connected" until then.
+const STATUS = {
+  asking: () => t("studio.golive.asking"),
+  camera_on: () => t("studio.golive.camera_on"),
+  connecting: () => t("studio.golive.connecting"),
+  connected: () => t("studio.golive.connected"),
+  on_air: () => t("studio.golive.on_air"),
+  unstable: () => t("studio.golive.unstable"),
+  ended_elsewhere: () => t("studio.golive.ended_elsewhere"),
+  ending: () => t("studio.golive.ending"),
+  publishing_replay: () => t("studio.golive.publishing_replay"),
+  not_started: () => t("studio.golive.not_started"),
+  replay_published: () => t("studio.golive.replay_published"),
+  ended: () => t("studio.golive.ended"),
+};
+type Status = keyof typeof STATUS | "";
+const CONNECTED: Status = "connected";
+const ON_AIR: Status = "on_air";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,7 +53,7 @@ class Broadcast extends EventTarget {
   phase: Phase = "off";
   /** The show the status line and error below are about. */
   noteFor: string | null = null;
-  status = "";
+  status: Status = "";
   error = "";
   sender: SenderStats | null = null;
   private lastBytes = 0;
@@ -45,7 +63,7 @@ class Broadcast extends EventTarget {
     this.dispatchEvent(new Event("change"));
   }
 
-  note(showId: string, status: string, error = ""): void {
+  note(showId: string, status: Status, error = ""): void {
     this.noteFor = showId;
     this.status = status;
     this.error = error;
@@ -90,36 +108,65 @@ function mediaError(e: unknown): string {
   switch (name) {
     case "NotAllowedError":
     case "SecurityError":
-      return "Camera and microphone access was refused. Allow them for this site in the browser's settings, then try again.";
+      return t("studio.golive.media_refused");
     case "NotFoundError":
-      return "No camera or microphone was found.";
+      return t("studio.golive.media_missing");
     case "NotReadableError":
     case "AbortError":
-      return "The camera or microphone is in use by another application.";
+      return t("studio.golive.media_busy");
     case "OverconstrainedError":
-      return "The chosen camera cannot deliver video; pick another one.";
+      return t("studio.golive.media_overconstrained");
     default:
-      return `The camera could not be started: ${e instanceof Error ? e.message : String(e)}`;
+      return t("studio.golive.media_failed", { error: e instanceof Error ? e.message : String(e) });
   }
 }
 
 function whipMessage(e: unknown): string {
   if (e instanceof WhipError) {
-    if (e.status === 401) return "The stream key was refused (it may have been rotated). Reload the page and try again.";
-    if (e.status === 409 && e.code === "publisher_active")
-      return "Someone else is already publishing to this show (OBS or another browser). Stop that stream first.";
-    if (e.status === 409) return `The show cannot go live: ${e.message}.`;
-    return e.status ? `The server refused the stream (${e.status}): ${e.message}.` : `${e.message}.`;
+    if (e.status === 401) return t("studio.golive.key_refused");
+    if (e.status === 409 && e.code === "publisher_active") return t("studio.golive.publisher_active");
+    if (e.status === 409) return t("studio.golive.cannot_go_live", { error: e.message });
+    if (e.status) return t("studio.golive.stream_refused", { status: String(e.status), error: e.message });
+    // refused here, before any server (whip.ts): its code says why
+    if (e.code === "network") return t("studio.golive.no_server");
+    if (e.code === "no_h264") return t("studio.golive.no_h264");
+    if (e.code === "no_video") return t("studio.golive.no_video");
+    return t("studio.golive.stream_failed", { error: e.message });
   }
   return staffMessage(e);
 }
 
 function kbps(v: number | null | undefined): string {
   if (v === null || v === undefined) return "—";
-  return v >= 1000 ? `${(v / 1000).toFixed(2)} Mb/s` : `${v} kb/s`;
+  return v >= 1000 ? t("studio.health.mbps", { n: Math.round(v / 10) / 100 }) : t("studio.health.kbps", { n: v });
 }
 
-export class StudioGoLive extends LitElement {
+function healthStateName(state: string): string {
+  switch (state) {
+    case "live":
+      return t("studio.health.state_live");
+    case "reconnecting":
+      return t("studio.health.state_reconnecting");
+    case "offline":
+      return t("studio.health.state_offline");
+    default:
+      return state;
+  }
+}
+
+/** Why the browser sends less than it could (WebRTC's qualityLimitationReason). */
+function limitName(reason: string): string {
+  switch (reason) {
+    case "cpu":
+      return t("studio.health.limited_cpu");
+    case "bandwidth":
+      return t("studio.health.limited_bandwidth");
+    default:
+      return t("studio.health.limited_other");
+  }
+}
+
+export class StudioGoLive extends StudioElement {
   static properties = properties(["show", "session"], ["health", "healthError", "cameras", "mics"]);
   static styles = [
     shared,
@@ -251,14 +298,14 @@ export class StudioGoLive extends LitElement {
   private async startCamera(): Promise<void> {
     const id = this.show.id;
     if (!navigator.mediaDevices?.getUserMedia) {
-      broadcast.note(id, "", "This page cannot use the camera: open the studio over HTTPS (or on localhost).");
+      broadcast.note(id, "", t("studio.golive.needs_https"));
       return;
     }
     if (h264Codecs().length === 0) {
-      broadcast.note(id, "", "This browser cannot send H.264 video, which Pasar needs: use Chrome, Edge or Safari, or OBS.");
+      broadcast.note(id, "", t("studio.golive.no_h264"));
       return;
     }
-    broadcast.note(id, "Asking for the camera and microphone…");
+    broadcast.note(id, "asking");
     try {
       broadcast.stream = await navigator.mediaDevices.getUserMedia(this.constraints());
     } catch (e) {
@@ -268,7 +315,7 @@ export class StudioGoLive extends LitElement {
     broadcast.showId = id;
     broadcast.showTitle = this.show.title;
     broadcast.phase = "camera";
-    broadcast.note(id, "Camera on. Check the picture, then start the broadcast.");
+    broadcast.note(id, "camera_on");
     await this.listDevices();
   }
 
@@ -314,7 +361,7 @@ export class StudioGoLive extends LitElement {
     if (!stream || !this.mine) return;
     const retry = broadcast.phase === "dropped" ? "dropped" : "camera";
     broadcast.phase = "connecting";
-    broadcast.note(id, "Connecting to the server…");
+    broadcast.note(id, "connecting");
     let publisher: WhipPublisher | null = null;
     try {
       const ingest = await this.key();
@@ -338,7 +385,7 @@ export class StudioGoLive extends LitElement {
         broadcast.publisher = null;
         void this.dropped(id);
       } else if (pc.connectionState === "disconnected") {
-        broadcast.note(id, "The connection is unstable…");
+        broadcast.note(id, "unstable");
       } else if (pc.connectionState === "connected" && broadcast.status !== CONNECTED) {
         broadcast.note(id, this.show.id === id && this.show.state === "live" ? ON_AIR : CONNECTED);
       }
@@ -352,7 +399,7 @@ export class StudioGoLive extends LitElement {
     const show = await api<Show>("GET", `/api/v1/shows/${id}`).catch(() => null);
     if (show && (show.state === "ended" || show.state === "replay")) {
       broadcast.stopCamera();
-      broadcast.note(id, "The show was ended.");
+      broadcast.note(id, "ended_elsewhere");
       if (show.id === this.show.id) this.dispatchEvent(new CustomEvent<Show>("show-changed", { detail: show, bubbles: true, composed: true }));
       return;
     }
@@ -360,17 +407,17 @@ export class StudioGoLive extends LitElement {
     broadcast.note(
       id,
       "",
-      "The connection to the server was lost. The show stays live for a short while: reconnect to continue it.",
+      t("studio.golive.connection_lost"),
     );
   }
 
   private async endShow(): Promise<void> {
     const publisher = broadcast.publisher;
     if (!this.mine) return;
-    if (!confirm(`End “${this.show.title}” now? Viewers are told the show is over and the recording becomes the replay.`)) return;
+    if (!confirm(t("studio.golive.confirm_end", { title: this.show.title }))) return;
     const id = this.show.id;
     broadcast.phase = "ending";
-    broadcast.note(id, "Ending the show…");
+    broadcast.note(id, "ending");
     let problem = "";
     try {
       if (publisher) await publisher.stop();
@@ -395,12 +442,12 @@ export class StudioGoLive extends LitElement {
     for (let i = 0; i < 15; i++) {
       show = await this.refreshShow(id);
       if (!show || show.state !== "ended") break;
-      broadcast.note(id, "The show has ended. The replay is being published…");
+      broadcast.note(id, "publishing_replay");
       await sleep(1000);
     }
-    if (show?.state === "scheduled") broadcast.note(id, "Stopped before any video arrived: the show did not start.");
-    else if (show?.state === "replay") broadcast.note(id, "The show has ended. Its replay is published.");
-    else broadcast.note(id, "The show has ended.");
+    if (show?.state === "scheduled") broadcast.note(id, "not_started");
+    else if (show?.state === "replay") broadcast.note(id, "replay_published");
+    else broadcast.note(id, "ended");
   }
 
   // -- rendering ---------------------------------------------------------------
@@ -413,7 +460,7 @@ export class StudioGoLive extends LitElement {
       <select @change=${(e: Event) => this.switchDevice(kind, (e.target as HTMLSelectElement).value)}>
         ${devices.map(
           (d, i) => html`<option value=${d.deviceId} ?selected=${inUse === d.deviceId}>
-            ${d.label || `${label} ${i + 1}`}</option>`,
+            ${d.label || t("studio.golive.device_n", { device: label, n: i + 1 })}</option>`,
         )}
       </select>
     </label>`;
@@ -422,30 +469,32 @@ export class StudioGoLive extends LitElement {
   private renderControls() {
     const state = this.show.state;
     if (this.busyElsewhere) {
-      return html`<p class="muted">This browser is already broadcasting “${broadcast.showTitle}”. End that show
-        first (select it in the list).</p>`;
+      return html`<p class="muted">${t("studio.golive.busy_elsewhere", { title: broadcast.showTitle })}</p>`;
     }
     if (!this.mine || broadcast.phase === "off") {
       if (state === "ended" || state === "replay") {
-        return html`<p class="muted">This show is over; schedule a new show to go live again.</p>`;
+        return html`<p class="muted">${t("studio.golive.show_over")}</p>`;
       }
-      return html`<div class="row"><button class="secondary" @click=${() => this.startCamera()}>Turn on camera</button></div>`;
+      return html`<div class="row"><button class="secondary" @click=${() => this.startCamera()}>${t("studio.golive.camera_on_button")}</button></div>`;
     }
     const phase = broadcast.phase;
-    const pickers = html`<div class="row">
-      ${this.picker("video", "Camera", this.cameras)}${this.picker("audio", "Microphone", this.mics)}
-    </div>`;
-    return html`${pickers}
+    const camera = this.picker("video", t("studio.golive.camera"), this.cameras);
+    const mic = this.picker("audio", t("studio.golive.microphone"), this.mics);
+    const ready = phase === "camera";
+    const connecting = phase === "connecting";
+    const dropped = phase === "dropped";
+    const ending = phase === "ending";
+    return html`<div class="row">${camera}${mic}</div>
       <div class="row">
-        ${phase === "camera"
-          ? html`<button @click=${() => this.startBroadcast()}>Start broadcast</button>
-              <button class="secondary" @click=${() => this.turnOffCamera()}>Turn off camera</button>`
+        ${ready
+          ? html`<button @click=${() => this.startBroadcast()}>${t("studio.golive.start")}</button>
+              <button class="secondary" @click=${() => this.turnOffCamera()}>${t("studio.golive.camera_off_button")}</button>`
           : nothing}
-        ${phase === "connecting" ? html`<button disabled>Connecting…</button>` : nothing}
-        ${phase === "dropped" ? html`<button @click=${() => this.startBroadcast()}>Reconnect</button>` : nothing}
-        ${phase === "live" || phase === "dropped" || phase === "ending"
-          ? html`<button class="danger" ?disabled=${phase === "ending"} @click=${() => this.endShow()}>
-              Stop and end show</button>`
+        ${connecting ? html`<button disabled>${t("studio.golive.connecting_button")}</button>` : nothing}
+        ${dropped ? html`<button @click=${() => this.startBroadcast()}>${t("studio.golive.reconnect")}</button>` : nothing}
+        ${phase === "live" || dropped || ending
+          ? html`<button class="danger" ?disabled=${ending} @click=${() => this.endShow()}>
+              ${t("studio.golive.stop_and_end")}</button>`
           : nothing}
       </div>`;
   }
@@ -454,9 +503,9 @@ export class StudioGoLive extends LitElement {
     const showing = this.mine && broadcast.stream;
     return html`<div class="stage">
       ${showing
-        ? html`<video class="preview" .muted=${true} playsinline autoplay aria-label="Camera preview"></video>`
-        : html`<span>Camera off</span>`}
-      ${this.mine && broadcast.phase === "live" ? html`<span class="pill live badge">● Live</span>` : nothing}
+        ? html`<video class="preview" .muted=${true} playsinline autoplay aria-label=${t("studio.golive.preview")}></video>`
+        : html`<span>${t("studio.golive.camera_off")}</span>`}
+      ${this.mine && broadcast.phase === "live" ? html`<span class="pill live badge">● ${t("studio.show_state.live")}</span>` : nothing}
     </div>`;
   }
 
@@ -464,28 +513,34 @@ export class StudioGoLive extends LitElement {
     const h = this.health;
     const p = h?.publisher;
     const s = this.mine && broadcast.phase === "live" ? broadcast.sender : null;
+    const unsteady = h?.state === "reconnecting";
+    const limited = s?.limitedBy && s.limitedBy !== "none" ? s.limitedBy : "";
     const cell = (label: string, value: string, warn = false) =>
       html`<div><dt>${label}</dt><dd class=${warn ? "warn" : ""}>${value}</dd></div>`;
     return html`<div class="section">
-      <h3>Stream health</h3>
+      <h3>${t("studio.health.title")}</h3>
       ${this.healthError ? html`<p class="error">${this.healthError}</p>` : nothing}
-      <dl class="health" aria-label="Stream health">
-        ${cell("State", h ? h.state : "—", h?.state === "reconnecting")}
-        ${cell("Resolution", p?.width && p.height ? `${p.width}×${p.height}` : "—")}
-        ${cell("Frame rate", p ? `${p.fps} fps` : "—", !!p && p.fps > 0 && p.fps < 15)}
-        ${cell("Video", p ? kbps(p.video_kbps) : "—")}
-        ${cell("Audio", p ? kbps(p.audio_kbps) : "—")}
-        ${cell("Keyframes every", p?.keyframe_interval_s ? `${p.keyframe_interval_s} s` : "—",
+      <dl class="health" aria-label=${t("studio.health.title")}>
+        ${cell(t("studio.health.state"), h ? healthStateName(h.state) : "—", unsteady)}
+        ${cell(t("studio.health.resolution"), p?.width && p.height ? `${p.width}×${p.height}` : "—")}
+        ${cell(t("studio.health.frame_rate"), p ? t("studio.health.fps", { n: p.fps }) : "—", !!p && p.fps > 0 && p.fps < 15)}
+        ${cell(t("studio.health.video"), p ? kbps(p.video_kbps) : "—")}
+        ${cell(t("studio.health.audio"), p ? kbps(p.audio_kbps) : "—")}
+        ${cell(t("studio.health.keyframes"), p?.keyframe_interval_s ? t("studio.health.seconds", { n: p.keyframe_interval_s }) : "—",
           !!p?.keyframe_interval_s && p.keyframe_interval_s > 4)}
-        ${cell("Packet loss", p?.packet_loss_pct !== null && p?.packet_loss_pct !== undefined ? `${p.packet_loss_pct} %` : "—",
-          (p?.packet_loss_pct ?? 0) > 2)}
-        ${cell("Codec", p ? p.codec + (p.transcoding ? " (transcoded)" : "") : "—")}
+        ${cell(t("studio.health.packet_loss"), p?.packet_loss_pct !== null && p?.packet_loss_pct !== undefined
+          ? t("studio.health.percent", { n: p.packet_loss_pct })
+          : "—", (p?.packet_loss_pct ?? 0) > 2)}
+        ${cell(t("studio.health.codec"), p ? (p.transcoding ? t("studio.health.transcoded", { codec: p.codec }) : p.codec) : "—")}
       </dl>
       ${s
-        ? html`<p class="muted">This browser sends ${s.width}×${s.height} at ${Math.round(s.fps)} fps,
-            ${kbps(s.kbps)}${s.encoder ? ` (${s.encoder})` : ""}${s.limitedBy && s.limitedBy !== "none"
-              ? html` — <span class="warn">limited by ${s.limitedBy}</span>`
-              : ""}.</p>`
+        ? html`<p class="muted">${t("studio.health.sending", {
+              size: `${s.width}×${s.height}`,
+              fps: Math.round(s.fps),
+              rate: kbps(s.kbps),
+            })}${s.encoder ? ` (${s.encoder})` : ""}${limited
+              ? html` — <span class="warn">${limitName(limited)}</span>`
+              : ""}</p>`
         : nothing}
     </div>`;
   }
@@ -493,12 +548,14 @@ export class StudioGoLive extends LitElement {
   render() {
     const noted = broadcast.noteFor === this.show.id;
     return html`<div class="section">
-        <h3>Go live from this browser</h3>
+        <h3>${t("studio.golive.title")}</h3>
         ${this.renderStage()}
         ${this.renderControls()}
-        ${noted && broadcast.status ? html`<p class="status" role="status">${broadcast.status}</p>` : nothing}
+        ${noted && broadcast.status ? html`<p class="status" role="status">${STATUS[broadcast.status]()}</p>` : nothing}
         ${noted && broadcast.error ? html`<p class="error" role="alert">${broadcast.error}</p>` : nothing}
-        <p class="muted">Viewers watch at <a href="/watch/${this.show.id}" target="_blank" rel="noopener">the watch page</a>.</p>
+        <p class="muted">${withSlots(t("studio.golive.viewers_watch"), {
+          link: html`<a href="/watch/${this.show.id}" target="_blank" rel="noopener">${t("studio.golive.watch_page")}</a>`,
+        })}</p>
       </div>
       ${this.renderHealth()}`;
   }

@@ -1,22 +1,22 @@
-import { LitElement, css, html } from "lit";
+import { css, html } from "lit";
 import { ApiError, api, type Session } from "../shared/api";
 import { staffMessage } from "../shared/errors";
+import { StudioElement } from "./element";
+import { duration, t } from "./i18n";
+import "./language";
 import { properties } from "./properties";
 import { shared } from "./styles";
 
-function later(seconds: number): string {
-  return seconds >= 120 ? `${Math.ceil(seconds / 60)} min` : `${seconds} s`;
-}
-
-export class StudioLogin extends LitElement {
+export class StudioLogin extends StudioElement {
   static properties = properties([], ["error", "busy", "wait", "shops"]);
   static styles = [
     shared,
     css`
       .wrap { min-height: 100vh; display: grid; place-items: center; padding: 20px; }
-      form { width: min(380px, 100%); display: grid; gap: 16px; }
+      form { width: min(380px, 100%); box-sizing: border-box; display: grid; gap: 16px; }
       .brand { font-weight: 800; font-size: 28px; }
       .brand span { color: #f0a63c; }
+      .top { display: flex; align-items: center; gap: 12px; flex-wrap: wrap; justify-content: space-between; }
     `,
   ];
   error = "";
@@ -82,17 +82,17 @@ export class StudioLogin extends LitElement {
   render() {
     return html`<div class="wrap">
       <form class="card" @submit=${this.submit}>
-        <div class="brand">pasar<span>.</span>studio</div>
-        <p class="muted">Sign in to run your live shows.</p>
-        <label>Email
+        <div class="top"><div class="brand">pasar<span>.</span>studio</div><studio-language></studio-language></div>
+        <p class="muted">${t("studio.login.intro")}</p>
+        <label>${t("studio.field.email")}
           <input name="email" type="email" autocomplete="username" required @input=${this.otherEmail} />
         </label>
-        <label>Password
+        <label>${t("studio.login.password")}
           <input name="password" type="password" autocomplete="current-password" required />
         </label>
         ${this.shops.length
-          ? html`<p class="muted">This email and password open several shops: choose one.</p>
-            <label>Shop
+          ? html`<p class="muted">${t("studio.login.choose_shop")}</p>
+            <label>${t("studio.login.shop")}
               <select name="vendor">
                 ${this.shops.map((v) => html`<option value=${v.slug}>${v.name}</option>`)}
               </select>
@@ -100,7 +100,11 @@ export class StudioLogin extends LitElement {
           : ""}
         ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : ""}
         <button type="submit" ?disabled=${this.busy || this.wait > 0}>
-          ${this.busy ? "Signing in…" : this.wait > 0 ? `Try again in ${later(this.wait)}` : "Sign in"}
+          ${this.busy
+            ? t("studio.login.signing_in")
+            : this.wait > 0
+              ? t("studio.login.try_again_in", { time: duration(this.wait) })
+              : t("studio.login.sign_in")}
         </button>
       </form>
     </div>`;

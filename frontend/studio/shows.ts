@@ -1,25 +1,30 @@
-import { LitElement, css, html } from "lit";
+import { css, html } from "lit";
 import { api, type Ingest, type Page, type Product, type Session, type Show } from "../shared/api";
 import { staffMessage } from "../shared/errors";
+import { dateTime } from "../shared/time";
+import { StudioElement } from "./element";
+import { showStateName, t, withSlots } from "./i18n";
 import { properties } from "./properties";
 import { shared } from "./styles";
 import "./controlroom";
 import "./golive";
 
 // State changes only: video goes out from the go-live panel (or OBS).
-const NEXT: Record<string, { to: string; label: string } | undefined> = {
-  scheduled: { to: "live", label: "Mark as live" },
-  live: { to: "ended", label: "End show" },
-  ended: { to: "replay", label: "Publish replay" },
+const NEXT: Record<string, { to: string; label: () => string } | undefined> = {
+  scheduled: { to: "live", label: () => t("studio.shows.mark_live") },
+  live: { to: "ended", label: () => t("studio.shows.end_show") },
+  ended: { to: "replay", label: () => t("studio.shows.publish_replay") },
 };
 
-export class StudioShows extends LitElement {
+export class StudioShows extends StudioElement {
   static properties = properties(["session"], ["shows", "products", "selected", "ingest", "revealed", "error"]);
   static styles = [
     shared,
     css`
       .grid { display: grid; grid-template-columns: 1fr 1.6fr; gap: 20px; align-items: start; }
       @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
+      /* a wide table scrolls in its panel rather than widening the page */
+      .grid > * { min-width: 0; }
       .show { display: grid; gap: 4px; padding: 12px; border-radius: 10px; cursor: pointer;
         border: 1px solid transparent; }
       .show:hover { background: #faf8f4; }
@@ -68,11 +73,7 @@ export class StudioShows extends LitElement {
   }
 
   private when(iso: string | null): string {
-    if (!iso) return "not scheduled";
-    return new Intl.DateTimeFormat(this.session.vendor.default_locale.replace("_", "-"), {
-      dateStyle: "medium",
-      timeStyle: "short",
-    }).format(new Date(iso));
+    return iso ? dateTime(iso) : t("studio.shows.not_scheduled");
   }
 
   private replace(show: Show): void {
@@ -125,16 +126,17 @@ export class StudioShows extends LitElement {
     const canIngest = ["owner", "host"].includes(this.session.user.role);
     return html`<div class="card">
       <div class="row"><h2 style="flex:1;margin:0">${show.title}</h2>
-        <span class="pill ${show.state}">${show.state}</span></div>
+        <span class="pill ${show.state}">${showStateName(show.state)}</span></div>
       <p class="muted">${this.when(show.scheduled_at)}</p>
       ${show.description ? html`<p>${show.description}</p>` : ""}
       ${next
         ? html`<div class="row">
             <button class=${show.state === "scheduled" ? "secondary" : ""} @click=${() => this.advance(show, next.to)}>
-              ${next.label}</button>
+              ${next.label()}</button>
             ${show.state === "scheduled" && canIngest
-              ? html`<span class="muted">Changes the show's state only. To broadcast, use
-                  <em>Go live from this browser</em> or OBS below.</span>`
+              ? html`<span class="muted">${withSlots(t("studio.shows.state_only"), {
+                  browser: html`<em>${t("studio.golive.title")}</em>`,
+                })}</span>`
               : ""}
           </div>`
         : ""}
@@ -144,21 +146,22 @@ export class StudioShows extends LitElement {
         ? html`<studio-go-live .show=${show} .session=${this.session}
               @show-changed=${(e: CustomEvent<Show>) => this.replace(e.detail)}></studio-go-live>
           <div class="section">
-            <h3>Go live from OBS</h3>
+            <h3>${t("studio.obs.title")}</h3>
             ${this.ingest
-              ? html`<p class="muted">OBS 30 or newer: Settings → Stream → Service <strong>WHIP</strong>.
-                    Encoder H.264 (x264 or hardware), keyframe interval 2 s, up to 2,500 kb/s, audio 48 kHz.</p>
-                  <p>Server (WHIP): <code>${this.ingest.whip_url}</code></p>
-                  <p>Bearer token (stream key):
+              ? html`<p class="muted">${t("studio.obs.howto")}</p>
+                  <p>${t("studio.obs.server")} <code>${this.ingest.whip_url}</code></p>
+                  <p>${t("studio.obs.token")}
                     <code>${this.revealed ? this.ingest.stream_key : "•".repeat(24)}</code>
                   </p>
                   <div class="row">
                     <button class="secondary" @click=${() => (this.revealed = !this.revealed)}>
-                      ${this.revealed ? "Hide" : "Reveal"}</button>
-                    <button class="secondary" @click=${() => navigator.clipboard?.writeText(this.ingest!.stream_key)}>Copy key</button>
-                    <button class="danger" @click=${() => this.loadIngest(true)}>Rotate key</button>
+                      ${this.revealed ? t("studio.obs.hide") : t("studio.obs.reveal")}</button>
+                    <button class="secondary" @click=${() => navigator.clipboard?.writeText(this.ingest!.stream_key)}>
+                      ${t("studio.obs.copy_key")}</button>
+                    <button class="danger" @click=${() => this.loadIngest(true)}>${t("studio.obs.rotate_key")}</button>
                   </div>`
-              : html`<button class="secondary" @click=${() => this.loadIngest(false)}>Show ingest settings</button>`}
+              : html`<button class="secondary" @click=${() => this.loadIngest(false)}>
+                  ${t("studio.obs.show_settings")}</button>`}
           </div>`
         : ""}
     </div>`;
@@ -169,20 +172,20 @@ export class StudioShows extends LitElement {
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ""}
       <div class="grid">
         <div class="card">
-          <h2>Shows</h2>
+          <h2>${t("studio.shows.title")}</h2>
           ${this.shows.map(
             (s) => html`<div class="show" role="option" aria-selected=${this.selected?.id === s.id}
                 @click=${() => this.select(s)}>
-                <div class="row"><strong style="flex:1">${s.title}</strong><span class="pill ${s.state}">${s.state}</span></div>
+                <div class="row"><strong style="flex:1">${s.title}</strong><span class="pill ${s.state}">${showStateName(s.state)}</span></div>
                 <span class="muted">${this.when(s.scheduled_at)}</span>
               </div>`,
           )}
-          ${this.shows.length === 0 ? html`<p class="muted">No shows yet.</p>` : ""}
+          ${this.shows.length === 0 ? html`<p class="muted">${t("studio.shows.empty")}</p>` : ""}
           <form @submit=${this.create}>
-            <h3>New show</h3>
-            <label>Title <input name="title" required maxlength="200" /></label>
-            <label>Starts at <input name="scheduled_at" type="datetime-local" /></label>
-            <button type="submit">Schedule show</button>
+            <h3>${t("studio.shows.new")}</h3>
+            <label>${t("studio.shows.show_title")} <input name="title" required maxlength="200" /></label>
+            <label>${t("studio.shows.starts_at")} <input name="scheduled_at" type="datetime-local" /></label>
+            <button type="submit">${t("studio.shows.schedule")}</button>
           </form>
         </div>
         ${this.selected ? this.renderDetail(this.selected) : html`<div></div>`}

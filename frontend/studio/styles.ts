@@ -19,12 +19,15 @@ export const shared = css`
   .error { color: #b3261e; font-size: 14px; }
   .muted { color: #7a7367; font-size: 14px; }
   .pill { display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 12px;
-    font-weight: 600; text-transform: uppercase; letter-spacing: 0.04em; background: #ece7dd; }
+    font-weight: 600; text-transform: uppercase; letter-spacing: 0.04em; background: #ece7dd;
+    white-space: nowrap; }
   .pill.live { background: #e53935; color: #fff; }
   .pill.replay { background: #2e7d32; color: #fff; }
   table { width: 100%; border-collapse: collapse; }
   th, td { text-align: left; padding: 10px 8px; border-bottom: 1px solid #eee8de; vertical-align: middle; }
-  th { font-size: 12px; text-transform: uppercase; color: #7a7367; letter-spacing: 0.04em; }
+  /* Chinese and Thai may break between any two characters: keep short headings whole */
+  th { font-size: 12px; text-transform: uppercase; color: #7a7367; letter-spacing: 0.04em;
+    white-space: nowrap; }
   code { font-family: ui-monospace, "SF Mono", Menlo, monospace; font-size: 13px;
     background: #f3efe7; padding: 2px 6px; border-radius: 6px; word-break: break-all; }
 `;

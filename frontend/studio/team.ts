@@ -1,6 +1,8 @@
-import { LitElement, css, html } from "lit";
+import { css, html } from "lit";
 import { api, setCsrf, type Session } from "../shared/api";
 import { staffMessage } from "../shared/errors";
+import { StudioElement } from "./element";
+import { roleName, t } from "./i18n";
 import { properties } from "./properties";
 import { shared } from "./styles";
 
@@ -13,7 +15,7 @@ interface StaffUser {
 }
 
 // Your own password and sessions; for owners, the shop's staff as well.
-export class StudioTeam extends LitElement {
+export class StudioTeam extends StudioElement {
   static properties = properties(["session"], ["staff", "error", "notice", "passwordError", "passwordNotice"]);
   static styles = [
     shared,
@@ -26,6 +28,7 @@ export class StudioTeam extends LitElement {
       .pill.disabled { background: #b3261e; color: #fff; }
       .ok { color: #2e7d32; font-size: 14px; }
       .scroll { overflow-x: auto; }
+      td.role, .actions button { white-space: nowrap; }
       /* a phone: the add form stacks, the table scrolls inside its card */
       @media (max-width: 640px) {
         form.add { grid-template-columns: 1fr; }
@@ -63,7 +66,7 @@ export class StudioTeam extends LitElement {
     const data = new FormData(form);
     this.passwordError = this.passwordNotice = "";
     if (data.get("new_password") !== data.get("repeat")) {
-      this.passwordError = "The new passwords are not the same.";
+      this.passwordError = t("studio.team.passwords_differ");
       return;
     }
     try {
@@ -74,7 +77,7 @@ export class StudioTeam extends LitElement {
       setCsrf(session.csrf_token);
       this.dispatchEvent(new CustomEvent("session-changed", { detail: session, bubbles: true, composed: true }));
       form.reset();
-      this.passwordNotice = "Password changed. Every other device of yours was signed out.";
+      this.passwordNotice = t("studio.team.password_changed");
     } catch (err) {
       this.passwordError = staffMessage(err);
     }
@@ -91,17 +94,18 @@ export class StudioTeam extends LitElement {
 
   private async act(user: StaffUser, what: "disable" | "enable" | "remove" | "sign-out"): Promise<void> {
     this.error = this.notice = "";
-    if (what === "remove" && !confirm(`Remove ${user.email} from ${this.session.vendor.name}?`)) return;
+    const email = user.email;
+    if (what === "remove" && !confirm(t("studio.team.confirm_remove", { email, shop: this.session.vendor.name }))) return;
     try {
       if (what === "remove") await api("DELETE", `/api/v1/staff/${user.id}`);
       else if (what === "sign-out") await api("DELETE", `/api/v1/staff/${user.id}/sessions`);
       else await api("POST", `/api/v1/staff/${user.id}/${what}`);
       this.notice = {
-        disable: `${user.email} is disabled and signed out.`,
-        enable: `${user.email} may sign in again.`,
-        remove: `${user.email} was removed.`,
-        "sign-out": `${user.email} was signed out everywhere.`,
-      }[what];
+        disable: () => t("studio.team.disabled_notice", { email }),
+        enable: () => t("studio.team.enabled_notice", { email }),
+        remove: () => t("studio.team.removed_notice", { email }),
+        "sign-out": () => t("studio.team.signed_out_notice", { email }),
+      }[what]();
       if (user.id === this.session.user.id && what !== "enable") {
         this.dispatchEvent(new CustomEvent("signed-out", { bubbles: true, composed: true }));
         return;
@@ -125,7 +129,7 @@ export class StudioTeam extends LitElement {
         password: String(data.get("password") ?? ""),
       });
       form.reset();
-      this.notice = `${user.email} added: give them their first password.`;
+      this.notice = t("studio.team.added_notice", { email: user.email });
       await this.load();
     } catch (err) {
       this.error = staffMessage(err);
@@ -135,16 +139,18 @@ export class StudioTeam extends LitElement {
   private row(u: StaffUser) {
     const me = u.id === this.session.user.id;
     return html`<tr>
-      <td>${u.display_name}${me ? html` <span class="muted">(you)</span>` : ""}</td>
+      <td>${u.display_name}${me ? html` <span class="muted">${t("studio.team.you")}</span>` : ""}</td>
       <td>${u.email}</td>
-      <td>${u.role}</td>
-      <td>${u.disabled_at ? html`<span class="pill disabled">disabled</span>` : html`<span class="pill">active</span>`}</td>
+      <td class="role">${roleName(u.role)}</td>
+      <td>${u.disabled_at
+        ? html`<span class="pill disabled">${t("studio.team.status_disabled")}</span>`
+        : html`<span class="pill">${t("studio.team.status_active")}</span>`}</td>
       <td class="actions">
         ${u.disabled_at
-          ? html`<button class="secondary" @click=${() => this.act(u, "enable")}>Enable</button>`
-          : html`<button class="secondary" @click=${() => this.act(u, "sign-out")}>Sign out</button>
-              <button class="secondary" @click=${() => this.act(u, "disable")}>Disable</button>`}
-        <button class="danger" @click=${() => this.act(u, "remove")}>Remove</button>
+          ? html`<button class="secondary" @click=${() => this.act(u, "enable")}>${t("studio.team.enable")}</button>`
+          : html`<button class="secondary" @click=${() => this.act(u, "sign-out")}>${t("studio.sign_out")}</button>
+              <button class="secondary" @click=${() => this.act(u, "disable")}>${t("studio.team.disable")}</button>`}
+        <button class="danger" @click=${() => this.act(u, "remove")}>${t("studio.team.remove")}</button>
       </td>
     </tr>`;
   }
@@ -152,48 +158,49 @@ export class StudioTeam extends LitElement {
   render() {
     return html`
       <section class="card">
-        <h2>Your password</h2>
+        <h2>${t("studio.team.your_password")}</h2>
         <form class="password" @submit=${this.changePassword}>
-          <label>Current password
+          <label>${t("studio.team.current_password")}
             <input name="current_password" type="password" autocomplete="current-password" required />
           </label>
-          <label>New password (10 or more characters)
+          <label>${t("studio.team.new_password")}
             <input name="new_password" type="password" autocomplete="new-password" minlength="10" required />
           </label>
-          <label>New password again
+          <label>${t("studio.team.repeat_password")}
             <input name="repeat" type="password" autocomplete="new-password" minlength="10" required />
           </label>
           ${this.passwordError ? html`<div class="error" role="alert">${this.passwordError}</div>` : ""}
           ${this.passwordNotice ? html`<div class="ok" role="status">${this.passwordNotice}</div>` : ""}
           <div class="actions" style="justify-content:flex-start">
-            <button type="submit">Change password</button>
+            <button type="submit">${t("studio.team.change_password")}</button>
             <button type="button" class="secondary" @click=${() => this.signOutEverywhere()}>
-              Sign out everywhere
+              ${t("studio.team.sign_out_everywhere")}
             </button>
           </div>
         </form>
       </section>
       ${this.owner
         ? html`<section class="card">
-            <h2>Staff of ${this.session.vendor.name}</h2>
+            <h2>${t("studio.team.staff_of", { shop: this.session.vendor.name })}</h2>
             ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : ""}
             ${this.notice ? html`<div class="ok" role="status">${this.notice}</div>` : ""}
             <div class="scroll"><table>
-              <thead><tr><th>Name</th><th>Email</th><th>Role</th><th>Status</th><th></th></tr></thead>
+              <thead><tr><th>${t("studio.team.name")}</th><th>${t("studio.field.email")}</th>
+                <th>${t("studio.team.role")}</th><th>${t("studio.team.status")}</th><th></th></tr></thead>
               <tbody>${this.staff.map((u) => this.row(u))}</tbody>
             </table></div>
             <form class="add" @submit=${this.add}>
-              <label>Email <input name="email" type="email" required /></label>
-              <label>Name <input name="display_name" required /></label>
-              <label>Role
+              <label>${t("studio.field.email")} <input name="email" type="email" required /></label>
+              <label>${t("studio.team.name")} <input name="display_name" required /></label>
+              <label>${t("studio.team.role")}
                 <select name="role">
-                  <option value="host">host</option>
-                  <option value="moderator">moderator</option>
-                  <option value="owner">owner</option>
+                  <option value="host">${t("studio.role.host")}</option>
+                  <option value="moderator">${t("studio.role.moderator")}</option>
+                  <option value="owner">${t("studio.role.owner")}</option>
                 </select>
               </label>
-              <label>First password <input name="password" type="text" minlength="10" required autocomplete="off" /></label>
-              <button type="submit">Add</button>
+              <label>${t("studio.team.first_password")} <input name="password" type="text" minlength="10" required autocomplete="off" /></label>
+              <button type="submit">${t("studio.team.add")}</button>
             </form>
           </section>`
         : ""}

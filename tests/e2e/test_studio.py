@@ -75,6 +75,49 @@ def test_too_many_sign_in_attempts_are_explained(live_server: LiveServer, browse
     assert errors == []
 
 
+def test_the_studio_speaks_the_language_picked(live_server: LiveServer, browser: Any) -> None:
+    """Picked on the sign-in page, the language stays for the session and the next
+    visit; with nothing picked, the browser's language is the default."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server.url}/studio/")
+    page.get_by_role("button", name="Sign in").wait_for()
+    assert page.locator("html").get_attribute("lang") == "en"
+
+    page.get_by_label("Language").select_option("id")
+    page.get_by_role("button", name="Masuk").wait_for()
+    assert page.locator("html").get_attribute("lang") == "id"
+    page.get_by_label("Kata sandi").fill(live_server.demo.password)
+    page.get_by_label("Email").fill(live_server.demo.email)
+    page.get_by_role("button", name="Masuk").click()
+    page.get_by_role("heading", name="Siaran", exact=True).wait_for()
+    page.get_by_role("button", name="Keluar").wait_for()
+    page.locator("studio-shows .show", has_text=live_server.demo.show_title).click()
+    page.get_by_role("heading", name="Kondisi stream").wait_for()
+    page.get_by_role("link", name="Produk").click()
+    page.get_by_role("columnheader", name="Harga").wait_for()
+    assert page.title() == "Pasar Studio"
+
+    # Remembered: the next visit opens in Indonesian, and switches without a reload.
+    page.reload()
+    page.get_by_role("link", name="Produk").wait_for()
+    page.get_by_label("Bahasa").select_option("th")
+    page.get_by_role("link", name="สินค้า").wait_for()
+    assert page.locator("html").get_attribute("lang") == "th"
+    context.close()
+
+    # Nothing picked yet: a Thai browser gets Thai.
+    context = browser.new_context(locale="th-TH")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/studio/")
+    page.get_by_role("button", name="เข้าสู่ระบบ").wait_for()
+    assert page.locator("studio-language select").input_value() == "th"
+    context.close()
+    assert errors == []
+
+
 def test_owner_manages_the_team_and_changes_their_password(
     live_server: LiveServer, browser: Any
 ) -> None:

@@ -1,8 +1,10 @@
-import { LitElement, css, html, nothing } from "lit";
+import { css, html, nothing } from "lit";
 import { live } from "lit/directives/live.js";
 import { api, type Deal, type Product, type Session, type Show } from "../../shared/api";
 import { staffMessage } from "../../shared/errors";
-import { exponent, formatMoney, toMajorInput, toMinor } from "../../shared/money";
+import { exponent, toMajorInput, toMinor } from "../../shared/money";
+import { StudioElement } from "../element";
+import { money, t } from "../i18n";
 import { properties } from "../properties";
 import { shared } from "../styles";
 import type { RoomFeed } from "./feed";
@@ -17,7 +19,7 @@ function randomKey(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class StudioDealForm extends LitElement {
+export class StudioDealForm extends StudioElement {
   static properties = properties(
     ["show", "session", "products", "feed"],
     ["error", "note", "submitting", "productId", "variantIds", "price", "startLater"],
@@ -98,26 +100,30 @@ export class StudioDealForm extends LitElement {
     const product = this.products.get(this.productId);
     this.note = "";
     if (!product) {
-      this.error = "Pick a product from the line-up.";
+      this.error = t("studio.deal.pick_product");
       return;
     }
     const variants = product.variants.filter((v) => this.variantIds.has(v.id)).map((v) => v.id);
     if (variants.length === 0) {
-      this.error = "Pick at least one variant.";
+      this.error = t("studio.deal.pick_variant");
       return;
     }
     const price = toMinor(this.price, product.currency);
     if (price === null) {
       const digits = exponent(product.currency);
       this.error = digits
-        ? `Enter the deal price in ${product.currency} with at most ${digits} decimals, e.g. ${toMajorInput(12345, product.currency)}.`
-        : `Enter the deal price in whole ${product.currency}, without decimals.`;
+        ? t("studio.deal.price_decimals", {
+            currency: product.currency,
+            n: digits,
+            example: toMajorInput(12345, product.currency),
+          })
+        : t("studio.deal.price_whole", { currency: product.currency });
       return;
     }
     const quantity = Number(data.get("quantity"));
     const limit = Number(data.get("per_shopper_limit"));
     if (limit > quantity) {
-      this.error = "The limit per shopper cannot be more than the quantity.";
+      this.error = t("studio.deal.limit_above_quantity");
       return;
     }
     const title = String(data.get("title") ?? "").trim();
@@ -143,7 +149,7 @@ export class StudioDealForm extends LitElement {
       this.dealKey = randomKey();
       this.feed.dealStarted(deal);
       this.error = "";
-      this.note = deal.status === "upcoming" ? "Countdown started: viewers see it now." : "The deal is live.";
+      this.note = deal.status === "upcoming" ? t("studio.deal.countdown_started") : t("studio.deal.started");
       const titleInput = form.querySelector<HTMLInputElement>("input[name=title]");
       if (titleInput) titleInput.value = "";
     } catch (err) {
@@ -162,14 +168,15 @@ export class StudioDealForm extends LitElement {
     const base = product?.variants.find((v) => this.variantIds.has(v.id))?.price;
     const off = minor !== null && base ? Math.round(100 - (100 * minor) / base) : 0;
     let hint = "";
-    if (this.price && minor === null) hint = digits ? `At most ${digits} decimals.` : "Whole amounts only.";
-    else if (minor !== null) {
-      hint = formatMoney(minor, currency, this.session.vendor.default_locale) + (off > 0 ? ` · ${off} % off` : "");
+    if (this.price && minor === null) {
+      hint = digits ? t("studio.deal.hint_decimals", { n: digits }) : t("studio.deal.hint_whole");
+    } else if (minor !== null) {
+      hint = money(minor, currency) + (off > 0 ? ` · ${t("studio.deal.percent_off", { n: off })}` : "");
     }
-    return html`<form class="deal" @submit=${this.startDeal} aria-label="New flash deal">
-      <h4>New flash deal</h4>
+    return html`<form class="deal" @submit=${this.startDeal} aria-label=${t("studio.deal.new")}>
+      <h4>${t("studio.deal.new")}</h4>
       <div class="fields">
-        <label class="wide">Product
+        <label class="wide">${t("studio.deal.product")}
           <select name="product_id" @change=${(e: Event) => this.pickProduct((e.target as HTMLSelectElement).value)}>
             ${products.map(
               (p) => html`<option value=${p.id} ?selected=${p.id === this.productId}>${p.title}</option>`,
@@ -178,7 +185,7 @@ export class StudioDealForm extends LitElement {
         </label>
         ${product && product.variants.length > 1
           ? html`<fieldset class="wide">
-              <legend>Variants</legend>
+              <legend>${t("studio.deal.variants")}</legend>
               ${product.variants.map(
                 (v) => html`<label class="check"><input type="checkbox" name="variant"
                     .checked=${this.variantIds.has(v.id)}
@@ -187,46 +194,46 @@ export class StudioDealForm extends LitElement {
               )}
             </fieldset>`
           : nothing}
-        <label class="wide">Title (optional)
+        <label class="wide">${t("studio.deal.title")}
           <input name="title" maxlength="200" placeholder=${product?.title ?? ""} />
         </label>
-        <label>Deal price (${currency})
+        <label>${t("studio.deal.price", { currency })}
           <input name="price" type="number" inputmode="decimal" min="0" required
             step=${digits ? (1 / 10 ** digits).toFixed(digits) : "1"}
             .value=${live(this.price)} @input=${(e: Event) => (this.price = (e.target as HTMLInputElement).value)} />
           <span class="hint" aria-live="polite">${hint}</span>
         </label>
-        <label>Quantity
+        <label>${t("studio.deal.quantity")}
           <input name="quantity" type="number" min="1" max=${MAX_UNITS} step="1" value="50" required />
         </label>
-        <label>Limit per shopper
+        <label>${t("studio.deal.limit")}
           <input name="per_shopper_limit" type="number" min="1" max=${MAX_UNITS} step="1" value="2" required />
         </label>
-        <label>Duration (minutes)
+        <label>${t("studio.deal.duration")}
           <input name="duration_minutes" type="number" min="1" max="10080" step="1" value="10" required />
         </label>
         <fieldset class="wide start">
-          <legend>Start</legend>
+          <legend>${t("studio.deal.start")}</legend>
           <label class="check"><input type="radio" name="start" .checked=${!this.startLater}
-            @change=${() => (this.startLater = false)} /> Now</label>
+            @change=${() => (this.startLater = false)} /> ${t("studio.deal.now")}</label>
           <label class="check"><input type="radio" name="start" .checked=${this.startLater}
-            @change=${() => (this.startLater = true)} /> After a countdown of</label>
+            @change=${() => (this.startLater = true)} /> ${t("studio.deal.after_countdown")}</label>
           <input name="starts_in_seconds" type="number" min="0" max="86400" step="1" value="10"
-            aria-label="Countdown in seconds" ?disabled=${!this.startLater} />
-          <span>seconds</span>
+            aria-label=${t("studio.deal.countdown_seconds")} ?disabled=${!this.startLater} />
+          <span>${t("studio.deal.seconds")}</span>
         </fieldset>
-        <label>Guest hold (minutes)
+        <label>${t("studio.deal.guest_hold")}
           <input name="guest_hold_minutes" type="number" min="0.5" max="1440" step="0.5"
-            placeholder="as everyone's" />
-          <span class="hint">How long a guest's claim keeps its units: shorter for a scarce deal.</span>
+            placeholder=${t("studio.deal.guest_hold_default")} />
+          <span class="hint">${t("studio.deal.guest_hold_hint")}</span>
         </label>
         <label class="check wide"><input type="checkbox" name="signed_in_only" />
-          Signed-in shoppers only (your site vouches for them)</label>
+          ${t("studio.deal.signed_in_only")}</label>
       </div>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       <div class="actions-row">
         <button type="submit" ?disabled=${this.submitting || !product}>
-          ${this.startLater ? "Start countdown" : "Start deal"}</button>
+          ${this.startLater ? t("studio.deal.start_countdown") : t("studio.deal.start_deal")}</button>
         ${this.note ? html`<span class="ok" role="status">${this.note}</span>` : nothing}
       </div>
     </form>`;

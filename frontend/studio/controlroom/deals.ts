@@ -1,7 +1,9 @@
-import { LitElement, css, html, nothing } from "lit";
+import { css, html, nothing } from "lit";
 import { api, type Deal, type Product, type Session, type Show } from "../../shared/api";
 import { staffMessage } from "../../shared/errors";
-import { formatMoney } from "../../shared/money";
+import { countdown } from "../../shared/time";
+import { StudioElement } from "../element";
+import { count, money, t } from "../i18n";
 import { properties } from "../properties";
 import { shared } from "../styles";
 import "./deal-form";
@@ -12,15 +14,31 @@ import { panel } from "./styles";
 // live (units left, held, sold, countdowns), ending or cancelling one, and the
 // form that starts the next.
 
-function clock(ms: number): string {
-  const s = Math.max(0, Math.ceil(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+function statusName(status: DealStatus): string {
+  switch (status) {
+    case "upcoming":
+      return t("studio.deals.status_upcoming");
+    case "live":
+      return t("studio.deals.status_live");
+    default:
+      return t("studio.deals.status_ended");
+  }
 }
 
-export class StudioDealsPanel extends LitElement {
+function reasonName(reason: string): string {
+  switch (reason) {
+    case "sold_out":
+      return t("studio.deals.sold_out");
+    case "cancelled":
+      return t("studio.deals.cancelled");
+    case "ended":
+      return t("studio.deals.ended");
+    default:
+      return "";
+  }
+}
+
+export class StudioDealsPanel extends StudioElement {
   static properties = properties(
     ["show", "session", "products", "deals", "left", "linked", "loadError", "now", "feed"],
     ["dealError"],
@@ -50,6 +68,8 @@ export class StudioDealsPanel extends LitElement {
         margin-top: 6px; max-width: 220px; }
       .meter .sold { background: #1d1b18; }
       .meter .held { background: #f0a63c; }
+      /* a phone: the table scrolls inside the panel, the page does not */
+      .scroll { overflow-x: auto; }
     `,
   ];
 
@@ -86,7 +106,7 @@ export class StudioDealsPanel extends LitElement {
   private async endDeal(deal: Deal, reason: "ended" | "cancelled"): Promise<void> {
     if (
       reason === "cancelled" &&
-      !confirm(`Cancel “${deal.title}”? Claims stop and every unit held for a shopper is released.`)
+      !confirm(t("studio.deals.confirm_cancel", { title: deal.title }))
     )
       return;
     try {
@@ -98,22 +118,19 @@ export class StudioDealsPanel extends LitElement {
     }
   }
 
-  private money(minor: number, currency: string): string {
-    return formatMoney(minor, currency, this.session.vendor.default_locale);
-  }
-
   private renderDeal(deal: Deal) {
     const status = dealStatus(deal, this.now);
     const left = this.left.get(deal.id) ?? deal.units_left;
     const q = deal.quantity || 1;
     let when = "";
-    if (status === "upcoming") when = `starts in ${clock(Date.parse(deal.starts_at) - this.now)}`;
-    else if (status === "live") when = left === 0 ? "sold out" : `ends in ${clock(Date.parse(deal.ends_at) - this.now)}`;
-    else if (deal.end_reason) when = deal.end_reason.replace("_", " ");
+    if (status === "upcoming") when = t("studio.deals.starts_in", { t: countdown(Date.parse(deal.starts_at) - this.now) });
+    else if (status === "live") {
+      when = left === 0 ? t("studio.deals.sold_out") : t("studio.deals.ends_in", { t: countdown(Date.parse(deal.ends_at) - this.now) });
+    } else if (deal.end_reason) when = reasonName(deal.end_reason);
     const terms = [
-      this.money(deal.price, deal.currency),
-      `${deal.per_shopper_limit} per shopper`,
-      ...(deal.signed_in_only ? ["signed-in only"] : []),
+      money(deal.price, deal.currency),
+      t("studio.deals.per_shopper", { n: deal.per_shopper_limit }),
+      ...(deal.signed_in_only ? [t("studio.deals.signed_in_only")] : []),
     ].join(" · ");
     return html`<tr class=${status} data-deal=${deal.id}>
       <td>
@@ -124,16 +141,16 @@ export class StudioDealsPanel extends LitElement {
           <span class="held" style="width:${(100 * deal.held) / q}%"></span>
         </div>
       </td>
-      <td class="status"><span class="pill ${status}">${status}</span><div class="muted">${when}</div></td>
-      <td class="num left" data-units-left=${left}>${left}<small> / ${deal.quantity}</small></td>
-      <td class="num" data-held=${deal.held}>${deal.held}</td>
-      <td class="num" data-sold=${deal.sold}>${deal.sold}</td>
+      <td class="status"><span class="pill ${status}">${statusName(status)}</span><div class="muted">${when}</div></td>
+      <td class="num left" data-units-left=${left}>${count(left)}<small> / ${count(deal.quantity)}</small></td>
+      <td class="num" data-held=${deal.held}>${count(deal.held)}</td>
+      <td class="num" data-sold=${deal.sold}>${count(deal.sold)}</td>
       <td class="actions">
         ${status !== "ended" && this.canRun
           ? html`<button class="secondary" @click=${() => this.endDeal(deal, "ended")}
-                aria-label="End ${deal.title}">End</button>
+                aria-label=${t("studio.deals.end_label", { title: deal.title })}>${t("studio.deals.end")}</button>
               <button class="danger" @click=${() => this.endDeal(deal, "cancelled")}
-                aria-label="Cancel ${deal.title}">Cancel</button>`
+                aria-label=${t("studio.deals.cancel_label", { title: deal.title })}>${t("studio.deals.cancel")}</button>`
           : nothing}
       </td>
     </tr>`;
@@ -143,26 +160,27 @@ export class StudioDealsPanel extends LitElement {
     const active = isActive(this.show);
     return html`<div class="section">
       <div class="head">
-        <h3>Flash deals</h3>
+        <h3>${t("studio.deals.title")}</h3>
         ${active
           ? html`<span class="feed ${this.linked ? "on" : ""}" data-linked=${this.linked}>
-              ${this.linked ? "Live numbers" : `Updating every ${POLL_MS / 1000} s`}</span>`
+              ${this.linked ? t("studio.deals.live_numbers") : t("studio.deals.polling", { n: POLL_MS / 1000 })}</span>`
           : nothing}
       </div>
       ${this.loadError ? html`<p class="error" role="alert">${this.loadError}</p>` : nothing}
       ${this.deals.length
-        ? html`<table class="deals" aria-label="Flash deals">
-            <thead><tr><th>Deal</th><th>Status</th><th class="num">Left</th><th class="num">Held</th>
-              <th class="num">Sold</th><th></th></tr></thead>
+        ? html`<div class="scroll"><table class="deals" aria-label=${t("studio.deals.title")}>
+            <thead><tr><th>${t("studio.deals.deal")}</th><th>${t("studio.deals.status")}</th>
+              <th class="num">${t("studio.deals.left")}</th><th class="num">${t("studio.deals.held")}</th>
+              <th class="num">${t("studio.deals.sold")}</th><th></th></tr></thead>
             <tbody>${this.sortedDeals().map((d) => this.renderDeal(d))}</tbody>
-          </table>`
-        : html`<p class="muted">No deals in this show yet.</p>`}
+          </table></div>`
+        : html`<p class="muted">${t("studio.deals.empty")}</p>`}
       ${this.dealError ? html`<p class="error" role="alert">${this.dealError}</p>` : nothing}
       ${this.canRun && active
         ? this.show.lineup.length
           ? html`<studio-deal-form .show=${this.show} .session=${this.session} .products=${this.products}
               .feed=${this.feed}></studio-deal-form>`
-          : html`<p class="muted">Add products to the show's line-up to run flash deals on them.</p>`
+          : html`<p class="muted">${t("studio.deals.needs_lineup")}</p>`
         : nothing}
     </div>`;
   }

@@ -7,6 +7,7 @@ import { api, type Deal, type Pin, type Show } from "../../shared/api";
 import { staffMessage } from "../../shared/errors";
 import type { Envelope, ServerEvents } from "../../shared/events";
 import { ShowSocket } from "../../shared/socket";
+import { t } from "../i18n";
 
 /** Without the socket: poll pins and deals this often. */
 export const POLL_MS = 2000;
@@ -162,7 +163,7 @@ export class RoomFeed {
         this.loadError = "";
       }
     } catch (e) {
-      if (id === this.show.id) this.loadError = `Could not refresh pins and deals: ${staffMessage(e)}`;
+      if (id === this.show.id) this.loadError = t("studio.room.refresh_failed", { error: staffMessage(e) });
     } finally {
       this.loading = false;
     }

@@ -1,7 +1,8 @@
-import { LitElement, css, html, nothing } from "lit";
+import { css, html, nothing } from "lit";
 import { api, type Pin, type Product, type Session, type Show } from "../../shared/api";
 import { staffMessage } from "../../shared/errors";
-import { formatMoney } from "../../shared/money";
+import { StudioElement } from "../element";
+import { count, money, t } from "../i18n";
 import { properties } from "../properties";
 import { shared } from "../styles";
 import { isActive, type RoomFeed } from "./feed";
@@ -12,7 +13,7 @@ import { panel } from "./styles";
 
 const MAX_PINS = 3;
 
-export class StudioLineupPanel extends LitElement {
+export class StudioLineupPanel extends StudioElement {
   static properties = properties(["show", "session", "products", "pins", "feed"], ["pinError", "busy"]);
   static styles = [
     shared,
@@ -67,7 +68,8 @@ export class StudioLineupPanel extends LitElement {
     } catch (e) {
       if (this.show.id === showId) {
         const title = this.products.get(productId)?.title ?? productId;
-        this.pinError = `Could not ${pinId ? "unpin" : "pin"} “${title}”: ${staffMessage(e)}`;
+        const error = staffMessage(e);
+        this.pinError = pinId ? t("studio.lineup.unpin_failed", { title, error }) : t("studio.lineup.pin_failed", { title, error });
       }
     } finally {
       const busy = new Set(this.busy);
@@ -81,36 +83,36 @@ export class StudioLineupPanel extends LitElement {
     const pinnable = this.session.scopes.includes("shows:write") && active;
     return html`<div class="section">
       <div class="head">
-        <h3>Line-up (${this.show.lineup.length})</h3>
+        <h3>${t("studio.lineup.title_count", { n: this.show.lineup.length })}</h3>
         ${active
-          ? html`<span class="muted" aria-live="polite">On screen: ${this.pins.size} of ${MAX_PINS}</span>`
+          ? html`<span class="muted" aria-live="polite">${t("studio.lineup.on_screen_count", { n: this.pins.size, max: MAX_PINS })}</span>`
           : nothing}
       </div>
       ${this.pinError ? html`<p class="error" role="alert">${this.pinError}</p>` : nothing}
-      <ol class="lineup" aria-label="Line-up">
+      <ol class="lineup" aria-label=${t("studio.lineup.title")}>
         ${this.show.lineup.map((item, i) => {
           const product = this.products.get(item.product_id);
           const title = product?.title ?? item.product_id;
           const pinned = this.pins.has(item.product_id);
           const variant = product?.variants[0];
           return html`<li class=${pinned ? "pinned" : ""}>
-            <span class="pos">${i + 1}</span>
+            <span class="pos">${count(i + 1)}</span>
             ${product?.images[0]
               ? html`<img class="thumb" src=${product.images[0].url} alt="" loading="lazy" />`
               : html`<span class="thumb"></span>`}
             <span class="what">
               <span class="title">${title}</span>
               ${product && variant
-                ? html`<span class="muted">${formatMoney(variant.price, product.currency, this.session.vendor.default_locale)}${product.variants.length > 1
-                    ? ` · ${product.variants.length} variants`
+                ? html`<span class="muted">${money(variant.price, product.currency)}${product.variants.length > 1
+                    ? ` · ${t("studio.lineup.variants", { n: product.variants.length })}`
                     : ""}</span>`
                 : nothing}
             </span>
-            ${pinned ? html`<span class="pill onscreen">On screen</span>` : nothing}
+            ${pinned ? html`<span class="pill onscreen">${t("studio.lineup.on_screen")}</span>` : nothing}
             ${pinnable
               ? html`<button class=${pinned ? "secondary" : ""} ?disabled=${this.busy.has(item.product_id)}
-                  aria-label="${pinned ? "Unpin" : "Pin"} ${title}"
-                  @click=${() => this.togglePin(item.product_id)}>${pinned ? "Unpin" : "Pin"}</button>`
+                  aria-label=${pinned ? t("studio.lineup.unpin_label", { title }) : t("studio.lineup.pin_label", { title })}
+                  @click=${() => this.togglePin(item.product_id)}>${pinned ? t("studio.lineup.unpin") : t("studio.lineup.pin")}</button>`
               : nothing}
           </li>`;
         })}
