@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.realtime.start()
         await services.chat.start()
         await services.polls.start()
-        await services.shows.start()
+        await services.show_link.start()
         await services.webhooks.start()
         await services.commerce.start()
         log.info(

@@ -52,7 +52,7 @@ class Services:
     polls: PollTender
     media: MediaPlane
     lifecycle: ShowLifecycle
-    shows: ShowLink
+    show_link: ShowLink  # the media side meets the show: replays, recordings, stream status
     external: ExternalMedia
     webhooks: Dispatcher
     commerce: Commerce
@@ -116,7 +116,7 @@ class Services:
             polls=PollTender(db, realtime),
             media=plane,
             lifecycle=lifecycle,
-            shows=link,
+            show_link=link,
             external=ExternalMedia(settings, db, lifecycle, link),
             webhooks=dispatcher,
             commerce=commerce,
@@ -144,7 +144,7 @@ class Services:
             ("commerce", self.commerce.close),
             ("external media", self.external.close),
             ("media", self.media.close),
-            ("shows", self.shows.close),
+            ("show_link", self.show_link.close),
             ("polls", self.polls.close),
             ("chat", self.chat.close),
             ("realtime", self.realtime.close),

@@ -62,7 +62,7 @@ async def app(database_url: str, tmp_path: Path, server: str) -> AsyncIterator[F
 def statuses(app: FastAPI) -> list[tuple[str, str]]:
     """The stream.status announcements, in order."""
     seen: list[tuple[str, str]] = []
-    link = app.state.services.shows
+    link = app.state.services.show_link
     announce = link.status
 
     async def record(show_id: str, status: str) -> None:

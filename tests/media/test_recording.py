@@ -112,7 +112,7 @@ async def test_retention_deletes_old_recordings_only(media_factory: MediaFactory
     media = await media_factory(recording_retention_days=7)
     old = await record(media)
     recent = await record(media)
-    link = media.app.state.services.shows
+    link = media.app.state.services.show_link
     async with media.app.state.services.db.session() as db:
         await db.execute(
             update(Show).where(Show.id == old).values(ended_at=utcnow() - timedelta(days=8))

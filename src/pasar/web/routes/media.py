@@ -224,7 +224,7 @@ async def recording(
         status = "ready"
     elif show.state == ShowState.REPLAY:
         status = "processing"
-        services.shows.exporter.start(show_id)  # made after a restart lost the first try
+        services.show_link.exporter.start(show_id)  # made after a restart lost the first try
     else:
         status = "none"  # still live: the MP4 comes once the show has ended
     days = services.settings.recording_retention_days

@@ -100,7 +100,7 @@ async def delete_show(show_id: str, ctx: Write) -> Response:
     await ctx.db.commit()
     if cover:
         await ctx.services.storage.delete(cover)
-    await ctx.services.shows.forget(show_id)  # the recording, if any
+    await ctx.services.show_link.forget(show_id)  # the recording, if any
     return Response(status_code=204)
 
 
@@ -123,7 +123,7 @@ async def transition(show_id: str, body: TransitionIn, ctx: Write) -> dict[str, 
     builtin = services.settings.media_server == "builtin"
     if body.to is ShowState.REPLAY and show.state == ShowState.ENDED and builtin:
         # An external media server keeps its own recordings: Pasar cannot look.
-        await services.shows.require_recording(show.id)
+        await services.show_link.require_recording(show.id)
     playback_url = external.show_playback_url(services.settings, show.id)
     await services.lifecycle.move(ctx.db, show, body.to, playback_url)
     out = _out(ctx, show)
