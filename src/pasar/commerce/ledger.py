@@ -41,6 +41,7 @@ from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.commerce.models import DealShopper, DealStock, Reservation
+from pasar.db.array_insert import array_insert, as_arrays
 from pasar.db.upsert import upsert
 from pasar.ids import new_id
 
@@ -52,6 +53,25 @@ RESERVATION_COLUMNS = tuple(c.name for c in Reservation.__table__.columns)
 _RESERVATIONS = cast(Table, Reservation.__table__)
 _STOCK = cast(Table, DealStock.__table__)
 _HOLDINGS = cast(Table, DealShopper.__table__)
+# On PostgreSQL the batch's two multi-row writes are one statement whatever the
+# batch's size (db/array_insert.py): a VALUES list per row was a new statement to
+# prepare and parse for every size, and a bound parameter per cell.
+_PG_RAISE_HOLDINGS = array_insert(
+    _HOLDINGS,
+    ("deal_id", "shopper_id", "units"),
+    scalars={"deal_id"},
+    on_conflict=(
+        "ON CONFLICT (deal_id, shopper_id)"
+        " DO UPDATE SET units = deal_shoppers.units + excluded.units"
+    ),
+    returning="units",
+)
+_PG_INSERT_RESERVATIONS = array_insert(
+    _RESERVATIONS,
+    RESERVATION_COLUMNS,
+    on_conflict="ON CONFLICT (deal_id, claim_key) DO NOTHING",
+    returning="id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,25 +338,37 @@ async def try_reserve_batch(
     if taken is None:
         return None
     added = {s: units - held_by.get(s, 0) for s, units in decided.holdings.items()}
-    stmt = upsert(db, _HOLDINGS)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["deal_id", "shopper_id"],
-        set_={"units": _HOLDINGS.c.units + stmt.excluded.units},
-    ).returning(_HOLDINGS.c.units)
-    raised = await db.execute(
-        stmt, [{"deal_id": terms.id, "shopper_id": s, "units": added[s]} for s in sorted(added)]
-    )
+    shoppers = sorted(added)
+    rows = _by_key(decided.new_rows)
+    postgres = db.get_bind().dialect.name == "postgresql"
+    if postgres:
+        raised = await db.execute(
+            _PG_RAISE_HOLDINGS,
+            {"deal_id": terms.id, "shopper_id": shoppers, "units": [added[s] for s in shoppers]},
+        )
+    else:
+        stmt = upsert(db, _HOLDINGS)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["deal_id", "shopper_id"],
+            set_={"units": _HOLDINGS.c.units + stmt.excluded.units},
+        ).returning(_HOLDINGS.c.units)
+        raised = await db.execute(
+            stmt, [{"deal_id": terms.id, "shopper_id": s, "units": added[s]} for s in shoppers]
+        )
     if any(units > terms.per_shopper_limit for (units,) in raised.all()):
         return None  # a shopper's holding grew meanwhile (a claim on another node)
     # A retry of one of these claims recorded meanwhile (another node) conflicts;
     # under the lock, so the conflict is with a committed row, never a wait.
-    inserted = await db.execute(
-        upsert(db, _RESERVATIONS)
-        .on_conflict_do_nothing(index_elements=["deal_id", "claim_key"])
-        .returning(_RESERVATIONS.c.id),
-        _by_key(decided.new_rows),
-    )
-    if len(inserted.all()) != len(decided.new_rows):
+    if postgres:
+        inserted = await db.execute(_PG_INSERT_RESERVATIONS, as_arrays(rows, RESERVATION_COLUMNS))
+    else:
+        inserted = await db.execute(
+            upsert(db, _RESERVATIONS)
+            .on_conflict_do_nothing(index_elements=["deal_id", "claim_key"])
+            .returning(_RESERVATIONS.c.id),
+            rows,
+        )
+    if len(inserted.all()) != len(rows):
         return None
     _counted(decided.outcomes, terms, taken[0], taken[1])
     return decided.outcomes
