@@ -75,10 +75,11 @@ async def test_a_hot_new_deal_is_looked_up_by_key_and_by_shopper(
         await _insert(db, "deal_hot", 5_000, ROWS)
         keys = [f"key-{i}" for i in range(80)]
         shoppers = [f"shopper:{i}" for i in range(5_001, 5_081)]
-        existing = await _plan(db, ledger.existing_query(keys))
-        assert "ix_reservations_claim_key" in existing, existing
-        held = await _plan(db, ledger.holdings_query(shoppers))
-        assert "ix_deal_shoppers_shopper_id" in held, held
+        for arrays in (False, True):  # IN lists (SQLite's form), = ANY(array) (PostgreSQL's)
+            existing = await _plan(db, ledger.existing_query(keys, arrays=arrays))
+            assert "ix_reservations_claim_key" in existing, existing
+            held = await _plan(db, ledger.holdings_query(shoppers, arrays=arrays))
+            assert "ix_deal_shoppers_shopper_id" in held, held
     finally:
         async with db.session() as session:
             await session.execute(text("DELETE FROM reservations WHERE vendor_id = 'ven_x'"))

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Select, Table, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.commerce.models import DealShopper, DealStock, Reservation
@@ -150,14 +151,28 @@ async def holdings(db: AsyncSession, deal_id: str, shoppers: Sequence[str]) -> d
     # By shopper alone, the deal picked out here: with ``deal_id = $1`` in the
     # query PostgreSQL planned a new deal (estimated at one row, not yet in the
     # statistics) as a scan of all its holdings, 7 ms a batch at 30,000.
-    rows = await db.execute(holdings_query(shoppers))
+    rows = await db.execute(holdings_query(shoppers, arrays=_on_postgres(db)))
     return {shopper: units for deal, shopper, units in rows if deal == deal_id}
 
 
-def holdings_query(shoppers: Sequence[str]) -> Select[str, str, int]:
+def holdings_query(shoppers: Sequence[str], *, arrays: bool = False) -> Select[str, str, int]:
     return select(_HOLDINGS.c.deal_id, _HOLDINGS.c.shopper_id, _HOLDINGS.c.units).where(
-        _HOLDINGS.c.shopper_id.in_(set(shoppers))
+        _one_of(_HOLDINGS.c.shopper_id, shoppers, arrays)
     )
+
+
+def _one_of(column: ColumnElement[str], values: Sequence[str], arrays: bool) -> Any:
+    """``column IN (…)``; with ``arrays`` (PostgreSQL), ``column = ANY(:array)``:
+    one statement for any number of values, where an IN list is a new one to
+    prepare and parse for every count (as ``db/array_insert.py``)."""
+    distinct = sorted(set(values))
+    if arrays:
+        return column == any_(bindparam(None, distinct, type_=ARRAY(column.type)))
+    return column.in_(distinct)
+
+
+def _on_postgres(db: AsyncSession) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
 
 
 async def set_holdings(db: AsyncSession, deal_id: str, units: dict[str, int]) -> None:
@@ -188,12 +203,15 @@ async def _existing(
     By key alone, the deal picked out here: with ``deal_id = $1`` in the query,
     PostgreSQL planned a new deal (estimated at one row) as a scan of all its
     reservations filtered by key, 20 ms a batch at 40,000 (migration 0010)."""
-    rows = await db.execute(existing_query([c.claim_key for c in claims]))
+    keys = [c.claim_key for c in claims]
+    rows = await db.execute(existing_query(keys, arrays=_on_postgres(db)))
     return {row.claim_key: dict(row._mapping) for row in rows if row.deal_id == deal_id}
 
 
-def existing_query(claim_keys: Sequence[str]) -> Select[Any]:
-    return select(*Reservation.__table__.columns).where(Reservation.claim_key.in_(set(claim_keys)))
+def existing_query(claim_keys: Sequence[str], *, arrays: bool = False) -> Select[Any]:
+    return select(*_RESERVATIONS.columns).where(
+        _one_of(_RESERVATIONS.c.claim_key, claim_keys, arrays)
+    )
 
 
 def _decide(
@@ -340,7 +358,7 @@ async def try_reserve_batch(
     added = {s: units - held_by.get(s, 0) for s, units in decided.holdings.items()}
     shoppers = sorted(added)
     rows = _by_key(decided.new_rows)
-    postgres = db.get_bind().dialect.name == "postgresql"
+    postgres = _on_postgres(db)
     if postgres:
         raised = await db.execute(
             _PG_RAISE_HOLDINGS,
