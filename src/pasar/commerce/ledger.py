@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pasar.commerce.models import DealShopper, DealStock, Reservation
 from pasar.db.array_insert import array_insert, as_arrays
-from pasar.db.upsert import upsert
+from pasar.db.upsert import on_postgres, upsert
 from pasar.ids import new_id
 
 RESERVATION_COLUMNS = tuple(c.name for c in Reservation.__table__.columns)
@@ -151,7 +151,7 @@ async def holdings(db: AsyncSession, deal_id: str, shoppers: Sequence[str]) -> d
     # By shopper alone, the deal picked out here: with ``deal_id = $1`` in the
     # query PostgreSQL planned a new deal (estimated at one row, not yet in the
     # statistics) as a scan of all its holdings, 7 ms a batch at 30,000.
-    rows = await db.execute(holdings_query(shoppers, arrays=_on_postgres(db)))
+    rows = await db.execute(holdings_query(shoppers, arrays=on_postgres(db)))
     return {shopper: units for deal, shopper, units in rows if deal == deal_id}
 
 
@@ -169,10 +169,6 @@ def _one_of(column: ColumnElement[str], values: Sequence[str], arrays: bool) -> 
     if arrays:
         return column == any_(bindparam(None, distinct, type_=ARRAY(column.type)))
     return column.in_(distinct)
-
-
-def _on_postgres(db: AsyncSession) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
 
 
 async def set_holdings(db: AsyncSession, deal_id: str, units: dict[str, int]) -> None:
@@ -204,7 +200,7 @@ async def _existing(
     PostgreSQL planned a new deal (estimated at one row) as a scan of all its
     reservations filtered by key, 20 ms a batch at 40,000 (migration 0010)."""
     keys = [c.claim_key for c in claims]
-    rows = await db.execute(existing_query(keys, arrays=_on_postgres(db)))
+    rows = await db.execute(existing_query(keys, arrays=on_postgres(db)))
     return {row.claim_key: dict(row._mapping) for row in rows if row.deal_id == deal_id}
 
 
@@ -358,7 +354,7 @@ async def try_reserve_batch(
     added = {s: units - held_by.get(s, 0) for s, units in decided.holdings.items()}
     shoppers = sorted(added)
     rows = _by_key(decided.new_rows)
-    postgres = _on_postgres(db)
+    postgres = on_postgres(db)
     if postgres:
         raised = await db.execute(
             _PG_RAISE_HOLDINGS,

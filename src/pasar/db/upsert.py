@@ -10,5 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 def upsert(db: AsyncSession, table: Any) -> Any:
     """An INSERT of the session's dialect, which has ``on_conflict_do_…``."""
-    dialect = db.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return (postgresql if on_postgres(db) else sqlite).insert(table)
+
+
+def on_postgres(db: AsyncSession) -> bool:
+    """Whether the session talks to PostgreSQL (else SQLite)."""
+    return db.get_bind().dialect.name == "postgresql"
